@@ -1,0 +1,46 @@
+"""The self-service IT support portal: ``create_app()`` builds the Flask application."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import config as config_module
+from .extensions import csrf, db, htmx, limiter, migrate
+
+
+def create_app(config: dict | object | None = None) -> Flask:
+    """Create the portal: settings, extensions, flow registry, blueprints and CLI."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_module.DEFAULTS)
+    if config is None:
+        app.config.update(config_module.from_environment(app.instance_path))
+    elif isinstance(config, dict):
+        app.config.update(config)
+    else:
+        app.config.from_object(config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+    from .flows_runtime import init_app as init_flows
+
+    init_flows(app)
+
+    from . import web
+
+    web.init_app(app)
+
+    from .selfservice.routes import bp as selfservice_bp
+
+    app.register_blueprint(selfservice_bp)
+
+    from .cli import flows_cli
+
+    app.cli.add_command(flows_cli)
+    return app

@@ -1,0 +1,289 @@
+"""``flask flows ...``: lint, show, graph, test and schema for flow authors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .flows.lint import check_file, check_set, findings_json, flow_files
+from .flows.model import Flow
+from .flows.testing import run_tests
+
+flows_cli = AppGroup("flows", help="Check, inspect and test troubleshooting flows.")
+
+SCHEMA_PATH = Path(__file__).parent / "flows" / "flow.schema.json"
+
+
+def _flows_dir() -> Path:
+    return Path(current_app.extensions["flows"].directory)
+
+
+def _check_paths(paths) -> list:
+    """Check the files under `paths` as a set, knowing the flows of FLOWS_DIR for goto targets."""
+    files = flow_files(paths or [_flows_dir()])
+    missing = [p for p in files if not p.exists()]
+    for p in missing:
+        raise click.UsageError(f"no such file or directory: {p}")
+    checked = [check_file(p, _display(p)) for p in files]
+    known = set()
+    if paths:  # linting some files: the other flows of FLOWS_DIR are valid goto targets
+        mine = {p.resolve() for p in files}
+        others = [check_file(p) for p in flow_files([_flows_dir()]) if p.resolve() not in mine]
+        known = {c.flow.id for c in others if c.flow is not None}
+    check_set(checked, known_flows=known)
+    return checked
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@flows_cli.command("lint")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def lint_command(strict: bool, fmt: str, paths) -> None:
+    """Check flow files (default: FLOWS_DIR) against the flow format."""
+    checked = _check_paths(paths)
+    findings = [f for c in checked for f in c.findings]
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if fmt == "json":
+        click.echo(findings_json(findings))
+    else:
+        for f in findings:
+            click.echo(str(f))
+        summary = f"{len(checked)} file(s) checked: {errors} error(s), {warnings} warning(s)"
+        click.echo(summary, err=True)
+    if errors or (strict and warnings):
+        sys.exit(1)
+
+
+def _flow_or_fail(flow_id: str) -> Flow:
+    registry = current_app.extensions["flows"]
+    flow = registry.get(flow_id)
+    if flow is None:
+        for c in registry.broken:
+            if c.flow is not None and c.flow.id == flow_id:
+                raise click.ClickException(f"flow {flow_id!r} has errors; run `flask flows lint {c.path}`")
+        known = ", ".join(sorted(registry.flows)) or "none"
+        raise click.ClickException(f"no flow {flow_id!r}. Flows: {known}")
+    return flow
+
+
+def count_paths(flow: Flow) -> int:
+    """How many distinct paths lead from start to an end (an edge that loops back is not followed)."""
+    back_edges: set = set()
+    state: dict = {}  # step id -> "open" while on the DFS stack, "done" after
+    stack = [(flow.start, iter(flow.steps[flow.start].successors()))] if flow.start in flow.steps else []
+    state[flow.start] = "open"
+    while stack:
+        node, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            state[node] = "done"
+            stack.pop()
+        elif child in flow.steps:
+            if state.get(child) == "open":
+                back_edges.add((node, child))
+            elif child not in state:
+                state[child] = "open"
+                stack.append((child, iter(flow.steps[child].successors())))
+    memo: dict = {}
+    for node in reversed(_topological(flow, back_edges)):
+        step = flow.steps[node]
+        memo[node] = 1 if step.ends else sum(
+            memo.get(n, 0) for n in step.successors() if (node, n) not in back_edges)
+    return memo.get(flow.start, 0)
+
+
+def _topological(flow: Flow, back_edges: set) -> list:
+    """The steps reachable from start, each before the steps it leads to (back edges ignored)."""
+    order: list = []
+    seen: set = set()
+
+    def visit(node):
+        stack = [(node, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if expanded:
+                order.append(current)
+                continue
+            if current in seen or current not in flow.steps:
+                continue
+            seen.add(current)
+            stack.append((current, True))
+            for n in flow.steps[current].successors():
+                if (current, n) not in back_edges and n not in seen:
+                    stack.append((n, False))
+
+    visit(flow.start)
+    return list(reversed(order))
+
+
+@flows_cli.command("show")
+@click.argument("flow_id")
+def show_command(flow_id: str) -> None:
+    """Describe one flow: its steps, its ends and how many paths it has."""
+    flow = _flow_or_fail(flow_id)
+    click.echo(f"{flow.title}  [{flow.id}]")
+    click.echo(f"  file:     {flow.source_path}")
+    click.echo(f"  version:  {flow.hash[:12]}")
+    if flow.category:
+        click.echo(f"  category: {flow.category}")
+    if flow.summary:
+        click.echo(f"  summary:  {flow.summary}")
+    click.echo(f"  ticket:   queue {flow.ticket.queue}, priority {flow.ticket.priority}")
+    click.echo(f"  start:    {flow.start}")
+    click.echo(f"\nSteps ({len(flow.steps)}):")
+    for step in flow.steps.values():
+        where = flow.where(step.path)
+        heading = step.title or (step.text or "").strip().splitlines()[0][:60] if step.shown else ""
+        targets = ", ".join(step.successors())
+        if step.type == "goto":
+            targets = f"flow {step.flow}" + (f" step {step.step}" if step.step else "")
+        line = f"  {where.line:>4}  {step.id:<28} {step.type:<9} {heading}"
+        click.echo(line.rstrip() + (f"  -> {targets}" if targets else ""))
+    ends = [s for s in flow.steps.values() if s.ends]
+    click.echo(f"\nEnds ({len(ends)}):")
+    for step in ends:
+        extra = ""
+        if step.type == "escalate":
+            extra = f" (queue {step.queue or flow.ticket.queue}, priority {step.priority or flow.ticket.priority})"
+        elif step.type == "goto":
+            extra = f" (to {step.flow})"
+        click.echo(f"  {step.type:<9} {step.id}{extra}")
+    click.echo(f"\nPaths from start to an end: {count_paths(flow)}")
+    click.echo(f"Tests: {len(flow.tests)}")
+
+
+def graph_mermaid(flow: Flow) -> str:
+    """The flow as a Mermaid flowchart."""
+    lines = ["flowchart TD"]
+    shapes = {"question": ("{", "}"), "branch": ("{{", "}}"), "resolved": ("([", "])"),
+              "escalate": ("[/", "/]"), "goto": ("[[", "]]")}
+    for step in flow.steps.values():
+        left, right = shapes.get(step.type, ("[", "]"))
+        label = _label(flow, step).replace('"', "'")
+        lines.append(f'    {_node(step.id)}{left}"{label}"{right}')
+    for step in flow.steps.values():
+        for text, target in _edges(step):
+            text = text.replace('"', "'").replace("|", "/")
+            arrow = f'-->|"{text}"|' if text else "-->"
+            lines.append(f"    {_node(step.id)} {arrow} {_node(target)}")
+    return "\n".join(lines) + "\n"
+
+
+def graph_dot(flow: Flow) -> str:
+    """The flow as a Graphviz dot graph."""
+    shapes = {"question": "diamond", "branch": "hexagon", "resolved": "doublecircle", "escalate": "octagon",
+              "goto": "cds", "form": "note", "info": "box"}
+    out = [f'digraph "{flow.id}" {{', "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];']
+    for step in flow.steps.values():
+        label = _label(flow, step).replace("\\", "\\\\").replace('"', '\\"')
+        out.append(f'  "{step.id}" [label="{label}", shape={shapes.get(step.type, "box")}];')
+    for step in flow.steps.values():
+        for text, target in _edges(step):
+            text = text.replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f'  "{step.id}" -> "{target}"' + (f' [label="{text}"]' if text else "") + ";")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _node(step_id: str) -> str:
+    return "s_" + step_id.replace("-", "_")
+
+
+def _label(flow: Flow, step) -> str:
+    if step.type == "goto":
+        return f"go to {step.flow}" + (f" / {step.step}" if step.step else "")
+    title = step.title or step.id
+    return f"{step.type}: {title}"
+
+
+def _edges(step):
+    if step.type == "question":
+        return [(o.label, o.next) for o in step.options if o.next]
+    if step.type == "branch":
+        edges = [(", ".join(f"{k}={'/'.join(v)}" for k, v in c.when.items()), c.next) for c in step.cases]
+        return edges + ([("otherwise", step.default)] if step.default else [])
+    return [("", n) for n in step.successors()]
+
+
+@flows_cli.command("graph")
+@click.argument("flow_id")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
+def graph_command(flow_id: str, fmt: str) -> None:
+    """Print a flow as a diagram: Mermaid, Graphviz dot, or SVG (needs Graphviz's `dot`)."""
+    flow = _flow_or_fail(flow_id)
+    if fmt == "mermaid":
+        click.echo(graph_mermaid(flow), nl=False)
+        return
+    dot = graph_dot(flow)
+    if fmt == "dot":
+        click.echo(dot, nl=False)
+        return
+    exe = shutil.which("dot")
+    if exe is None:
+        raise click.ClickException(
+            "SVG needs Graphviz's `dot`, which is not installed. Install it (Debian/Ubuntu: "
+            "apt-get install graphviz; macOS: brew install graphviz), or use --format mermaid or --format dot."
+        )
+    done = subprocess.run([exe, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise click.ClickException(f"dot failed: {done.stderr.decode(errors='replace').strip()}")
+    sys.stdout.buffer.write(done.stdout)
+
+
+@flows_cli.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def test_command(paths) -> None:
+    """Run the `tests:` of flow files (default: FLOWS_DIR) and list the ends no test reaches."""
+    checked = _check_paths(paths)
+    for c in checked:
+        for f in c.findings:
+            if f.severity == "error":
+                click.echo(str(f))
+    broken = [c for c in checked if not c.ok]
+    flows = {c.flow.id: c.flow for c in checked if c.ok}
+    if paths:  # goto targets outside PATHS come from FLOWS_DIR
+        for flow in current_app.extensions["flows"].flows.values():
+            flows.setdefault(flow.id, flow)
+    mine = {c.flow.id for c in checked if c.ok}
+    results, uncovered = run_tests({k: v for k, v in flows.items() if k in mine})
+    # A goto into another flow counts as reaching that flow's ends too; run_tests saw them all.
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        click.echo(f"{r.where}: FAIL {r.flow.id}: {r.test.name}: {r.failure}")
+    for flow in sorted((flows[i] for i in mine), key=lambda f: f.id):
+        mine_results = [r for r in results if r.flow is flow]
+        ok = sum(r.passed for r in mine_results)
+        ends = flow.ends()
+        missed = [s for f, s in uncovered if f is flow]
+        cover = f"{len(ends) - len(missed)}/{len(ends)} ends reached"
+        click.echo(f"{flow.id:<28} {ok}/{len(mine_results)} tests passed, {cover}")
+    if uncovered:
+        click.echo("\nEnds that no test reaches:")
+        for flow, step in uncovered:
+            pos = flow.where(step.path)
+            click.echo(f"{flow.source_path}:{pos.line}:{pos.col}: {step.type} step {step.id!r} of {flow.id!r}")
+    total = len(results)
+    click.echo(f"\n{total - len(failed)} passed, {len(failed)} failed" +
+               (f"; {len(broken)} file(s) with errors" if broken else ""), err=True)
+    if failed or broken:
+        sys.exit(1)
+
+
+@flows_cli.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the flow format, for editors."""
+    click.echo(SCHEMA_PATH.read_text(encoding="utf-8"), nl=False)

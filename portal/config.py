@@ -1,0 +1,69 @@
+"""Configuration from the environment (see design.md: DATABASE_URL, SECRET_KEY, FLOWS_DIR, ...)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment; on the embedded default, one generated once per install.
+
+    The generated key lives in ``instance/secret_key`` (mode 600), so sessions survive restarts
+    without a default key ever being shipped. Outside the embedded default it must be set.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if os.environ.get("DATABASE_URL"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set it to a long random value, e.g. "
+            "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict:
+    """The settings of a real run, read from the environment."""
+    embedded = f"sqlite:///{Path(instance_path) / 'portal.db'}"
+    redis_url = os.environ.get("REDIS_URL") or None
+    return {
+        "SECRET_KEY": _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": _normalise_db_url(os.environ.get("DATABASE_URL") or embedded),
+        "FLOWS_DIR": os.environ.get("FLOWS_DIR", "flows"),
+        "FLOWS_RELOAD_SECONDS": float(os.environ.get("FLOWS_RELOAD_SECONDS", "2")),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+    }
+
+
+def _normalise_db_url(url: str) -> str:
+    """Accept the common ``postgres://`` and ``postgresql://`` forms; we drive PostgreSQL with psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+DEFAULTS = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: a page left open still posts
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,  # Redis down must not take the portal down
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+}

@@ -1,0 +1,187 @@
+"""The flow model: immutable objects built from a checked YAML tree.
+
+A :class:`Flow` is one YAML file: a decision tree of :class:`Step` objects keyed by step id. Shown
+steps (question, info, form, resolved, escalate) are what a user sees; ``branch`` and ``goto``
+are automatic. Every object keeps ``path``: its path in the YAML tree, e.g.
+``("steps", "power", "options", 1)``, and the flow keeps the file's :class:`Positions`, so any
+object can be turned back into ``file:line:col`` with :meth:`Flow.where`.
+
+The model carries no behaviour beyond small lookups: walking a flow is :mod:`.engine`, checking
+one is :mod:`.lint`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .loader import Pos, Positions
+
+STEP_TYPES = ("question", "info", "form", "branch", "resolved", "escalate", "goto")
+SHOWN_TYPES = frozenset({"question", "info", "form", "resolved", "escalate"})
+END_TYPES = frozenset({"resolved", "escalate", "goto"})
+FIELD_KINDS = ("text", "textarea", "choice", "number", "email", "yesno")
+PRIORITIES = ("low", "normal", "high", "urgent")
+CLIENT_OS = ("Windows", "macOS", "Linux", "ChromeOS", "iOS", "Android", "Other")
+CLIENT_FACTS = ("client.os", "client.mobile")
+DEFAULT_QUEUE = "general"
+DEFAULT_PRIORITY = "normal"
+
+EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link shown under a step: a manual, a vendor's help page, a knowledge-base article."""
+
+    label: str
+    url: str
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One button of a question step."""
+
+    label: str
+    next: str | None
+    value: str
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One input of a form step; its value is stored as the answer named `name`."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    choices: tuple = ()
+    required: bool = False
+    help: str | None = None
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One case of a branch step: `next` is taken when every entry of `when` holds."""
+
+    when: Mapping  # name -> tuple of accepted values (strings)
+    next: str
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a flow. Which attributes matter depends on `type` (see flow-format.md)."""
+
+    id: str
+    type: str
+    title: str | None = None
+    text: str | None = None
+    links: tuple = ()
+    options: tuple = ()
+    fields: tuple = ()
+    next: str | None = None
+    cases: tuple = ()
+    default: str | None = None
+    summary: str | None = None
+    priority: str | None = None
+    queue: str | None = None
+    flow: str | None = None  # goto: the target flow
+    step: str | None = None  # goto: the target step (default: that flow's start)
+    path: tuple = ()
+
+    @property
+    def shown(self) -> bool:
+        """True for the steps a user sees."""
+        return self.type in SHOWN_TYPES
+
+    @property
+    def ends(self) -> bool:
+        """True for steps that end a walk in this flow."""
+        return self.type in END_TYPES
+
+    def option(self, answer: str) -> Option | None:
+        """The option whose label (else value) is `answer`."""
+        for option in self.options:
+            if option.label == answer:
+                return option
+        for option in self.options:
+            if option.value == answer:
+                return option
+        return None
+
+    def successors(self) -> tuple:
+        """The ids of the steps this step can lead to within its flow."""
+        if self.type == "question":
+            return tuple(o.next for o in self.options if o.next)
+        if self.type in ("info", "form"):
+            return (self.next,) if self.next else ()
+        if self.type == "branch":
+            found = tuple(c.next for c in self.cases)
+            return found + ((self.default,) if self.default else ())
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDefaults:
+    """The queue and priority of a ticket this flow opens, unless the escalate step says."""
+
+    queue: str = DEFAULT_QUEUE
+    priority: str = DEFAULT_PRIORITY
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTest:
+    """An author's test: answers given in order, and where the walk must end up."""
+
+    name: str
+    answers: tuple
+    expect: str
+    client: Mapping = field(default_factory=lambda: EMPTY)
+    priority: str | None = None
+    queue: str | None = None
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Flow:
+    """One flow file, checked and immutable; `hash` is the sha256 of the file's bytes."""
+
+    id: str
+    title: str
+    start: str
+    steps: Mapping  # step id -> Step, in file order
+    summary: str | None = None
+    category: str | None = None
+    keywords: tuple = ()
+    ticket: TicketDefaults = field(default_factory=TicketDefaults)
+    allow_escalation: bool = True
+    tests: tuple = ()
+    source_path: str = "<string>"
+    hash: str = ""
+    source: str = ""
+    positions: Positions = field(default_factory=Positions, compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.id} {self.hash[:12]} ({len(self.steps)} steps)>"
+
+    def where(self, path: tuple, key: bool = True) -> Pos:
+        """The line and column of the key (or value) at `path` in the source file."""
+        return self.positions.key(path) if key else self.positions.value(path)
+
+    def ends(self) -> list:
+        """The resolved and escalate steps of this flow."""
+        return [s for s in self.steps.values() if s.type in ("resolved", "escalate")]
+
+    def answer_names(self) -> set:
+        """Every name an answer can be stored under: question step ids and form field names."""
+        names = set()
+        for step in self.steps.values():
+            if step.type == "question":
+                names.add(step.id)
+            elif step.type == "form":
+                names.update(f.name for f in step.fields)
+        return names

@@ -1,0 +1,1 @@
+"""End users' self-service: finding a flow and walking it."""

@@ -1,0 +1,1 @@
+// Small progressive enhancements; the portal works without this file.

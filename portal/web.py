@@ -1,0 +1,79 @@
+"""Request and response plumbing shared by every blueprint: rendering, security headers, errors."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from jinja2_fragments.flask import render_block
+
+from .extensions import htmx
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def render(template: str, block: str | None = None, status: int = 200, **context):
+    """A full page on a normal request, or just `block` on an htmx (non-boosted) request."""
+    if block and htmx and not htmx.boosted and not htmx.history_restore_request:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    return body, status, {"Vary": "HX-Request"}
+
+
+def init_app(app: Flask) -> None:
+    """Security headers, error pages and template helpers."""
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "Vary" in response.headers and "HX-Request" not in response.headers["Vary"]:
+            response.headers["Vary"] += ", HX-Request"
+        return response
+
+    def _error(status: int, title: str, message: str):
+        body = render_template("error.html", status=status, title=title, message=message)
+        headers = {}
+        if htmx:
+            # htmx 2 does not swap 4xx/5xx bodies; tell it to show the whole page instead.
+            headers["HX-Retarget"] = "body"
+            headers["HX-Reswap"] = "innerHTML"
+            return body, 200, headers
+        return body, status, headers
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return _error(404, "Page not found",
+                      "We couldn't find that page. It may have moved, or the link may be incomplete.")
+
+    @app.errorhandler(405)
+    def _bad_method(e):
+        return _error(405, "That didn't work", "This page can't be used that way. Go back and try again.")
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return _error(400, "Please try again", "Your session expired or the form was sent twice. "
+                      "Reload the page and send it again; nothing you entered has been saved twice.")
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        return _error(429, "Too many attempts", "Please wait a minute before trying again.")
+
+    @app.errorhandler(500)
+    def _server_error(e):
+        return _error(500, "Something went wrong on our side",
+                      "The problem has been logged. Please try again in a moment.")
+
+    @app.template_filter("markdown")
+    def _markdown(text):
+        from markupsafe import Markup
+
+        from .flows.markup import render_markdown
+
+        return Markup(render_markdown(text))
