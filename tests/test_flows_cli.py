@@ -1,0 +1,132 @@
+"""flask flows lint / show / graph / test / schema, as an author runs them."""
+
+import json
+
+import pytest
+
+from .conftest import FIXTURE_FLOWS
+
+BROKEN = """\
+id: broken
+title: Broken
+start: a
+steps:
+  a:
+    type: question
+    text: Pick
+    options:
+      - label: One
+        next: b
+      - label: Two
+        nxt: b
+  b:
+    type: resolved
+    text: Done
+"""
+
+
+def test_lint_clean_flows_exits_zero(runner):
+    result = runner.invoke(args=["flows", "lint", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert "3 file(s) checked: 0 error(s), 0 warning(s)" in result.output
+
+
+def test_lint_reports_path_line_col_and_fails(runner, tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    result = runner.invoke(args=["flows", "lint", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:11:9: error: option 2 of step 'a' is missing the required key 'next'" in result.output
+    assert f"{path}:12:9: error: unknown key 'nxt' in option 2 of step 'a'; did you mean 'next'? [unknown-key]" \
+        in result.output
+
+
+def test_lint_json_format(runner, tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    result = runner.invoke(args=["flows", "lint", "--format", "json", str(path)])
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)
+    assert {"path": str(path), "line": 12, "col": 9, "severity": "error", "rule": "unknown-key"}.items() <= \
+        findings[-1].items()
+    assert findings[-1]["hint"] == "did you mean 'next'?"
+
+
+def test_warnings_fail_only_with_strict(runner, tmp_path):
+    path = tmp_path / "warn.yaml"
+    path.write_text(BROKEN.replace("      - label: Two\n        nxt: b\n", ""))
+    assert runner.invoke(args=["flows", "lint", str(path)]).exit_code == 0
+    strict = runner.invoke(args=["flows", "lint", "--strict", str(path)])
+    assert strict.exit_code == 1 and "[single-option]" in strict.output
+
+
+def test_lint_of_one_file_knows_the_other_flows_for_goto(runner):
+    result = runner.invoke(args=["flows", "lint", str(FIXTURE_FLOWS / "network.yaml")])
+    assert result.exit_code == 0, result.output
+
+
+def test_lint_a_missing_path(runner, tmp_path):
+    result = runner.invoke(args=["flows", "lint", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_show_describes_steps_ends_and_paths(runner):
+    result = runner.invoke(args=["flows", "show", "printer"])
+    assert result.exit_code == 0, result.output
+    assert "My printer won't print  [printer]" in result.output
+    assert "Ends (3):" in result.output
+    assert "escalate  escalate-urgent (queue hardware, priority high)" in result.output
+    assert "Paths from start to an end: 13" in result.output
+
+
+def test_show_unknown_flow(runner):
+    result = runner.invoke(args=["flows", "show", "printr"])
+    assert result.exit_code == 1 and "no flow 'printr'" in result.output and "printer" in result.output
+
+
+@pytest.mark.parametrize(("fmt", "start"), [("mermaid", "flowchart TD"), ("dot", 'digraph "printer"')])
+def test_graph_text_formats(runner, fmt, start):
+    result = runner.invoke(args=["flows", "graph", "printer", "--format", fmt])
+    assert result.exit_code == 0 and result.output.startswith(start)
+    assert "Yes, it says Ready" in result.output
+
+
+def test_graph_svg_with_graphviz(runner):
+    result = runner.invoke(args=["flows", "graph", "printer", "--format", "svg"])
+    assert result.exit_code == 0, result.output
+    assert "<svg" in result.output and "Clear the print queue" in result.output
+
+
+def test_graph_svg_without_graphviz_says_what_to_do(runner, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = runner.invoke(args=["flows", "graph", "printer", "--format", "svg"])
+    assert result.exit_code == 1
+    assert "apt-get install graphviz" in result.output and "--format mermaid" in result.output
+
+
+def test_flows_test_passes_and_reports_coverage(runner):
+    result = runner.invoke(args=["flows", "test"])
+    assert result.exit_code == 0, result.output
+    assert "printer                      3/3 tests passed, 3/3 ends reached" in result.output
+    assert "8 passed, 0 failed" in result.output
+
+
+def test_flows_test_reports_a_failure_at_its_line(runner, tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(BROKEN.replace("        nxt: b", "        next: b") + "tests:\n  - answers: [Three]\n"
+                    "    expect: resolved\n  - answers: [One]\n    expect: escalated\n")
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:17:5: FAIL broken: test 1: 'Three' is not one of the options" in result.output
+    assert f"{path}:19:5: FAIL broken: test 2: expected escalated, stopped at step 'b'" in result.output
+    assert "0 passed, 2 failed" in result.output
+
+
+def test_flows_test_lists_ends_no_test_reaches(runner, tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(BROKEN.replace("        nxt: b", "        next: c") + "  c:\n    type: escalate\n    text: Sorry\n"
+                    "tests:\n  - answers: [One]\n    expect: resolved\n")
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 0
+    assert "1/2 ends reached" in result.output
+    assert f"{path}:16:3: escalate step 'c' of 'broken'" in result.output
