@@ -7,7 +7,7 @@ import os
 from flask import Flask
 
 from . import config as config_module
-from .extensions import csrf, db, htmx, limiter, migrate
+from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
 def create_app(config: dict | object | None = None) -> Flask:
@@ -23,10 +23,17 @@ def create_app(config: dict | object | None = None) -> Flask:
         app.config.from_object(config)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    from . import database
+
+    migrate.init_app(app, db, directory=database.migrations_dir())
     csrf.init_app(app)
+    login_manager.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+
+    from . import models  # noqa: F401  (registers the tables)
+
+    database.init_app(app)
 
     from .flows_runtime import init_app as init_flows
 
@@ -36,11 +43,21 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     web.init_app(app)
 
+    from . import auth_wiring
+
+    auth_wiring.init_app(app)
+
+    from .auth.routes import bp as auth_bp
     from .selfservice.routes import bp as selfservice_bp
+    from .tickets.routes import bp as tickets_bp
 
     app.register_blueprint(selfservice_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tickets_bp)
 
+    from .auth.cli import users_cli
     from .cli import flows_cli
 
     app.cli.add_command(flows_cli)
+    app.cli.add_command(users_cli)
     return app

@@ -1,16 +1,28 @@
-"""Shared fixtures: a fresh app per test on a real database, its client and CLI runner."""
+"""Shared fixtures: a fresh app per test on a real database, its client, CLI runner and helpers.
+
+Tests run on SQLite always; tests that take `any_app` run on PostgreSQL too (TEST_DATABASE_URL,
+default: the server on 127.0.0.1:5432, database `test`). A missing PostgreSQL fails those tests;
+it never skips them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from flask import g
 
 from portal import create_app
+from portal.database import create_schema
+from portal.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"
 SHIPPED_FLOWS = ROOT / "flows"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery"
 
 
 def make_config(tmp_path: Path, **overrides) -> dict:
@@ -29,19 +41,128 @@ def make_config(tmp_path: Path, **overrides) -> dict:
     return config
 
 
+def _build(config: dict):
+    app = create_app(config)
+
+    @app.teardown_request
+    def _forget_user(_exc):
+        g.pop("_login_user", None)  # a fresh client must not inherit the last login
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """Create the schema in the PostgreSQL test database once per session."""
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is needed for this test and is not reachable at {PG_URL}: {exc}")
+    app = create_app(make_config(Path("/tmp"), SQLALCHEMY_DATABASE_URI=PG_URL))
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        create_schema()
+        db.engine.dispose()
+    engine.dispose()
+    return PG_URL
+
+
+def _truncate_pg():
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for hook in _PG_TRUNCATE_EXTRA:
+            hook(conn)
+
+
+_PG_TRUNCATE_EXTRA: list = []
+
+
+def _app_for(backend: str, tmp_path: Path, request, **overrides):
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_schema")
+        app = _build(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url, **overrides))
+        with app.app_context():
+            _truncate_pg()
+    else:
+        app = _build(make_config(tmp_path, **overrides))
+        with app.app_context():
+            create_schema()
+    return app
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, request):
     """A fresh portal on the fixture flows and an empty SQLite database."""
-    app = create_app(make_config(tmp_path))
+    app = _app_for("sqlite", tmp_path, request)
     yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_app(tmp_path, request):
+    """The same test on SQLite and on PostgreSQL."""
+    app = _app_for(request.param, tmp_path, request)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture
-def shipped_app(tmp_path):
-    """A portal on the shipped flow library."""
-    return create_app(make_config(tmp_path, FLOWS_DIR=str(SHIPPED_FLOWS)))
+def shipped_app(tmp_path, request):
+    """A portal on the shipped flow library (SQLite)."""
+    app = _app_for("sqlite", tmp_path, request, FLOWS_DIR=str(SHIPPED_FLOWS))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
 
 
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user: make_user(role="technician", email=...)."""
+    from portal.models import Role, User
+
+    def make(role: str = "requester", email: str | None = None, name: str = "", password: str = PASSWORD,
+             target_app=None):
+        with (target_app or app).app_context():
+            count = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+            user = User(email=email or f"{role}{count + 1}@example.com", name=name or f"{role.title()} {count + 1}",
+                        role=Role(role))
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user.id, user.email
+
+    return make
+
+
+class Auth:
+    """Signs in through the real form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        return self.client.post("/signin", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/signout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)

@@ -122,8 +122,7 @@ class State:
 
     @property
     def can_go_back(self) -> bool:
-        return self.status != ESCALATED and any(not e.auto for e in self.trail if e.type not in
-                                                 ("resolved", "escalate"))
+        return any(not e.auto and e.type not in ("resolved", "escalate") for e in self.trail)
 
     def to_dict(self) -> dict:
         """The state as JSON-ready data, for the caller to persist."""
@@ -257,10 +256,9 @@ def back(flow: Flow, state: State, *, flows: FlowLookup | None = None) -> State:
     """Undo one shown step: return to the previous shown step, its answer restored as the draft.
 
     `flow` is the flow the walk is in now; `flows` finds the one it returns to if a ``goto`` lies
-    between them. At the first step, the state is returned unchanged.
+    between them. At the first step, the state is returned unchanged. Going back from an end is
+    allowed here; refusing it once a ticket exists is the caller's business.
     """
-    if state.status == ESCALATED:
-        raise AnswerError("this walk has been handed to the help desk")
     trail = list(state.trail)
     if trail and trail[-1].type in ("resolved", "escalate"):
         trail.pop()  # the end step itself was shown, but going back leaves it

@@ -1,0 +1,31 @@
+"""Flask-Login: loading the signed-in user, and where an anonymous person is sent."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, request, url_for
+
+from .extensions import db, htmx, login_manager
+
+
+def init_app(app: Flask) -> None:
+    """Tell Flask-Login how to load users and how to ask for a sign-in."""
+    from .models import User
+
+    login_manager.login_view = "auth.signin"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        try:
+            return db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        target = url_for("auth.signin", next=request.full_path.rstrip("?"))
+        if htmx:
+            return "", 200, {"HX-Redirect": target}
+        return redirect(target)

@@ -1,0 +1,104 @@
+"""Tickets and the messages on them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, utcnow
+
+TICKET_NUMBER_OFFSET = 1000  # ticket 1 is shown as #1001: numbers people can read out on the phone
+
+
+class TicketStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Ticket(db.Model):
+    """A request for a person's help, carrying the walk's transcript when a flow opened it."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    walk_id: Mapped[str | None] = mapped_column(sa.ForeignKey("walks.id"), unique=True)
+    request_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    requester_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    requester_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    requester_email: Mapped[str] = mapped_column(sa.String(254), default="", index=True)
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    queue: Mapped[str] = mapped_column(sa.String(60), default="general", index=True)
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority), default=Priority.NORMAL)
+    status: Mapped[TicketStatus] = mapped_column(enum_column(TicketStatus), default=TicketStatus.NEW, index=True)
+    flow_id: Mapped[str | None] = mapped_column(sa.String(100))
+    flow_title: Mapped[str | None] = mapped_column(sa.String(200))
+    flow_version: Mapped[str | None] = mapped_column(sa.String(64))
+    transcript: Mapped[list] = mapped_column(sa.JSON, default=list)
+    form_values: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    client_facts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    failure: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    walk = relationship("Walk", back_populates="ticket")
+    requester = relationship("User", foreign_keys=[requester_id])
+    messages = relationship("Message", back_populates="ticket", order_by="Message.id",
+                            cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<Ticket {self.label} {self.status.value}>"
+
+    @property
+    def number(self) -> int:
+        """The number people see and quote."""
+        return self.id + TICKET_NUMBER_OFFSET
+
+    @property
+    def label(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def dom_id(self) -> str:
+        return f"ticket-{self.number}"
+
+    @staticmethod
+    def id_from_number(number: int) -> int:
+        return number - TICKET_NUMBER_OFFSET
+
+
+class Message(db.Model):
+    """A reply on a ticket: the requester's or a technician's; internal notes are staff-only."""
+
+    __tablename__ = "messages"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "request_key", name="uq_messages_request_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    body: Mapped[str] = mapped_column(sa.Text)
+    internal: Mapped[bool] = mapped_column(default=False)
+    from_requester: Mapped[bool] = mapped_column(default=True)
+    request_key: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket = relationship("Ticket", back_populates="messages")
+    author = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id} on ticket {self.ticket_id}>"

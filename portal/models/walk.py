@@ -1,0 +1,81 @@
+"""Walks (one user's run through a flow) and the flow versions they are pinned to."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import UTCDateTime, enum_column, utcnow
+
+
+class FlowVersion(db.Model):
+    """The source of one version of a flow file, stored the first time a walk uses it."""
+
+    __tablename__ = "flow_versions"
+
+    hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(sa.String(100), index=True)
+    path: Mapped[str] = mapped_column(sa.String(500), default="")
+    source: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<FlowVersion {self.flow_id} {self.hash[:12]}>"
+
+
+class WalkStatus(enum.StrEnum):
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    ABANDONED = "abandoned"
+
+
+def new_walk_id() -> str:
+    """An unguessable walk id (128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+class Walk(db.Model):
+    """One run through a flow: its engine state as JSON, pinned to the flow version it began on."""
+
+    __tablename__ = "walks"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_walk_id)
+    flow_id: Mapped[str] = mapped_column(sa.String(100), index=True)
+    flow_title: Mapped[str] = mapped_column(sa.String(200), default="")
+    version_hash: Mapped[str] = mapped_column(sa.ForeignKey("flow_versions.hash"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    status: Mapped[WalkStatus] = mapped_column(enum_column(WalkStatus), default=WalkStatus.ACTIVE, index=True)
+    state: Mapped[dict] = mapped_column(sa.JSON)
+    client_os: Mapped[str] = mapped_column(sa.String(20), default="Other")
+    client_mobile: Mapped[bool] = mapped_column(default=False)
+    helped: Mapped[bool | None] = mapped_column()
+    feedback: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(default=1)
+
+    user = relationship("User", foreign_keys=[user_id])
+    ticket = relationship("Ticket", back_populates="walk", uselist=False)
+
+    __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
+
+    def __repr__(self) -> str:
+        return f"<Walk {self.id} {self.flow_id} {self.status.value}>"
+
+    @property
+    def dom_id(self) -> str:
+        return f"walk-{self.id}"
+
+    @property
+    def step_number(self) -> int:
+        """The number of the step the walk stands on, as shown ("Step 3")."""
+        trail = (self.state or {}).get("trail", [])
+        return 1 + sum(1 for e in trail if not e.get("auto") and e.get("type") not in ("resolved", "escalate"))

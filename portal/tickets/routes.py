@@ -1,0 +1,85 @@
+"""The requester's side of tickets: My tickets, one ticket, replies, and Contact the help desk."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from ..extensions import limiter
+from ..web import render
+from .access import key_opens, signed_ticket_url
+from .forms import ContactForm, ReplyForm, new_key
+from .services import add_reply, open_direct_ticket, ticket_by_number, tickets_of
+
+bp = Blueprint("tickets", __name__, template_folder="templates")
+
+
+def _viewable(number: int):
+    """The ticket if the current person may see it; 404 otherwise (never reveal that it exists)."""
+    ticket = ticket_by_number(number)
+    if ticket is None:
+        abort(404)
+    if current_user.is_authenticated and (ticket.requester_id == current_user.id or current_user.is_staff):
+        return ticket, None
+    key = request.args.get("key")
+    if key_opens(key, ticket.id):
+        return ticket, key
+    abort(404)
+
+
+@bp.get("/tickets")
+@login_required
+def mine():
+    """My tickets."""
+    return render("tickets/mine.html", tickets=tickets_of(current_user))
+
+
+@bp.get("/tickets/<int:number>")
+def show(number: int):
+    """One ticket: status, transcript, replies, and a reply box."""
+    ticket, key = _viewable(number)
+    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm())
+
+
+@bp.post("/tickets/<int:number>/reply")
+@limiter.limit("30 per minute")
+def reply(number: int):
+    """Add the requester's reply."""
+    ticket, key = _viewable(number)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return render("tickets/show.html", "reply_box", ticket=ticket, key=key, form=form)
+    author = current_user if current_user.is_authenticated else None
+    add_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
+    return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def contact():
+    """Contact the help desk directly, for a problem no guide covers."""
+    form = ContactForm()
+    if request.method == "GET" and request.args.get("q"):
+        form.subject.data = request.args["q"][:200]
+    anonymous = not current_user.is_authenticated
+    if form.validate_on_submit() and _contact_details_ok(form, anonymous):
+        ticket = open_direct_ticket(subject=form.subject.data, description=form.description.data or "",
+                                    request_key=form.key.data or new_key(), requester=None if anonymous else current_user,
+                                    name=form.name.data or "", email=form.email.data or "")
+        target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
+        return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
+    return render("tickets/contact.html", form=form, anonymous=anonymous)
+
+
+def _contact_details_ok(form: ContactForm, anonymous: bool) -> bool:
+    if not anonymous:
+        return True
+    ok = True
+    if not (form.name.data or "").strip():
+        form.name.errors = [*form.name.errors, "Enter your name."]
+        ok = False
+    email = (form.email.data or "").strip()
+    if not email or "@" not in email or "." not in email.rsplit("@", 1)[-1]:
+        form.email.errors = [*form.email.errors, "Enter your email address so we can reply, like name@example.com."]
+        ok = False
+    return ok

@@ -1,0 +1,21 @@
+"""Form validators shared by the features."""
+
+from __future__ import annotations
+
+import re
+
+from wtforms.validators import ValidationError
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class EmailAddress:
+    """A plausible email address (name@domain.tld); delivery is what really checks it."""
+
+    def __init__(self, message: str = "Enter an email address, like name@example.com."):
+        self.message = message
+
+    def __call__(self, form, field) -> None:
+        value = (field.data or "").strip()
+        if value and not _EMAIL.match(value):
+            raise ValidationError(self.message)
