@@ -144,7 +144,8 @@ def test_goto_to_an_unknown_flow_or_step(tmp_path):
 
 
 def test_known_flows_from_elsewhere_satisfy_goto():
-    goto = VALID.replace("  fixed:\n    type: resolved\n    text: Good.\n", "  fixed:\n    type: goto\n    flow: wifi\n")
+    goto = VALID.replace("  fixed:\n    type: resolved\n    text: Good.\n",
+                         "  fixed:\n    type: goto\n    flow: wifi\n")
     checked = [check_text(goto, "x.yaml")]
     check_set(checked, known_flows={"wifi"})
     assert [f for f in checked[0].findings if f.severity == "error"] == []

@@ -35,6 +35,7 @@ class ContactForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
-    body = TextAreaField("Your reply", validators=[DataRequired("Write a reply first."),
-                                                    Length(max=10000, message="Please keep this under 10,000 characters.")])
+    body = TextAreaField("Your reply", validators=[
+        DataRequired("Write a reply first."),
+        Length(max=10000, message="Please keep this under 10,000 characters.")])
     key = HiddenField(default=new_key)

@@ -64,7 +64,8 @@ def contact():
     anonymous = not current_user.is_authenticated
     if form.validate_on_submit() and _contact_details_ok(form, anonymous):
         ticket = open_direct_ticket(subject=form.subject.data, description=form.description.data or "",
-                                    request_key=form.key.data or new_key(), requester=None if anonymous else current_user,
+                                    request_key=form.key.data or new_key(),
+                                    requester=None if anonymous else current_user,
                                     name=form.name.data or "", email=form.email.data or "")
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
