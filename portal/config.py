@@ -44,6 +44,8 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",
+        # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
+        "AUTO_UPGRADE_DB": not os.environ.get("DATABASE_URL"),
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
     }
 

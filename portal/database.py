@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         if is_sqlite(app):
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-    if app.config.get("AUTO_UPGRADE_DB", is_sqlite(app) and not app.testing):
+    if app.config.get("AUTO_UPGRADE_DB") and os.path.isdir(os.path.join(migrations_dir(), "versions")):
         upgrade(app)
 
 
