@@ -62,7 +62,8 @@ def contact():
     if request.method == "GET" and request.args.get("q"):
         form.subject.data = request.args["q"][:200]
     anonymous = not current_user.is_authenticated
-    if form.validate_on_submit() and _contact_details_ok(form, anonymous):
+    valid = form.validate_on_submit()
+    if form.is_submitted() and _contact_details_ok(form, anonymous) and valid:
         ticket = open_direct_ticket(subject=form.subject.data, description=form.description.data or "",
                                     request_key=form.key.data or new_key(),
                                     requester=None if anonymous else current_user,
