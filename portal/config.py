@@ -41,6 +41,8 @@ def from_environment(instance_path: str) -> dict:
         "FLOWS_RELOAD_SECONDS": float(os.environ.get("FLOWS_RELOAD_SECONDS", "2")),
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Only for load tests from one address; never turn rate limits off in production.
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",
