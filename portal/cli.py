@@ -31,11 +31,11 @@ def _check_paths(paths) -> list:
     for p in missing:
         raise click.UsageError(f"no such file or directory: {p}")
     checked = [check_file(p, _display(p)) for p in files]
-    known = set()
+    known: dict = {}
     if paths:  # linting some files: the other flows of FLOWS_DIR are valid goto targets
         mine = {p.resolve() for p in files}
         others = [check_file(p) for p in flow_files([_flows_dir()]) if p.resolve() not in mine]
-        known = {c.flow.id for c in others if c.flow is not None}
+        known = {c.flow.id: c.flow for c in others if c.flow is not None}
     check_set(checked, known_flows=known)
     return checked
 

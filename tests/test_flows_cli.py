@@ -130,3 +130,12 @@ def test_flows_test_lists_ends_no_test_reaches(runner, tmp_path):
     assert result.exit_code == 0
     assert "1/2 ends reached" in result.output
     assert f"{path}:16:3: escalate step 'c' of 'broken'" in result.output
+
+
+def test_lint_of_one_file_checks_goto_steps_in_other_flows(runner, tmp_path):
+    text = (FIXTURE_FLOWS / "network.yaml").read_text().replace("    step: restart", "    step: restrat")
+    path = tmp_path / "network.yaml"
+    path.write_text(text)
+    result = runner.invoke(args=["flows", "lint", str(path)])
+    assert result.exit_code == 1
+    assert "goto step names no step of flow 'wifi': 'restrat'; did you mean 'restart'? [unknown-step]" in result.output

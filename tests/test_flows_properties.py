@@ -12,7 +12,6 @@ alongside this module); an empty ``flows/`` fails, it never skips. No Flask app 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -68,8 +67,10 @@ def _library_texts() -> list:
 SLUGS = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,4}){0,2}", fullmatch=True)
 FIELD_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 # Text starts with a letter: safe_dump (YAML 1.1) leaves "1e3" or "0o17" unquoted, and the YAML 1.2
-# loader reads those as numbers; letter-led text always comes back as the same string.
-ANY_CHAR = st.characters(blacklist_categories=("Cs",))
+# loader reads those as numbers; letter-led text always comes back as the same string. NEL, LS and PS
+# are line breaks to PyYAML's emitter, which writes them raw into a quoted scalar that then reads back
+# folded into a space: a dumper quirk, not the loader's, so the generator leaves them out.
+ANY_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85\u2028\u2029")
 TEXT = st.text(ANY_CHAR, max_size=30).map(lambda t: "A" + t)
 CHOICE = TEXT.map(str.rstrip)  # see test_a_choice_written_with_spaces_can_be_chosen for why
 WORDS = ["printer", "Wi-Fi", "VPN", "password", "**restart**", "`ipconfig /all`", "the router", "Settings",
@@ -122,7 +123,8 @@ def flow_dicts(draw) -> dict:
         elif kind == "form":
             fields = []
             for _ in range(draw(st.integers(1, 4))):
-                name = draw(FIELD_NAMES.filter(lambda x: x not in used_fields))
+                name = draw(FIELD_NAMES)
+                name = name if name not in used_fields else f"{name}_{len(used_fields)}"
                 used_fields.add(name)
                 field = {"name": name, "label": draw(TEXT), "kind": draw(st.sampled_from(FIELD_KINDS))}
                 if field["kind"] == "choice":
@@ -285,17 +287,17 @@ def check_escalate(state: State, lookup) -> None:
         assert escalated.trail == state.trail
     with pytest.raises(AnswerError):
         engine.advance(flow, escalated, None)
+    if state.status == ACTIVE:  # back undoes "I still need help" itself
+        restored = engine.back(flow, escalated, flows=lookup)
+        assert (restored.flow, restored.step, restored.status, restored.trail) == \
+            (state.flow, state.step, ACTIVE, state.trail)
+        assert restored.ticket is None and restored.answers == state.answers
 
 
 def check_back(before: State, after: State, step, answer, lookup) -> None:
     """`back` from `after` returns to `before`, its answers intact, the undone answer as draft."""
     flow = lookup(after.flow)
-    if after.status == ESCALATED:  # a ticket is open: by design the walk cannot be taken back
-        assert not after.can_go_back
-        with pytest.raises(AnswerError):
-            engine.back(flow, after, flows=lookup)
-        return
-    assert after.can_go_back
+    assert after.can_go_back  # from an end too: refusing it once a ticket exists is the caller's business
     undone = after.trail[len(before.trail)]
     restored = engine.back(flow, after, flows=lookup)
     assert (restored.flow, restored.step, restored.status) == (before.flow, before.step, ACTIVE)
@@ -413,16 +415,6 @@ def test_generated_flows_load_as_written(generated):
 
 # --- lint never raises --------------------------------------------------------------------------
 
-# Known crashes of lint (see the xfail tests at the end). The fuzzers let exactly these through, so
-# that they still catch any other; remove this with those xfail markers once the loader is fixed.
-KNOWN_CRASHES = ("invalid literal for int()", "could not convert string to float", "Exceeds the limit")
-
-
-def _known_crash(text: str, exc: ValueError) -> bool:
-    triggered = "!" in text or re.search(r"\d{4301}", text) is not None
-    return triggered and any(message in str(exc) for message in KNOWN_CRASHES)
-
-
 def check_findings(checked: Checked, path: str) -> None:
     assert isinstance(checked, Checked) and checked.path == path
     assert checked.flow is None or isinstance(checked.flow, Flow)
@@ -435,21 +427,16 @@ def check_findings(checked: Checked, path: str) -> None:
         assert str(f).startswith(f"{path}:{f.line}:{f.col}: ") and json.dumps(f.to_dict())
 
 
-def lint_text(text: str, path: str = "fuzz.yaml") -> Checked | None:
-    """check_text, with its findings checked; None for a known crash."""
-    try:
-        checked = check_text(text, path)
-    except ValueError as exc:
-        if _known_crash(text, exc):
-            return None
-        raise
+def lint_text(text: str, path: str = "fuzz.yaml") -> Checked:
+    """check_text, with its findings checked."""
+    checked = check_text(text, path)
     check_findings(checked, path)
     return checked
 
 
 def walk_if_clean(checked: Checked | None) -> None:
     """A file lint accepts must start a walk and take its first answer without raising."""
-    if checked is None or not checked.ok:
+    if not checked.ok:
         return
     state = engine.start(checked.flow, flows=None)
     assert state.status in (ACTIVE, RESOLVED, ESCALATED)
@@ -587,12 +574,7 @@ def test_check_file_never_raises_on_random_bytes(scratch, raw):
     path = scratch / "flow.yaml"
     path.write_bytes(raw)
     display = "flows/flow.yaml"
-    try:
-        checked = check_file(path, display)
-    except ValueError as exc:
-        if not _known_crash(raw.decode("utf-8", "replace"), exc):
-            raise
-        return
+    checked = check_file(path, display)
     check_findings(checked, display)
     try:
         raw.decode("utf-8")
@@ -607,13 +589,9 @@ def test_check_file_on_what_is_not_a_readable_file(scratch):
         assert [f.rule for f in checked.findings] == ["io"]
 
 
-# --- bugs found by these properties (strict xfail: they turn red once fixed) ---------------------
+# --- bugs these properties found, kept as regression tests --------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG: loader._scalar builds int()/float() from an explicitly tagged scalar (!!int, !!float, "
-    "!<tag:yaml.org,2002:int>) without checking its text, so check_text raises ValueError instead of "
-    "returning a finding; check_file, lint() and Registry() raise with it"))
 @pytest.mark.parametrize("text", ["id: !!int abc\n", "title: !!float x\n", "!!int k: v\n", "id: !!int 0x\n",
                                   "id: !<tag:yaml.org,2002:float> 1,5\n"])
 def test_lint_reports_a_numeric_tag_on_text(text):
@@ -622,17 +600,11 @@ def test_lint_reports_a_numeric_tag_on_text(text):
     assert any(f.severity == "error" for f in checked.findings)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG: a plain integer of more than 4,300 digits makes loader._scalar's int() (and lint's str()) "
-    "raise ValueError (Python's int max_str_digits), so check_text raises"))
 def test_lint_survives_a_huge_integer():
     checked = check_text("id: " + "9" * 4301 + "\ntitle: T\n", "big.yaml")
     check_findings(checked, "big.yaml")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG: one file that makes lint raise takes the whole Registry down (create_app fails, and "
-    "Registry.refresh() raises on every request once such a file is saved) instead of listing it in broken"))
 def test_registry_leaves_out_a_file_that_crashes_lint(tmp_path):
     for source in FIXTURE_FLOWS.glob("*.yaml"):
         (tmp_path / source.name).write_bytes(source.read_bytes())
@@ -642,10 +614,6 @@ def test_registry_leaves_out_a_file_that_crashes_lint(tmp_path):
     assert [Path(c.path).name for c in registry.broken] == ["bad.yaml"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: engine.validate_form strips a value before looking it up in the field's choices, so a choice "
-    "written with a leading or trailing space (lint accepts it) is refused when chosen: 'Please choose "
-    "one of the listed options.', and a required one blocks the walk for good"))
 def test_a_choice_written_with_spaces_can_be_chosen():
     text = dump({"id": "t", "title": "T", "start": "where", "steps": {
         "where": {"type": "form", "fields": [{"name": "floor", "label": "Floor", "kind": "choice",
@@ -659,10 +627,6 @@ def test_a_choice_written_with_spaces_can_be_chosen():
             assert not moved.errors and moved.status == RESOLVED, dict(moved.errors)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG? (contract question) a number written where text is expected is kept as str(float): "
-    "`label: 1.10` shows '1.1', `1e3` shows '1000.0', `0o17` shows '15'; labels 1.10 and 1.1 are then "
-    "reported as duplicates. flow-format.md keeps `0123` as written; version numbers deserve the same"))
 def test_a_number_used_as_text_keeps_its_spelling():
     text = ("id: t\ntitle: T\nstart: ver\nsteps:\n  ver:\n    type: question\n    text: Which version?\n"
             "    options:\n      - {label: 1.10, next: done}\n      - {label: 1.1, next: done}\n"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from .loader import Document, Pos, Positions, YamlProblem, parse
+from .loader import Document, Pos, Positions, YamlProblem, parse, source_text
 from .model import (
     CLIENT_FACTS,
     CLIENT_OS,
@@ -51,7 +51,8 @@ STEP_KEYS = {
     "branch": {"type": True, "cases": True, "default": True},
     "resolved": {**SHOWN_COMMON, "text": True},
     "escalate": {**SHOWN_COMMON, "text": True, "summary": False, "priority": False, "queue": False},
-    "goto": {"type": True, "flow": True, "step": False},
+    # flow-format.md lets every step but `branch` carry title and links; on a goto they are not shown.
+    "goto": {"type": True, "flow": True, "step": False, "title": False, "links": False},
 }
 ALL_STEP_KEYS = sorted({k for keys in STEP_KEYS.values() for k in keys})
 OPTION_KEYS = {"label": True, "next": True, "value": False}
@@ -178,7 +179,7 @@ class _Shape:
                 return None
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
+            return source_text(value)
         self.r.error(loc + (key,), f"{what}: {key} must be text, not {_describe(value)}", "wrong-type",
                      key=False, hint="quote the value")
         return None
@@ -246,7 +247,7 @@ def _build(doc: Document, report: Report, source_path: str, digest: str, text: s
     keywords = []
     for i, word in enumerate(s.seq(top, "keywords", (), "the flow")):
         if isinstance(word, (str, int, float)) and not isinstance(word, bool):
-            keywords.append(str(word))
+            keywords.append(source_text(word))
         else:
             report.error(("keywords", i), f"a keyword must be text, not {_describe(word)}", "wrong-type", key=False)
     ticket = TicketDefaults()
@@ -366,7 +367,7 @@ def _build_field(s: _Shape, item, loc, what) -> Field | None:
     choices = []
     for i, choice in enumerate(s.seq(item, "choices", loc, what)):
         if isinstance(choice, (str, int, float)) and not isinstance(choice, bool):
-            choices.append(str(choice))
+            choices.append(source_text(choice).strip())  # values are stripped when submitted too
         else:
             s.r.error(loc + ("choices", i), f"a choice must be text, not {_describe(choice)}", "wrong-type",
                       key=False, hint="quote it")
@@ -407,7 +408,7 @@ def _build_case(s: _Shape, item, loc, what) -> Case | None:
             if isinstance(v, bool):
                 texts.append("true" if v else "false")
             elif isinstance(v, (str, int, float)):
-                texts.append(str(v))
+                texts.append(source_text(v))
             else:
                 s.r.error(vloc, f"{what}: a `when` value must be text, not {_describe(v)}", "wrong-type",
                           key=False)
@@ -464,7 +465,7 @@ def _build_tests(s: _Shape, top) -> list:
 def _as_text(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return "" if value is None else str(value)
+    return "" if value is None else source_text(value)
 
 
 # --- graph checks ------------------------------------------------------------------------------
@@ -588,6 +589,10 @@ def check_text(text: str, path: str = "<string>", digest: str | None = None) -> 
     except RecursionError:
         f = Finding(path, 1, 1, "error", "the file nests too deeply to read", "yaml-syntax", "flatten the structure")
         return Checked(path, [f], None, digest)
+    except Exception as exc:  # lint never raises: a bug here must not take the other flows down
+        f = Finding(path, 1, 1, "error", f"the file could not be checked ({type(exc).__name__}: {exc})",
+                    "internal", "please report this file to the portal's developers")
+        return Checked(path, [f], None, digest)
 
 
 def check_file(path: Path | str, display: str | None = None) -> Checked:
@@ -623,7 +628,11 @@ def flow_files(paths) -> list:
 
 
 def check_set(checked: list, known_flows=()) -> None:
-    """Cross-file checks, appended to each file's findings: duplicate flow ids and goto targets."""
+    """Cross-file checks, appended to each file's findings: duplicate flow ids and goto targets.
+
+    `known_flows` are flows outside `checked` that a goto may lead to: ids, or a mapping of id to
+    Flow (then a goto's `step` is checked against that flow too).
+    """
     by_id: dict = {}
     for c in checked:
         if c.flow is not None:
@@ -636,8 +645,10 @@ def check_set(checked: list, known_flows=()) -> None:
                 c.findings.append(Finding(c.path, pos.line, pos.col, "error",
                                           f"flow id {flow_id!r} is used by two files: {names}",
                                           "duplicate-flow-id", "give each flow its own id"))
-    ids = set(by_id) | set(known_flows)
-    flows = {c.flow.id: c.flow for c in checked if c.flow is not None}
+    known = known_flows if isinstance(known_flows, dict) else {flow_id: None for flow_id in known_flows}
+    ids = set(by_id) | set(known)
+    flows = {k: v for k, v in known.items() if v is not None}
+    flows.update({c.flow.id: c.flow for c in checked if c.flow is not None})
     for c in checked:
         if c.flow is None:
             continue

@@ -123,6 +123,33 @@ class FlowLoader(_BaseLoader):
         return _STR
 
 
+class Int(int):
+    """An integer that remembers how it was written (``007`` is a string; ``1_0`` too)."""
+
+    text: str
+
+    def __new__(cls, value: int, text: str):
+        self = super().__new__(cls, value)
+        self.text = text
+        return self
+
+
+class Float(float):
+    """A float that remembers how it was written, so ``label: 1.10`` can show as ``1.10``."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str):
+        self = super().__new__(cls, value)
+        self.text = text
+        return self
+
+
+def source_text(value) -> str:
+    """A scalar as the author wrote it: numbers keep their spelling (``1.10``, ``1e3``)."""
+    return getattr(value, "text", None) or str(value)
+
+
 def _scalar(node: yaml.ScalarNode):
     tag, value = node.tag, node.value
     if tag == _STR:
@@ -131,19 +158,22 @@ def _scalar(node: yaml.ScalarNode):
         return value.lower() == "true"
     if tag == _NULL:
         return None
-    if tag == _INT:
-        if value.startswith("0x"):
-            return int(value, 16)
-        if value.startswith("0o"):
-            return int(value[2:], 8)
-        return int(value)
-    if tag == _FLOAT:
-        low = value.lower()
-        if low.endswith("inf"):
-            return float("-inf") if low.startswith("-") else float("inf")
-        if low.endswith("nan"):
-            return float("nan")
-        return float(value)
+    try:
+        if tag == _INT:
+            if value.startswith("0x"):
+                return Int(int(value, 16), value)
+            if value.startswith("0o"):
+                return Int(int(value[2:], 8), value)
+            return Int(int(value), value)
+        if tag == _FLOAT:
+            low = value.lower()
+            if low.endswith("inf"):
+                return Float(float("-inf") if low.startswith("-") else float("inf"), value)
+            if low.endswith("nan"):
+                return Float(float("nan"), value)
+            return Float(float(value), value)
+    except ValueError:  # "!!int abc", or an integer longer than Python converts: keep the text
+        return value
     return value  # an explicit tag we do not construct (e.g. !!binary): keep the text
 
 

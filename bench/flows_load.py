@@ -1,0 +1,327 @@
+"""Benchmark: load + lint of a large flow library, its memory, and the cost of one advance().
+
+    python bench/flows_load.py [--flows 1000] [--steps 40] [--calls 10000] [--repeat 3] [--profile]
+
+Writes N generated flows of about S steps each (questions with 2-4 options, info, form, a branch on
+client.os, resolved and escalate steps, Markdown text of about 200 characters) as YAML files into a
+temporary directory, then measures:
+
+* load + lint of every file: ``lint.check_file`` for each file, then ``lint.check_set``;
+* ``Registry(directory)`` end to end (what the app does at start and on reload);
+* peak memory of a Registry load: tracemalloc's peak, and the process's resident set
+  (``ru_maxrss``) before and after;
+* one ``engine.advance()`` on a question step: median and p95 over single timed calls.
+
+It prints a Markdown table with the figures, the machine and the command. Targets (from the issue):
+load + lint of 1,000 flows under 2 s on a 2-core machine, advance() under 50 us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from portal.flows import engine  # noqa: E402
+from portal.flows.lint import check_file, check_set, flow_files  # noqa: E402
+from portal.flows.registry import Registry  # noqa: E402
+
+LOAD_TARGET_S = 2.0  # for 1,000 flows
+ADVANCE_TARGET_US = 50.0
+
+SENTENCES = [
+    "Open **Settings > Network & Internet** and check that Wi-Fi is switched on.",
+    "Restart the device: hold the power button for ten seconds, then switch it on again.",
+    "Run `ipconfig /all` in a terminal and look for an address that starts with `169.254`.",
+    "Make sure the cable clicks into place at both ends; a loose plug is the most common cause.",
+    "If the light on the router is red or orange, wait two minutes: it may be updating.",
+    "Sign out of the VPN client, close it from the tray, and open it again.",
+    "Check the [service status page](https://status.example.com) for a known outage.",
+    "Your password expires every 90 days; you can change it at https://id.example.com.",
+    "- Unplug the printer\n- Wait 30 seconds\n- Plug it back in and wait until it says *Ready*",
+    "Note the exact error message, including any code such as `0x80070005`.",
+]
+TOPICS = ["Wi-Fi", "VPN", "printer", "Outlook", "Teams", "password", "laptop dock", "monitor", "OneDrive",
+          "keyboard", "headset", "phone", "shared drive", "MFA app", "browser"]
+ANSWERS = ["Yes", "No", "I'm not sure", "It shows an error", "Only sometimes", "It worked before today",
+           "Nothing happens", "The light is red", "On Wi-Fi", "On a cable", "At home", "In the office"]
+OSES = ["Windows", "macOS", "Linux", "ChromeOS", "iOS", "Android"]
+
+
+def q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def markdown(rng: random.Random) -> str:
+    """About 200 characters of step text."""
+    out = []
+    while sum(len(s) for s in out) < 170:
+        out.append(rng.choice(SENTENCES))
+    return "\n\n".join(out)
+
+
+def block(text: str, indent: int) -> str:
+    pad = " " * indent
+    return "|\n" + "\n".join(pad + line if line else "" for line in text.splitlines()) + "\n"
+
+
+def generate_flow(rng: random.Random, index: int, steps: int) -> str:
+    """One realistic flow file of about `steps` steps; every step can reach an end."""
+    topic = rng.choice(TOPICS)
+    n = max(steps, 4)
+    kinds = rng.choices(["question", "info", "form", "branch", "resolved", "escalate"],
+                        weights=[45, 20, 6, 7, 11, 11], k=n - 2) + ["resolved", "escalate"]
+    kinds[0] = "question"
+    ids = [f"{k}-{i}" for i, k in enumerate(kinds)]
+    lines = [
+        f"id: {topic.lower().replace(' ', '-')}-{index}",
+        f"title: {q(f'{topic} problem number {index}')}",
+        f"summary: {q(f'When the {topic} does not work as it should.')}",
+        f"category: {q(topic.title())}",
+        f"keywords: [{q(topic)}, not working, error]",
+        "ticket:",
+        f"  queue: {rng.choice(['general', 'network', 'hardware', 'accounts'])}",
+        f"  priority: {rng.choice(['low', 'normal', 'high'])}",
+        f"start: {ids[0]}",
+        "steps:",
+    ]
+    fields_seen = 0
+    for i, (sid, kind) in enumerate(zip(ids, kinds, strict=True)):
+        ahead = ids[i + 1:i + 8] or ids[-2:]
+        lines.append(f"  {sid}:")
+        lines.append(f"    type: {kind}")
+        if kind in ("question", "info", "form", "resolved", "escalate") and rng.random() < 0.5:
+            lines.append(f"    title: {q(f'Step {i + 1}: check the {topic}')}")
+        if kind != "branch":
+            lines.append("    text: " + block(markdown(rng), 6).rstrip("\n"))
+        if kind == "question":
+            lines.append("    options:")
+            for j, label in enumerate(rng.sample(ANSWERS, rng.randint(2, 4))):
+                lines.append(f"      - label: {q(label)}")
+                if rng.random() < 0.2:
+                    lines.append(f"        value: {q(label.lower().replace(' ', '-'))}")
+                lines.append(f"        next: {ahead[0] if j == 0 else rng.choice(ahead)}")
+        elif kind == "info":
+            if rng.random() < 0.3:
+                lines.append("    links:")
+                lines.append(f"      - {{label: {q(topic + ' guide')}, url: \"https://kb.example.com/{i}\"}}")
+            lines.append(f"    next: {ahead[0]}")
+        elif kind == "form":
+            lines.append("    fields:")
+            for kind_ in rng.sample(["text", "textarea", "choice", "number", "email", "yesno"], rng.randint(2, 4)):
+                fields_seen += 1
+                lines.append(f"      - name: field_{fields_seen}")
+                lines.append(f"        label: {q(f'Your {kind_} answer')}")
+                lines.append(f"        kind: {kind_}")
+                if kind_ == "choice":
+                    lines.append("        choices: [Ground floor, First floor, Second floor]")
+                if rng.random() < 0.5:
+                    lines.append("        required: true")
+            lines.append(f"    next: {ahead[0]}")
+        elif kind == "branch":
+            lines.append("    cases:")
+            lines.append("      - when: {client.os: Windows}")
+            lines.append(f"        next: {rng.choice(ahead)}")
+            lines.append(f"      - when: {{client.os: [{', '.join(rng.sample(OSES[1:], 2))}]}}")
+            lines.append(f"        next: {rng.choice(ahead)}")
+            lines.append(f"    default: {ahead[0]}")
+        elif kind == "escalate":
+            lines.append(f"    summary: {q(f'{topic}: still broken after step {i + 1}')}")
+            lines.append(f"    priority: {rng.choice(['normal', 'high', 'urgent'])}")
+    return "\n".join(lines) + "\n"
+
+
+def write_library(directory: Path, flows: int, steps: int, seed: int) -> list:
+    rng = random.Random(seed)
+    paths = []
+    for index in range(flows):
+        path = directory / f"flow-{index:05d}.yaml"
+        path.write_text(generate_flow(rng, index, steps), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def load_and_lint(directory: Path) -> list:
+    """What `flask flows lint` does: check each file, then the set."""
+    checked = [check_file(p) for p in flow_files([directory])]
+    check_set(checked)
+    return checked
+
+
+def timed(fn, repeat: int) -> list:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def maxrss_mib() -> float:
+    # Linux reports KiB, macOS bytes.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def measure_memory(directory: Path) -> dict:
+    """Memory of one Registry load, in a fresh process so that ru_maxrss starts clean.
+
+    ru_maxrss is read before and after a plain load; tracemalloc's peak comes from a second load
+    once the first registry is dropped (tracing inflates the resident set, so it goes last).
+    """
+    import gc
+
+    before = maxrss_mib()
+    registry = Registry(directory)
+    after = maxrss_mib()
+    del registry
+    gc.collect()
+    tracemalloc.start()
+    registry = Registry(directory)
+    retained, peak = tracemalloc.get_traced_memory()  # while the registry is alive
+    tracemalloc.stop()
+    return {"rss_before": before, "rss_after": after, "peak": peak, "retained": retained,
+            "flows": len(registry.flows)}
+
+
+def question_walk(registry: Registry):
+    """(flow, state, answer) at a question step whose answer leads to another question step."""
+    for flow in registry.all():
+        state = engine.start(flow)
+        step = flow.steps[state.step]
+        for option in step.options:
+            moved = engine.advance(flow, state, option.label)
+            if moved.status == engine.ACTIVE and flow.steps[moved.step].type == "question":
+                return flow, state, option.label
+    raise SystemExit("no flow starts with a question leading to a question")
+
+
+def time_advance(flow, state, answer, calls: int) -> list:
+    timer = timeit.Timer(lambda: engine.advance(flow, state, answer))
+    timer.timeit(number=200)  # warm up
+    return timer.repeat(repeat=calls, number=1)
+
+
+def percentile(values: list, p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=1000, help="number of flow files (default 1000)")
+    parser.add_argument("--steps", type=int, default=40, help="steps per flow, about (default 40)")
+    parser.add_argument("--calls", type=int, default=10_000, help="advance() calls timed (default 10000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each load measure (default 3)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one load + lint")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)  # the child process of measure_memory
+    args = parser.parse_args(argv)
+    if args.memory_of:
+        print(json.dumps(measure_memory(Path(args.memory_of))))
+        return 0
+    command = " ".join(["python bench/flows_load.py", *(argv if argv is not None else sys.argv[1:])])
+    load_at_start = os.getloadavg()[0]
+
+    with tempfile.TemporaryDirectory(prefix="flows-bench-") as tmp:
+        directory = Path(tmp)
+        start = time.perf_counter()
+        paths = write_library(directory, args.flows, args.steps, args.seed)
+        generated_s = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in paths)
+        lines = sum(p.read_text(encoding="utf-8").count("\n") for p in paths)
+
+        checked = load_and_lint(directory)  # also warms the page cache
+        errors = [str(f) for c in checked for f in c.findings if f.severity == "error"]
+        if errors:
+            print("\n".join(errors[:20]), file=sys.stderr)
+            raise SystemExit(f"the generated library has {len(errors)} lint errors")
+        steps_total = sum(len(c.flow.steps) for c in checked)
+        del checked
+
+        lint_times = timed(lambda: load_and_lint(directory), args.repeat)
+        registry_times = timed(lambda: Registry(directory), args.repeat)
+
+        child = subprocess.run([sys.executable, __file__, "--memory-of", str(directory)], check=True,
+                               capture_output=True, text=True)
+        memory = json.loads(child.stdout)
+        assert memory["flows"] == args.flows, memory
+        registry = Registry(directory)
+
+        flow, state, answer = question_walk(registry)
+        moved = engine.advance(flow, state, answer)
+        samples = time_advance(flow, state, answer, args.calls)
+
+        profile_text = ""
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            load_and_lint(directory)
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).strip_dirs()
+            stats.sort_stats("tottime").print_stats(20)
+            stats.sort_stats("cumulative").print_stats(25)
+            profile_text = out.getvalue()
+
+    us = [s * 1e6 for s in samples]
+    lint_best, lint_median = min(lint_times), statistics.median(lint_times)
+    scaled_target = LOAD_TARGET_S * args.flows / 1000
+    ok = "yes" if lint_median <= scaled_target else "**no**"
+    rows = [
+        ("library", f"{args.flows} files, {steps_total} steps ({steps_total / args.flows:.1f}/flow), "
+                    f"{size / 1e6:.2f} MB, {lines} lines; generated in {generated_s:.2f} s", ""),
+        ("load + lint (check_file each + check_set)",
+         f"median {lint_median:.2f} s, best {lint_best:.2f} s of {args.repeat} "
+         f"({lint_median / args.flows * 1e3:.2f} ms/file)", f"< {scaled_target:g} s: {ok}"),
+        ("Registry(dir) end to end", f"median {statistics.median(registry_times):.2f} s, "
+                                     f"best {min(registry_times):.2f} s of {args.repeat}", ""),
+        ("memory of one Registry load, tracemalloc", f"peak {memory['peak'] / 2**20:.0f} MiB, "
+                                                     f"still held by the registry {memory['retained'] / 2**20:.0f} MiB",
+         ""),
+        ("memory, resident set (ru_maxrss, fresh process)",
+         f"{memory['rss_before']:.0f} MiB after imports, {memory['rss_after']:.0f} MiB after the load", ""),
+        (f"engine.advance() on a question step ({args.calls} calls)",
+         f"median {statistics.median(us):.1f} us, p95 {percentile(us, 95):.1f} us, "
+         f"min {min(us):.1f} us", f"< {ADVANCE_TARGET_US:g} us: "
+                                   f"{'yes' if statistics.median(us) <= ADVANCE_TARGET_US else '**no**'}"),
+    ]
+    libyaml = "libyaml " + yaml.__with_libyaml__ * "yes" + (not yaml.__with_libyaml__) * "NO (pure Python)"
+    print(f"Command: `{command}`\n")
+    print(f"Machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"Python {platform.python_version()} ({platform.python_implementation()}); "
+          f"PyYAML {yaml.__version__}, {libyaml}; load average {load_at_start:.2f} at start, "
+          f"{os.getloadavg()[0]:.2f} at the end\n")
+    print("| measure | figure | target |")
+    print("| --- | --- | --- |")
+    for name, figure, target in rows:
+        print(f"| {name} | {figure} | {target} |")
+    print(f"\nadvance() walked {state.flow}/{state.step} -> {moved.step} ({moved.status}) with {answer!r}.")
+    if profile_text:
+        print("\ncProfile of one load + lint:\n")
+        print(profile_text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
