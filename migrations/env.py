@@ -32,6 +32,14 @@ def get_engine_url():
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
 config.set_main_option('sqlalchemy.url', get_engine_url())
+
+
+def include_name(name, type_, parent_names):
+    """Leave the full-text index alone: its tables are made by raw DDL (portal.search)."""
+    if type_ == "table" and name and name.startswith("flow_search"):
+        return False
+    return True
+
 target_db = current_app.extensions['migrate'].db
 
 # other values from the config, defined by the needs of env.py,
@@ -95,6 +103,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_name=include_name,
             **conf_args
         )
 

@@ -31,7 +31,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     htmx.init_app(app)
     limiter.init_app(app)
 
-    from . import models  # noqa: F401  (registers the tables)
+    from . import models, search  # noqa: F401  (registers the tables and the search index)
 
     database.init_app(app)
 

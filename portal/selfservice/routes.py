@@ -43,12 +43,14 @@ def _search(query: str):
     query = (query or "").strip()[:200]
     if not query:
         return None
-    from ..search import find, record_miss
+    from ..search import find, record_miss, sync_index
 
     flows = registry()
+    sync_index(flows.flows.values())  # cheap when nothing changed; picks up edited flow files
     hits = [(flows.get(h.flow_id), h) for h in find(query, limit=8)]
     results = [flow for flow, _ in hits if flow is not None]
-    if not results:
+    if not results or all(hit.matched == "fuzzy" for _, hit in hits):
+        # Nothing found, or only guesses: either way the library lacks words for this problem.
         record_miss(query, current_user.id if current_user.is_authenticated else None)
     return results
 
