@@ -36,9 +36,7 @@ config.set_main_option('sqlalchemy.url', get_engine_url())
 
 def include_name(name, type_, parent_names):
     """Leave the full-text index alone: its tables are made by raw DDL (portal.search)."""
-    if type_ == "table" and name and name.startswith("flow_search"):
-        return False
-    return True
+    return not (type_ == "table" and bool(name) and name.startswith("flow_search"))
 
 target_db = current_app.extensions['migrate'].db
 

@@ -259,7 +259,7 @@ def test_command(paths) -> None:
         for flow in current_app.extensions["flows"].flows.values():
             flows.setdefault(flow.id, flow)
     mine = {c.flow.id for c in checked if c.ok}
-    results, uncovered = run_tests({k: v for k, v in flows.items() if k in mine})
+    results, uncovered = run_tests({k: v for k, v in flows.items() if k in mine}, lookup=flows)
     # A goto into another flow counts as reaching that flow's ends too; run_tests saw them all.
     failed = [r for r in results if not r.passed]
     for r in failed:

@@ -139,3 +139,9 @@ def test_lint_of_one_file_checks_goto_steps_in_other_flows(runner, tmp_path):
     result = runner.invoke(args=["flows", "lint", str(path)])
     assert result.exit_code == 1
     assert "goto step names no step of flow 'wifi': 'restrat'; did you mean 'restart'? [unknown-step]" in result.output
+
+
+def test_flows_test_of_one_file_follows_goto_into_the_others(runner):
+    result = runner.invoke(args=["flows", "test", str(FIXTURE_FLOWS / "network.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "network                      3/3 tests passed, 1/1 ends reached" in result.output

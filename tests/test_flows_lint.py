@@ -90,6 +90,8 @@ CASES = [
      "did you mean 'power'?"),
     ("client.os value", VALID.replace("client.os: Windows", "client.os: windows"), 23, 40, "error", "wrong-value",
      "did you mean 'Windows'?"),
+    ("impossible when value", VALID.replace('{power: "No"', '{power: "Nope"'), 23, 16, "warning",
+     "impossible-value", "did you mean 'No'?"),
     ("no end reachable", VALID.replace("    next: route\n", "    next: details\n"), 13, 3, "error", "no-end",
      "loops"),
     ("unreachable step", VALID.replace("        next: details", "        next: stuck"), 13, 3, "warning",

@@ -484,6 +484,7 @@ def _check_graph(flow: Flow, r: Report) -> None:
                     hint=did_you_mean(target, ids) or "add that step, or fix the name")
 
     names = flow.answer_names()
+    possible = _possible_answers(flow)
     field_seen: dict = {}
     for step in steps.values():
         loc = step.path
@@ -511,12 +512,19 @@ def _check_graph(flow: Flow, r: Report) -> None:
         elif step.type == "branch":
             for case in step.cases:
                 check_ref(case.next, case.path + ("next",), f"a case of step {step.id!r}")
-                for name in case.when:
+                for name, accepted in case.when.items():
                     if name not in names and name not in CLIENT_FACTS:
                         hint = did_you_mean(name, sorted(names) + list(CLIENT_FACTS)) or \
                             "name a question step's id, a form field's name, client.os or client.mobile"
                         r.error(case.path + ("when", name), f"`when` names no question, field or client fact: "
                                 f"{name!r}", "unknown-name", hint=hint)
+                    elif name in possible:
+                        for value in accepted:
+                            if value not in possible[name]:
+                                r.warning(case.path + ("when", name), f"no answer to {name!r} is ever {value!r}, "
+                                          "so this case can never hold", "impossible-value",
+                                          hint=did_you_mean(value, sorted(possible[name])) or
+                                          f"the answers are: {', '.join(sorted(possible[name]))}")
             check_ref(step.default, loc + ("default",), f"`default` of step {step.id!r}")
 
     # Reachability from start, and whether each step can reach an end (reverse search from ends).
@@ -549,6 +557,21 @@ def _check_graph(flow: Flow, r: Report) -> None:
     if not any(s.type == "resolved" for s in steps.values()):
         r.warning(("steps",), f"flow {flow.id!r} has no resolved step", "no-resolved",
                   hint="add a `type: resolved` step for the case where the user fixed it")
+
+
+def _possible_answers(flow: Flow) -> dict:
+    """For answers with a fixed set of values (questions, choice and yes/no fields): name -> values."""
+    possible: dict = {}
+    for step in flow.steps.values():
+        if step.type == "question":
+            possible[step.id] = {o.value for o in step.options}
+        elif step.type == "form":
+            for f in step.fields:
+                if f.kind == "choice":
+                    possible[f.name] = set(f.choices)
+                elif f.kind == "yesno":
+                    possible[f.name] = {"yes", "no"}
+    return possible
 
 
 # --- files and sets of files -----------------------------------------------------------------

@@ -101,13 +101,16 @@ def _compare(test: FlowTest, state, answers_left: list, passed_after_last: set) 
     return f"expected to stop at step {test.expect!r}, {where}"
 
 
-def run_tests(flows: Mapping) -> tuple:
-    """Run every test of every flow: (results, ends no test reaches as (flow, step) pairs)."""
+def run_tests(flows: Mapping, lookup: Mapping | None = None) -> tuple:
+    """Run every test of `flows`: (results, ends no test reaches as (flow, step) pairs).
+
+    `lookup` holds every flow a goto may lead to (default: `flows` itself).
+    """
     results = []
     reached: set = set()
     for flow in flows.values():
         for test in flow.tests:
-            result = run_test(flow, test, flows)
+            result = run_test(flow, test, lookup if lookup is not None else flows)
             results.append(result)
             reached |= result.reached
     uncovered = [(flow, step) for flow in flows.values() for step in flow.ends()
