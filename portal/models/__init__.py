@@ -1,10 +1,13 @@
 """The portal's tables, one module per entity."""
 
 from .base import utcnow
+from .desk import Attachment, CannedResponse, EventKind, Queue, TicketEvent, TicketLink
+from .outbox import OutboxMessage, OutboxStatus
 from .search import SearchMiss
-from .ticket import Message, Priority, Ticket, TicketStatus
+from .ticket import Message, Priority, Ticket, TicketSource, TicketStatus
 from .user import Role, User
 from .walk import FlowVersion, Walk, WalkStatus
 
-__all__ = ["FlowVersion", "Message", "Priority", "Role", "SearchMiss", "Ticket", "TicketStatus", "User", "Walk",
-           "WalkStatus", "utcnow"]
+__all__ = ["Attachment", "CannedResponse", "EventKind", "FlowVersion", "Message", "OutboxMessage", "OutboxStatus",
+           "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink", "TicketSource",
+           "TicketStatus", "User", "Walk", "WalkStatus", "utcnow"]

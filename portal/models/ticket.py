@@ -29,10 +29,21 @@ class Priority(enum.StrEnum):
     URGENT = "urgent"
 
 
+class TicketSource(enum.StrEnum):
+    WALK = "walk"  # a flow escalated
+    WEB = "web"  # Contact the help desk
+    PHONE = "phone"  # a technician logged a call
+    EMAIL = "email"  # `flask mail ingest`
+
+
 class Ticket(db.Model):
     """A request for a person's help, carrying the walk's transcript when a flow opened it."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        sa.Index("ix_tickets_status_due", "status", "resolution_due_at"),
+        sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     walk_id: Mapped[str | None] = mapped_column(sa.ForeignKey("walks.id"), unique=True)
@@ -52,11 +63,24 @@ class Ticket(db.Model):
     form_values: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     client_facts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     failure: Mapped[str | None] = mapped_column(sa.Text)
+    source: Mapped[TicketSource] = mapped_column(enum_column(TicketSource), default=TicketSource.WEB)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+    # SLA: due times are set at creation from the priority; time spent pending is added back.
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[int] = mapped_column(default=0)  # pending time already added back
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     walk = relationship("Walk", back_populates="ticket")
     requester = relationship("User", foreign_keys=[requester_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    merged_into = relationship("Ticket", remote_side=[id], foreign_keys=[merged_into_id])
     messages = relationship("Message", back_populates="ticket", order_by="Message.id",
                             cascade="all, delete-orphan")
 
@@ -75,6 +99,11 @@ class Ticket(db.Model):
     @property
     def dom_id(self) -> str:
         return f"ticket-{self.number}"
+
+    @property
+    def is_open(self) -> bool:
+        """New, open or pending: somebody still has to act."""
+        return self.status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
     @staticmethod
     def id_from_number(number: int) -> int:
@@ -99,6 +128,7 @@ class Message(db.Model):
 
     ticket = relationship("Ticket", back_populates="messages")
     author = relationship("User")
+    attachments = relationship("Attachment", back_populates="message", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
         return f"<Message {self.id} on ticket {self.ticket_id}>"

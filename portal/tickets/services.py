@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..desk import services as desk
 from ..extensions import db
 from ..flows import engine
-from ..models import Message, Priority, Ticket, TicketStatus, User, Walk
+from ..models import Message, Priority, Ticket, TicketSource, TicketStatus, User, Walk
 from ..selfservice.services import mark_escalated
 
 SUBJECT_MAX = 200
@@ -51,10 +52,13 @@ def open_ticket_for_walk(walk: Walk, state: engine.State, *, requester: User | N
         form_values=_form_values(state),
         client_facts={"os": state.client.get("os", "Other"), "mobile": state.client.get("mobile") == "true"},
         failure=state.failure,
+        source=TicketSource.WALK,
+        requester=requester,
     )
     mark_escalated(walk, state)
     db.session.add(ticket)
     try:
+        desk.opened(ticket)
         db.session.commit()
     except (IntegrityError, StaleDataError):
         db.session.rollback()
@@ -79,9 +83,12 @@ def open_direct_ticket(*, subject: str, description: str, request_key: str, requ
         subject=subject.strip()[:SUBJECT_MAX],
         description=description.strip(),
         status=TicketStatus.NEW,
+        source=TicketSource.WEB,
+        requester=requester,
     )
     db.session.add(ticket)
     try:
+        desk.opened(ticket)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -92,29 +99,9 @@ def open_direct_ticket(*, subject: str, description: str, request_key: str, requ
     return ticket
 
 
-def add_reply(ticket: Ticket, body: str, *, request_key: str, author: User | None = None,
-              internal: bool = False) -> Message:
-    """Add a message to a ticket once per form submission (its one-time key)."""
-    existing = db.session.scalar(sa.select(Message).where(Message.ticket_id == ticket.id,
-                                                          Message.request_key == request_key))
-    if existing is not None:
-        return existing
-    from_requester = author is None or author.id == ticket.requester_id
-    message = Message(ticket_id=ticket.id, author_id=author.id if author else None,
-                      author_name=author.display_name if author else ticket.requester_name,
-                      body=body.strip(), internal=internal, from_requester=from_requester,
-                      request_key=request_key)
-    db.session.add(message)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(sa.select(Message).where(Message.ticket_id == ticket.id,
-                                                              Message.request_key == request_key))
-        if existing is None:
-            raise
-        return existing
-    return message
+def add_reply(ticket: Ticket, body: str, *, request_key: str, author: User | None = None) -> Message:
+    """The requester's reply from the ticket page, kept once per form submission."""
+    return desk.requester_reply(ticket, body, request_key=request_key, author=author)
 
 
 def tickets_of(user: User) -> list:

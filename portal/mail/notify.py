@@ -1,0 +1,72 @@
+"""Notifications: what the help desk tells people, written to the outbox with the change.
+
+Each function adds one :class:`OutboxMessage` to the session and never commits: the service that
+calls it commits the change and its messages together, so a message exists exactly when its
+change does. Subjects carry ``[#1042]`` so replies thread back into the ticket.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, render_template, url_for
+
+from ..extensions import db
+from ..models import OutboxMessage
+
+
+def _message_id() -> str:
+    domain = (current_app.config.get("MAIL_FROM") or "helpdesk@localhost").rsplit("@", 1)[-1]
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **context) -> OutboxMessage | None:
+    """Add an email to the outbox (plain text and HTML from `mail/<template>.txt/.html`)."""
+    if not to or "@" not in to:
+        return None
+    context.update(ticket=ticket)
+    text = render_template(f"mail/{template}.txt", **context)
+    html = render_template(f"mail/{template}.html", **context)
+    message = OutboxMessage(kind=kind, ticket_id=ticket.id if ticket is not None else None, to_address=to,
+                            subject=subject, body_text=text, body_html=html, message_id=_message_id())
+    db.session.add(message)
+    return message
+
+
+def _ticket_url(ticket) -> str:
+    if ticket.requester_id is None:
+        from ..tickets.access import signed_ticket_url
+
+        return signed_ticket_url(ticket, external=True)
+    return url_for("tickets.show", number=ticket.number, _external=True)
+
+
+def ticket_opened(ticket) -> None:
+    """Tell the requester their ticket's number and where to follow it."""
+    queue_mail("opened", ticket.requester_email, f"[{ticket.label}] We've received your request: {ticket.subject}",
+               "ticket_opened", ticket, link=_ticket_url(ticket))
+
+
+def public_reply(ticket, message) -> None:
+    """Send a technician's public reply to the requester."""
+    queue_mail("reply", ticket.requester_email, f"Re: [{ticket.label}] {ticket.subject}", "public_reply", ticket,
+               message=message, link=_ticket_url(ticket))
+
+
+def ticket_resolved(ticket, reopen_link: str) -> None:
+    """Tell the requester the ticket is resolved, with a one-click reopen link."""
+    queue_mail("resolved", ticket.requester_email, f"[{ticket.label}] Resolved: {ticket.subject}",
+               "ticket_resolved", ticket, link=_ticket_url(ticket), reopen_link=reopen_link)
+
+
+def ticket_assigned(ticket, technician) -> None:
+    """Tell a technician a ticket is now theirs."""
+    link = url_for("desk.show", number=ticket.number, _external=True)
+    queue_mail("assigned", technician.email, f"[{ticket.label}] Assigned to you: {ticket.subject}",
+               "ticket_assigned", ticket, technician=technician, link=link)
+
+
+def ticket_merged(ticket, into) -> None:
+    """Tell the requester their ticket continues in another one."""
+    queue_mail("merged", ticket.requester_email, f"[{ticket.label}] Merged into {into.label}: {ticket.subject}",
+               "ticket_merged", ticket, into=into, link=_ticket_url(into))
