@@ -240,15 +240,29 @@ def _db_url(value: str, tmp: Path) -> str:
 
 PREPARE = """
 import sys
-from portal import create_app
-from portal import database
+import sqlalchemy as sa
+from portal import create_app, database
+from portal.extensions import db
+
+fresh = sys.argv[1] == "fresh"
 app = create_app()
 database.upgrade(app)                       # what `flask --app app db upgrade` does
-try:                                        # the search tables are not in the migrations (yet)
-    import portal.search as search
+try:
+    import portal.search as search          # registers the search tables in EXTRA_SCHEMA
 except ImportError:
     search = None
 with app.app_context():
+    inspector = sa.inspect(db.engine)
+    behind = [f"{t.name}.{c.name}" for t in db.metadata.sorted_tables if inspector.has_table(t.name)
+              for c in t.columns if c.name not in {col["name"] for col in inspector.get_columns(t.name)}]
+    if behind and fresh:                    # the migrations lag the models: build from the models instead
+        print("migrations are behind the models (missing " + ", ".join(behind[:6])
+              + (" ..." if len(behind) > 6 else "") + "): schema built with create_schema()")
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+    elif behind:
+        print("warning: the database lacks columns the models have: " + ", ".join(behind[:6]))
     database.create_schema()                # creates only what is missing
     if search is not None and hasattr(search, "sync_index"):
         from portal.flows_runtime import registry
@@ -272,7 +286,8 @@ class Server:
                         FLOWS_DIR=str(flows_dir), RATELIMIT_ENABLED="false", PYTHONDONTWRITEBYTECODE="1")
 
     def prepare(self) -> None:
-        done = subprocess.run([sys.executable, "-c", PREPARE], cwd=ROOT, env=self.env, capture_output=True,
+        fresh = "fresh" if self.args.database == "sqlite" else "given"
+        done = subprocess.run([sys.executable, "-c", PREPARE, fresh], cwd=ROOT, env=self.env, capture_output=True,
                               text=True, timeout=300)
         if done.returncode != 0:
             raise SystemExit(f"preparing the database failed:\n{done.stdout}\n{done.stderr}")
@@ -766,12 +781,16 @@ def check_database(url: str, walk_ids: list, baseline: int) -> dict:
                 escalated += conn.execute(
                     sa.text(f"SELECT count(*) FROM walks WHERE status = 'escalated' AND id IN ({marks})"),
                     params).scalar()
+            try:
+                misses = conn.execute(sa.text("SELECT count(*) FROM search_misses")).scalar()
+            except sa.exc.DBAPIError:
+                misses = None
             doubled = conn.execute(sa.text("SELECT walk_id, count(*) FROM tickets WHERE walk_id IS NOT NULL "
                                            "AND id > :b GROUP BY walk_id HAVING count(*) > 1"),
                                    {"b": baseline}).all()
     finally:
         engine.dispose()
-    return {"opened": opened, "escalated_walks": escalated, "by_walk": by_walk,
+    return {"opened": opened, "escalated_walks": escalated, "by_walk": by_walk, "search_misses": misses,
             "doubled": [tuple(row) for row in doubled]}
 
 
@@ -862,6 +881,7 @@ def report(args, command: str, server: Server, scenarios: list, skipped: list, w
             lines.append(f"| {KIND_LABELS[kind]} | {len(values)} | {len(values) / elapsed:.1f} | {pct(values, 50):.1f} "
                          f"| {pct(values, 95):.1f} | {pct(values, 99):.1f} |")
     wc, pc = walk["cpu_window"], plain["cpu_window"]
+    steps = [s["steps"] for s in scenarios]
     walk_rps = walk["requests"] / walk["elapsed"] if walk["elapsed"] > 0 else 0.0
     cores = os.cpu_count() or 1
     lines += ["",
@@ -873,8 +893,12 @@ def report(args, command: str, server: Server, scenarios: list, skipped: list, w
               + (f" Think time: {args.think:g} s mean between clicks." if args.think else
                  " No think time: a closed loop, so a request waits about users / req/s "
                  f"= {args.users / walk_rps * 1000 if walk_rps else float('nan'):.0f} ms on average."),
-              f"- Scripted walks ({len(scenarios)}, from the flows' own `tests:` ending `escalated`): "
-              + ", ".join(f"{s['name']} ({s['steps']} answers)" for s in scenarios) + ".",
+              f"- Scripted walks: {len(scenarios)} (every author's test ending `escalated`) from "
+              f"{len({s['flow_id'] for s in scenarios})} flows of `{os.path.relpath(args.flows_dir_path, ROOT)}`, "
+              f"{min(steps)}–{max(steps)} answers each (mean {sum(steps) / len(steps):.1f}); users take them in turn."
+              + (f" Searches that found nothing (each writes a row): {db['search_misses']}"
+                 f"{'' if args.database == 'sqlite' else ' (whole table)'}."
+                 if db.get("search_misses") is not None else ""),
               f"- Plain page phase: {len(plain['latencies']['plain'])} × `GET /` in {plain['elapsed']:.1f} s "
               f"at the same concurrency.",
               f"- CPU, walk phase: gunicorn {wc['server']:.1f} s ({_per_request(wc['server'], walk['requests'])}), "
@@ -949,7 +973,7 @@ def main(argv=None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)
                                                              if sys.argv[0].endswith(".py") else sys.argv[0],
                                                              *sys.argv[1:]])
-    flows_dir = _flows_dir(args.flows_dir)
+    flows_dir = args.flows_dir_path = _flows_dir(args.flows_dir)
     if not flows_dir.is_dir():
         print(f"no such flows directory: {flows_dir}", file=sys.stderr)
         return 2

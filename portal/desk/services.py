@@ -7,7 +7,7 @@ ticket's state does not allow raise :class:`ActionError` with a message for the 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -46,7 +46,7 @@ class ActionError(ValueError):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _name(user: User | None) -> str:
