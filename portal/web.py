@@ -52,6 +52,11 @@ def init_app(app: Flask) -> None:
         return _error(404, "Page not found",
                       "We couldn't find that page. It may have moved, or the link may be incomplete.")
 
+    @app.errorhandler(403)
+    def _forbidden(e):
+        return _error(403, "Not for your account",
+                      "This page is for the help desk's staff. If you need it, ask your IT administrator.")
+
     @app.errorhandler(405)
     def _bad_method(e):
         return _error(405, "That didn't work", "This page can't be used that way. Go back and try again.")
