@@ -48,12 +48,14 @@ def create_app(config: dict | object | None = None) -> Flask:
     auth_wiring.init_app(app)
 
     from .auth.routes import bp as auth_bp
+    from .desk.routes import bp as desk_bp
     from .selfservice.routes import bp as selfservice_bp
     from .tickets.routes import bp as tickets_bp
 
     app.register_blueprint(selfservice_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(desk_bp)
 
     from .auth.cli import users_cli
     from .cli import flows_cli

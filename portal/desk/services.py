@@ -345,3 +345,67 @@ def queue_names() -> list:
     names = set(db.session.scalars(sa.select(Queue.name).where(Queue.active.is_(True))))
     names.update(db.session.scalars(sa.select(Ticket.queue).distinct()))
     return sorted(n for n in names if n)
+
+
+def open_on_behalf(actor: User, *, email: str, name: str, subject: str, description: str, queue: str,
+                   priority: str, request_key: str) -> Ticket:
+    """A ticket a technician logs for a requester, found by email or created (without a password)."""
+    _require_staff(actor)
+    existing = db.session.scalar(sa.select(Ticket).where(Ticket.request_key == request_key))
+    if existing is not None:
+        return existing
+    email = email.strip().lower()
+    requester = db.session.scalar(sa.select(User).where(User.email == email))
+    if requester is None:
+        requester = User(email=email, name=(name or "").strip(), role=Role.REQUESTER)
+        db.session.add(requester)
+        db.session.flush()
+    from ..models import TicketSource
+
+    ticket = Ticket(request_key=request_key, requester_id=requester.id,
+                    requester_name=(name or "").strip() or requester.display_name, requester_email=email,
+                    subject=subject.strip()[:200], description=description.strip(), queue=(queue or "general")[:60],
+                    priority=Priority(priority), status=TicketStatus.NEW, source=TicketSource.PHONE)
+    db.session.add(ticket)
+    opened(ticket, actor)
+    _commit()
+    return ticket
+
+
+def start_caller_walk(ticket: Ticket, flow, actor: User, *, os: str, mobile: bool):
+    """Start a walk in agent mode for the ticket's requester; it ends in this ticket."""
+    _require_staff(actor)
+    from ..selfservice.services import start_walk
+
+    walk = start_walk(flow, {"os": os, "mobile": mobile}, user_id=ticket.requester_id, agent_id=actor.id,
+                      ticket_id=ticket.id)
+    record(ticket, EventKind.NOTE, actor, new=f"started the guide {flow.title!r} with the caller")
+    _commit()
+    return walk
+
+
+def attach_walk(ticket: Ticket, walk, state, actor: User | None) -> Ticket:
+    """Put an agent-mode walk's transcript into its ticket, exactly as if the caller had walked it."""
+    from ..tickets.services import form_values
+
+    ticket.transcript = list(ticket.transcript or []) + [e.to_dict() for e in state.trail]
+    values = dict(ticket.form_values or {})
+    values.update(form_values(state))
+    ticket.form_values = values
+    ticket.client_facts = {"os": state.client.get("os", "Other"), "mobile": state.client.get("mobile") == "true"}
+    ticket.flow_id = walk.flow_id
+    ticket.flow_title = walk.flow_title
+    ticket.flow_version = walk.version_hash
+    if state.failure:
+        ticket.failure = state.failure
+    outcome = "solved the problem" if state.status == "resolved" else "did not solve it"
+    record(ticket, EventKind.NOTE, actor, new=f"walked {walk.flow_title!r} with the caller: {outcome}")
+    _commit()
+    return ticket
+
+
+def status_changes(ticket: Ticket) -> list:
+    """The ticket's status changes, oldest first, for the requester's page."""
+    return db.session.scalars(sa.select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id,
+        TicketEvent.kind.in_([EventKind.STATUS, EventKind.REOPENED, EventKind.MERGED])).order_by(TicketEvent.id)).all()

@@ -77,7 +77,7 @@ class Ticket(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    walk = relationship("Walk", back_populates="ticket")
+    walk = relationship("Walk", back_populates="ticket", foreign_keys=[walk_id])
     requester = relationship("User", foreign_keys=[requester_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
     merged_into = relationship("Ticket", remote_side=[id], foreign_keys=[merged_into_id])

@@ -51,6 +51,9 @@ class Walk(db.Model):
     version_hash: Mapped[str] = mapped_column(sa.ForeignKey("flow_versions.hash"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # Agent mode: the walk ends in this ticket. use_alter: tickets and walks point at each other.
+    ticket_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("tickets.id", use_alter=True, name="fk_walks_ticket_id_tickets"))
     status: Mapped[WalkStatus] = mapped_column(enum_column(WalkStatus), default=WalkStatus.ACTIVE, index=True)
     state: Mapped[dict] = mapped_column(sa.JSON)
     client_os: Mapped[str] = mapped_column(sa.String(20), default="Other")
@@ -63,7 +66,8 @@ class Walk(db.Model):
     revision: Mapped[int] = mapped_column(default=1)
 
     user = relationship("User", foreign_keys=[user_id])
-    ticket = relationship("Ticket", back_populates="walk", uselist=False)
+    ticket = relationship("Ticket", back_populates="walk", uselist=False, foreign_keys="Ticket.walk_id")
+    caller_ticket = relationship("Ticket", foreign_keys=[ticket_id])
 
     __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
 

@@ -166,8 +166,24 @@ def _contact_view(pos: services.Position, form: ContactDetailsForm, help_request
                   can_back=pos.state.can_go_back)
 
 
+def _finish_agent_walk(pos: services.Position, state: engine.State):
+    """Agent mode: the transcript goes into the caller's ticket; back to that ticket."""
+    from ..desk.services import attach_walk
+
+    ticket = pos.walk.caller_ticket
+    if state.status == engine.ESCALATED:
+        services.mark_escalated(pos.walk, state)
+    attach_walk(ticket, pos.walk, state, current_user)
+    target = url_for("desk.show", number=ticket.number)
+    if htmx:
+        return "", 200, {"HX-Redirect": target}
+    return redirect(target, code=303)
+
+
 def _finish_escalation(pos: services.Position, state: engine.State):
     """Open the ticket now for a signed-in user; ask an anonymous one for name and email first."""
+    if services.is_agent_walk(pos.walk):
+        return _finish_agent_walk(pos, state)
     if current_user.is_authenticated:
         open_ticket_for_walk(pos.walk, state, requester=current_user)
         return _moved(services.position(pos.walk))
@@ -247,6 +263,8 @@ def _apply_answer(pos: services.Position, number: int):
         finished = _finish_escalation(pos, pos.state)
         if finished is not None:
             return finished
+    if pos.state.status == engine.RESOLVED and services.is_agent_walk(pos.walk):
+        return _finish_agent_walk(pos, pos.state)
     return _moved(pos)
 
 

@@ -125,16 +125,23 @@ def _commit(walk: Walk) -> bool:
         return False
 
 
-def start_walk(flow: Flow, client: dict, *, user_id: int | None = None, agent_id: int | None = None) -> Walk:
+def start_walk(flow: Flow, client: dict, *, user_id: int | None = None, agent_id: int | None = None,
+               ticket_id: int | None = None) -> Walk:
     """A new walk of `flow`, pinned to its version and stored."""
     state = engine.start(flow, client, flows=_lookup({flow.id: flow.hash}))
     _store_version(flow)
     walk = Walk(flow_id=flow.id, flow_title=flow.title, version_hash=flow.hash, user_id=user_id, agent_id=agent_id,
-                client_os=client.get("os", "Other"), client_mobile=bool(client.get("mobile")), state={})
+                ticket_id=ticket_id, client_os=client.get("os", "Other"), client_mobile=bool(client.get("mobile")),
+                state={})
     _save(walk, state)
     db.session.add(walk)
     db.session.commit()
     return walk
+
+
+def is_agent_walk(walk: Walk) -> bool:
+    """A technician walking a flow for a caller: the walk ends in the caller's ticket."""
+    return walk.agent_id is not None and walk.ticket_id is not None
 
 
 def _rewind(pos: Position, number: int) -> Position:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..desk import services as desk
+from ..desk.links import reopen_token_ticket_id
 from ..extensions import limiter
 from ..web import render
 from .access import key_opens, signed_ticket_url
@@ -38,7 +40,8 @@ def mine():
 def show(number: int):
     """One ticket: status, transcript, replies, and a reply box."""
     ticket, key = _viewable(number)
-    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm())
+    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm(), can_reopen=desk.can_reopen(ticket),
+                  changes=desk.status_changes(ticket))
 
 
 @bp.post("/tickets/<int:number>/reply")
@@ -48,10 +51,36 @@ def reply(number: int):
     ticket, key = _viewable(number)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return render("tickets/show.html", "reply_box", ticket=ticket, key=key, form=form)
+        return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=desk.can_reopen(ticket),
+                      changes=desk.status_changes(ticket))
     author = current_user if current_user.is_authenticated else None
     add_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
     return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
+
+
+@bp.post("/tickets/<int:number>/reopen")
+def reopen(number: int):
+    """The requester reopens a resolved ticket (within 7 days)."""
+    ticket, key = _viewable(number)
+    try:
+        desk.reopen(ticket, current_user if current_user.is_authenticated else None)
+    except desk.ActionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
+    return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
+
+
+@bp.get("/tickets/<int:number>/reopen/<token>")
+def reopen_link(number: int, token: str):
+    """The one-click reopen link of the "resolved" email (valid for 7 days)."""
+    ticket = ticket_by_number(number)
+    if ticket is None or reopen_token_ticket_id(token) != ticket.id:
+        return render("tickets/reopen_expired.html", status=410)
+    if desk.can_reopen(ticket):
+        desk.reopen(ticket, ticket.requester)
+        flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
+    return redirect(signed_ticket_url(ticket), code=303)
 
 
 @bp.route("/contact", methods=["GET", "POST"])

@@ -15,7 +15,8 @@ from ..selfservice.services import mark_escalated
 SUBJECT_MAX = 200
 
 
-def _form_values(state: engine.State) -> dict:
+def form_values(state: engine.State) -> dict:
+    """A walk's form answers: field name -> {label, value}."""
     values = {}
     for entry in state.trail:
         if entry.type == "form":
@@ -49,7 +50,7 @@ def open_ticket_for_walk(walk: Walk, state: engine.State, *, requester: User | N
         flow_title=walk.flow_title,
         flow_version=walk.version_hash,
         transcript=[e.to_dict() for e in state.trail],
-        form_values=_form_values(state),
+        form_values=form_values(state),
         client_facts={"os": state.client.get("os", "Other"), "mobile": state.client.get("mobile") == "true"},
         failure=state.failure,
         source=TicketSource.WALK,

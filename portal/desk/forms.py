@@ -1,0 +1,36 @@
+"""Forms of the workspace."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from ..models import Priority
+from ..tickets.forms import new_key
+from ..validators import EmailAddress
+
+OS_CHOICES = [("Windows", "Windows"), ("macOS", "macOS"), ("Linux", "Linux"), ("ChromeOS", "ChromeOS"),
+              ("iOS", "iPhone or iPad"), ("Android", "Android"), ("Other", "Something else / don't know")]
+
+
+class NewTicketForm(FlaskForm):
+    """A ticket a technician logs for someone (a call, a walk-up, an email from elsewhere)."""
+
+    email = EmailField("Requester's email", validators=[DataRequired("Enter the requester's email address."),
+                                                         EmailAddress(), Length(max=254)])
+    name = StringField("Requester's name", validators=[Length(max=120)])
+    subject = StringField("Subject", validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
+    description = TextAreaField("What's the problem?", validators=[Length(max=10000)])
+    queue = SelectField("Queue")
+    priority = SelectField("Priority", choices=[(p.value, p.value.capitalize()) for p in Priority],
+                           default=Priority.NORMAL.value)
+    walk = BooleanField("Walk through a guide with the caller next")
+    key = HiddenField(default=new_key)
+
+
+class CallerWalkForm(FlaskForm):
+    """Which guide to run with the caller, and what they are using (for the guide's branches)."""
+
+    flow = SelectField("Guide", validators=[DataRequired("Choose a guide.")])
+    os = SelectField("The caller's computer", choices=OS_CHOICES, default="Windows")
+    mobile = RadioField("Is the problem on a phone or tablet?", choices=[("no", "No"), ("yes", "Yes")],
+                        default="no")

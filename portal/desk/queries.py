@@ -1,0 +1,179 @@
+"""Read-only queries of the workspace: the queue with its filters, counts and pages.
+
+A fixed number of SQL statements per page whatever its size: the page's tickets with their
+assignees (one joined query), the total, and the counts by queue and status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import Priority, Ticket, TicketStatus, User
+
+PAGE_SIZE = 50
+ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+SORTS = {
+    "due": "Due first",
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "priority": "Priority",
+    "updated": "Recently updated",
+}
+_PRIORITY_ORDER = sa.case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=Ticket.priority, else_=4)
+
+
+@dataclass
+class Filters:
+    """The queue's filters, as they stand in the URL (so a filtered queue can be bookmarked)."""
+
+    status: str = "active"  # active | new | open | pending | resolved | closed | all
+    queue: str = ""
+    priority: str = ""
+    assignee: str = "anyone"  # mine | unassigned | anyone | <user id>
+    q: str = ""
+    sort: str = "due"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> Filters:
+        """Filters from request arguments; unknown values fall back to the defaults."""
+        f = cls()
+        status = args.get("status", f.status)
+        f.status = status if status in ("active", "all", *[s.value for s in TicketStatus]) else "active"
+        f.queue = (args.get("queue") or "").strip()[:60]
+        priority = args.get("priority") or ""
+        f.priority = priority if priority in [p.value for p in Priority] else ""
+        assignee = args.get("assignee") or "anyone"
+        f.assignee = assignee if assignee in ("mine", "unassigned", "anyone") or assignee.isdigit() else "anyone"
+        f.q = (args.get("q") or "").strip()[:200]
+        sort = args.get("sort") or "due"
+        f.sort = sort if sort in SORTS else "due"
+        try:
+            f.page = max(1, min(int(args.get("page", 1)), 10_000))
+        except ValueError:
+            f.page = 1
+        return f
+
+    def args(self, **changes) -> dict:
+        """These filters as URL arguments (defaults left out), with some changed."""
+        values = {"status": self.status, "queue": self.queue, "priority": self.priority,
+                  "assignee": self.assignee, "q": self.q, "sort": self.sort, "page": self.page}
+        values.update(changes)
+        defaults = {"status": "active", "assignee": "anyone", "sort": "due", "page": 1}
+        return {k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v}
+
+
+@dataclass
+class QueuePage:
+    tickets: list
+    total: int
+    filters: Filters
+    counts: dict = field(default_factory=dict)  # (queue, status) -> n, over active tickets
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def _where(filters: Filters, user_id: int) -> list:
+    conditions = [Ticket.merged_into_id.is_(None)]
+    if filters.status == "active":
+        conditions.append(Ticket.status.in_(ACTIVE))
+    elif filters.status != "all":
+        conditions.append(Ticket.status == TicketStatus(filters.status))
+    if filters.queue:
+        conditions.append(Ticket.queue == filters.queue)
+    if filters.priority:
+        conditions.append(Ticket.priority == Priority(filters.priority))
+    if filters.assignee == "mine":
+        conditions.append(Ticket.assignee_id == user_id)
+    elif filters.assignee == "unassigned":
+        conditions.append(Ticket.assignee_id.is_(None))
+    elif filters.assignee.isdigit():
+        conditions.append(Ticket.assignee_id == int(filters.assignee))
+    if filters.q:
+        text = filters.q.lstrip("#")
+        like = f"%{_escape_like(filters.q.lower())}%"
+        matches = [sa.func.lower(Ticket.subject).like(like, escape="\\"),
+                   sa.func.lower(Ticket.requester_email).like(like, escape="\\"),
+                   sa.func.lower(Ticket.requester_name).like(like, escape="\\")]
+        if text.isdigit() and len(text) < 12:
+            matches.append(Ticket.id == Ticket.id_from_number(int(text)))
+        conditions.append(sa.or_(*matches))
+    return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _order(sort: str) -> list:
+    if sort == "newest":
+        return [Ticket.id.desc()]
+    if sort == "oldest":
+        return [Ticket.id.asc()]
+    if sort == "priority":
+        return [_PRIORITY_ORDER, Ticket.resolution_due_at.asc(), Ticket.id]
+    if sort == "updated":
+        return [Ticket.updated_at.desc(), Ticket.id.desc()]
+    # Due first: paused (pending) tickets after running ones, then by resolution due time.
+    return [sa.case((Ticket.paused_at.is_(None), 0), else_=1), Ticket.resolution_due_at.asc().nulls_last(),
+            Ticket.id]
+
+
+def queue_page(filters: Filters, user_id: int) -> QueuePage:
+    """One page of the queue, its total and the counts per queue and status."""
+    where = _where(filters, user_id)
+    total = db.session.scalar(sa.select(sa.func.count(Ticket.id)).where(*where)) or 0
+    last_page = max(1, -(-total // PAGE_SIZE))
+    filters.page = min(filters.page, last_page)
+    tickets = db.session.scalars(
+        sa.select(Ticket).options(joinedload(Ticket.assignee)).where(*where).order_by(*_order(filters.sort))
+        .limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)).all()
+    counts = {(queue, status): n for queue, status, n in db.session.execute(
+        sa.select(Ticket.queue, Ticket.status, sa.func.count(Ticket.id))
+        .where(Ticket.status.in_(ACTIVE), Ticket.merged_into_id.is_(None))
+        .group_by(Ticket.queue, Ticket.status))}
+    return QueuePage(tickets, total, filters, counts)
+
+
+def due_label(ticket: Ticket, now: datetime) -> str:
+    """'overdue by 2 h', 'in 45 min', 'paused', or '' for a ticket without a running clock."""
+    if not ticket.is_open:
+        return ""
+    if ticket.paused_at is not None:
+        return "paused (waiting for the requester)"
+    due = ticket.resolution_due_at
+    if ticket.first_response_at is None and ticket.response_due_at is not None:
+        due = min(due, ticket.response_due_at) if due else ticket.response_due_at
+    if due is None:
+        return ""
+    delta = due - now
+    words = _duration(abs(delta.total_seconds()))
+    return f"overdue by {words}" if delta.total_seconds() < 0 else f"in {words}"
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def staff_choices() -> list:
+    """(id, name) of people tickets can be assigned to."""
+    from .services import technicians
+
+    return [(u.id, u.display_name) for u in technicians()]
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))

@@ -1,0 +1,259 @@
+"""The technicians' workspace: the queue, a ticket with its actions, logging calls, walking with a caller.
+
+Every action is a POST that answers htmx with the re-rendered ticket panel and a plain browser
+with a 303 back to the ticket, so each works with JavaScript off.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from ..auth.decorators import staff_required
+from ..extensions import db, htmx
+from ..flows_runtime import registry
+from ..models import Attachment, CannedResponse, Priority, Ticket, TicketEvent, TicketStatus, User
+from ..tickets.forms import new_key
+from ..web import render
+from . import queries, services
+from .forms import CallerWalkForm, NewTicketForm
+from .services import ActionError
+
+bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.get("/")
+@staff_required
+def queue():
+    """The queue: filters in the URL, sorted by SLA due time, refreshed while the tab is visible."""
+    filters = queries.Filters.from_args(request.args)
+    page = queries.queue_page(filters, current_user.id)
+    return render("desk/queue.html", "queue_table", page=page, filters=filters, now=_now(),
+                  queues=services.queue_names(), staff=queries.staff_choices(), sorts=queries.SORTS,
+                  due_label=queries.due_label, sla_state=services.sla.state)
+
+
+def _ticket(number: int) -> Ticket:
+    ticket = db.session.get(Ticket, Ticket.id_from_number(number))
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _timeline(ticket: Ticket) -> list:
+    """Replies, notes and changes in one list, oldest first."""
+    events = db.session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+                                .order_by(TicketEvent.id)).all()
+    shown_messages = {e.message_id for e in events if e.message_id}
+    items = [("event", e.created_at, e) for e in events]
+    # Messages that arrived by a merge keep their place in time, though the event is on the old ticket.
+    for message in ticket.messages:
+        if message.id not in shown_messages:
+            items.append(("message", message.created_at, message))
+    items.sort(key=lambda item: (item[1], 0 if item[0] == "message" else 1))
+    return items
+
+
+def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False):
+    canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
+    return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=_timeline(ticket), error=error,
+                  now=_now(), staff=queries.staff_choices(), queues=services.queue_names(),
+                  priorities=[p.value for p in Priority],
+                  transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
+                  canned=canned, reply_body=body, reply_internal=internal, reply_key=new_key(),
+                  linked=services.linked(ticket), due_label=queries.due_label, sla_state=services.sla.state)
+
+
+def _status_order(status: TicketStatus) -> int:
+    return list(TicketStatus).index(status)
+
+
+@bp.get("/tickets/<int:number>")
+@staff_required
+def show(number: int):
+    """A ticket: who, what, the path the user took, the timeline, and every action."""
+    ticket = _ticket(number)
+    canned_id = request.args.get("canned", type=int)
+    body = ""
+    if canned_id:
+        canned = db.session.get(CannedResponse, canned_id)
+        body = canned.body if canned else ""
+    return _ticket_view(ticket, body=body)
+
+
+def _acted(ticket: Ticket, done: str | None = None, error: str | None = None, **keep):
+    """After an action: htmx gets the panel again; a plain browser goes back to the ticket."""
+    if htmx:
+        return _ticket_view(ticket, error=error, **keep)
+    if error:
+        flash(error, "error")
+    elif done:
+        flash(done, "success")
+    return redirect(url_for("desk.show", number=ticket.number), code=303)
+
+
+def _act(number: int, action, done: str):
+    ticket = _ticket(number)
+    try:
+        action(ticket)
+    except ActionError as exc:
+        db.session.rollback()
+        return _acted(ticket, error=str(exc))
+    return _acted(ticket, done=done)
+
+
+@bp.post("/tickets/<int:number>/claim")
+@staff_required
+def claim(number: int):
+    """Take the ticket."""
+    return _act(number, lambda t: services.claim(t, current_user), "The ticket is yours.")
+
+
+@bp.post("/tickets/<int:number>/assign")
+@staff_required
+def assign(number: int):
+    """Assign the ticket to a technician, or to nobody."""
+    value = request.form.get("assignee", "")
+    assignee = db.session.get(User, int(value)) if value.isdigit() else None
+    if value and assignee is None:
+        return _acted(_ticket(number), error="Choose a technician from the list.")
+    return _act(number, lambda t: services.assign(t, assignee, current_user), "Assigned.")
+
+
+@bp.post("/tickets/<int:number>/status")
+@staff_required
+def status(number: int):
+    """Change the status."""
+    value = request.form.get("status", "")
+    if value not in [s.value for s in TicketStatus]:
+        return _acted(_ticket(number), error="Choose a status.")
+    return _act(number, lambda t: services.set_status(t, value, current_user), f"Status set to {value}.")
+
+
+@bp.post("/tickets/<int:number>/priority")
+@staff_required
+def priority(number: int):
+    """Change the priority (the SLA due times follow)."""
+    value = request.form.get("priority", "")
+    if value not in [p.value for p in Priority]:
+        return _acted(_ticket(number), error="Choose a priority.")
+    return _act(number, lambda t: services.set_priority(t, value, current_user), f"Priority set to {value}.")
+
+
+@bp.post("/tickets/<int:number>/queue")
+@staff_required
+def move(number: int):
+    """Move the ticket to another queue."""
+    value = request.form.get("queue", "")
+    return _act(number, lambda t: services.set_queue(t, value, current_user), f"Moved to {value}.")
+
+
+@bp.post("/tickets/<int:number>/reply")
+@staff_required
+def reply(number: int):
+    """A public reply (emailed to the requester) or an internal note."""
+    ticket = _ticket(number)
+    body = request.form.get("body", "")
+    internal = request.form.get("kind") == "note"
+    try:
+        services.staff_reply(ticket, current_user, body, internal=internal,
+                             request_key=request.form.get("key") or new_key())
+    except ActionError as exc:
+        db.session.rollback()
+        return _acted(ticket, error=str(exc), body=body, internal=internal)
+    return _acted(ticket, done="Note added." if internal else "Reply sent.")
+
+
+def _other(number_text: str) -> Ticket | None:
+    digits = (number_text or "").strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 12:
+        return None
+    return db.session.get(Ticket, Ticket.id_from_number(int(digits)))
+
+
+@bp.post("/tickets/<int:number>/merge")
+@staff_required
+def merge(number: int):
+    """Merge this ticket into another (this one is the duplicate)."""
+    ticket = _ticket(number)
+    target = _other(request.form.get("into", ""))
+    if target is None:
+        return _acted(ticket, error="Enter the number of the ticket to merge into, like #1042.")
+    try:
+        services.merge(ticket, target, current_user)
+    except ActionError as exc:
+        db.session.rollback()
+        return _acted(ticket, error=str(exc))
+    if htmx:
+        return "", 200, {"HX-Redirect": url_for("desk.show", number=target.number)}
+    flash(f"{ticket.label} was merged into {target.label}.", "success")
+    return redirect(url_for("desk.show", number=target.number), code=303)
+
+
+@bp.post("/tickets/<int:number>/link")
+@staff_required
+def link(number: int):
+    """Link a related ticket."""
+    ticket = _ticket(number)
+    other = _other(request.form.get("other", ""))
+    if other is None:
+        return _acted(ticket, error="Enter the number of the related ticket, like #1042.")
+    return _act(number, lambda t: services.link(t, other, current_user), f"Linked to {other.label}.")
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@staff_required
+def attachment(attachment_id: int):
+    """Download an attachment (always as a download: never rendered in our origin)."""
+    found = db.session.get(Attachment, attachment_id)
+    if found is None:
+        abort(404)
+    response = Response(found.data, mimetype="application/octet-stream")
+    safe_name = "".join(c for c in found.filename if c.isalnum() or c in "._- ") or "attachment"
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}"'
+    return response
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new():
+    """Log a call or a walk-up: a ticket on behalf of a requester (found, or created, by email)."""
+    form = NewTicketForm()
+    form.queue.choices = [(q, q) for q in services.queue_names() or ["general"]]
+    if "general" not in dict(form.queue.choices):
+        form.queue.choices.insert(0, ("general", "general"))
+    if form.validate_on_submit():
+        ticket = services.open_on_behalf(current_user, email=form.email.data, name=form.name.data,
+                                         subject=form.subject.data, description=form.description.data or "",
+                                         queue=form.queue.data, priority=form.priority.data,
+                                         request_key=form.key.data or new_key())
+        flash(f"Ticket {ticket.label} opened for {ticket.requester_name or ticket.requester_email}.", "success")
+        if form.walk.data:
+            return redirect(url_for("desk.walk_with_caller", number=ticket.number), code=303)
+        return redirect(url_for("desk.show", number=ticket.number), code=303)
+    return render("desk/new.html", form=form)
+
+
+@bp.route("/tickets/<int:number>/walk", methods=["GET", "POST"])
+@staff_required
+def walk_with_caller(number: int):
+    """Run a flow with the caller on the phone; its transcript goes into this ticket."""
+    ticket = _ticket(number)
+    form = CallerWalkForm()
+    form.flow.choices = [(f.id, f.title) for f in registry().all()]
+    if form.validate_on_submit():
+        found = registry().get(form.flow.data)
+        if found is None:
+            form.flow.errors = ["That guide is no longer available."]
+        else:
+            walk = services.start_caller_walk(ticket, found, current_user, os=form.os.data,
+                                              mobile=form.mobile.data == "yes")
+            return redirect(url_for("selfservice.resume", walk_id=walk.id), code=303)
+    return render("desk/walk.html", form=form, ticket=ticket)

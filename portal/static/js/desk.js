@@ -1,0 +1,10 @@
+// The queue refreshes itself every 30 s, but only while its tab is visible (no polling in the background).
+(function () {
+  "use strict";
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.getAttribute && elt.getAttribute("data-poll") === "visible-only" && document.hidden) {
+      event.preventDefault();
+    }
+  });
+})();
