@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -179,31 +180,78 @@ def timed(fn, repeat: int) -> tuple:
     return wall, cpu
 
 
+def gc_share(fn) -> tuple:
+    """(wall seconds, seconds spent in the cyclic garbage collector, full collections) of one run.
+
+    cProfile cannot show this: a collection is charged to whatever function happened to allocate.
+    """
+    spent = [0.0, 0.0, 0]  # started at, total, full (generation 2) collections
+
+    def callback(phase, info):
+        if phase == "start":
+            spent[0] = time.perf_counter()
+        else:
+            spent[1] += time.perf_counter() - spent[0]
+            spent[2] += info["generation"] == 2
+
+    gc.collect()
+    gc.callbacks.append(callback)
+    try:
+        start = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - start
+    finally:
+        gc.callbacks.remove(callback)
+    return wall, spent[1], spent[2]
+
+
+def without_gc(fn):
+    """`fn` with the cyclic garbage collector paused, the way a loader could run it."""
+    gc.collect()
+    gc.disable()
+    try:
+        return fn()
+    finally:
+        gc.enable()
+
+
 def maxrss_mib() -> float:
     # Linux reports KiB, macOS bytes.
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
+def hwm_mib() -> float | None:
+    """Linux's VmHWM (peak resident set of this process image), or None elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def measure_memory(directory: Path) -> dict:
-    """Memory of one Registry load, in a fresh process so that ru_maxrss starts clean.
+    """Memory of one Registry load, in a fresh process started before the parent loads anything.
 
-    ru_maxrss is read before and after a plain load; tracemalloc's peak comes from a second load
-    once the first registry is dropped (tracing inflates the resident set, so it goes last).
+    ru_maxrss is read before and after a plain load (it is the process's high-water mark; Linux
+    carries the parent's over a fork, which is why the child starts early; VmHWM does not);
+    tracemalloc's peak comes from a second load once the first registry is dropped (tracing
+    inflates the resident set, so it goes last).
     """
-    import gc
-
-    before = maxrss_mib()
+    before, hwm_before = maxrss_mib(), hwm_mib()
     registry = Registry(directory)
-    after = maxrss_mib()
+    after, hwm_after = maxrss_mib(), hwm_mib()
     del registry
     gc.collect()
     tracemalloc.start()
     registry = Registry(directory)
     retained, peak = tracemalloc.get_traced_memory()  # while the registry is alive
     tracemalloc.stop()
-    return {"rss_before": before, "rss_after": after, "peak": peak, "retained": retained,
-            "flows": len(registry.flows)}
+    return {"rss_before": before, "rss_after": after, "hwm_before": hwm_before, "hwm_after": hwm_after,
+            "peak": peak, "retained": retained, "flows": len(registry.flows)}
 
 
 def question_walk(registry: Registry):
@@ -252,6 +300,10 @@ def main(argv=None) -> int:
         generated_s = time.perf_counter() - start
         size = sum(p.stat().st_size for p in paths)
         lines = sum(p.read_text(encoding="utf-8").count("\n") for p in paths)
+        child = subprocess.run([sys.executable, __file__, "--memory-of", str(directory)], check=True,
+                               capture_output=True, text=True)
+        memory = json.loads(child.stdout)
+        assert memory["flows"] == args.flows, memory
 
         checked = load_and_lint(directory)  # also warms the page cache
         errors = [str(f) for c in checked for f in c.findings if f.severity == "error"]
@@ -263,11 +315,8 @@ def main(argv=None) -> int:
 
         lint_times, lint_cpu = timed(lambda: load_and_lint(directory), args.repeat)
         registry_times, registry_cpu = timed(lambda: Registry(directory), args.repeat)
-
-        child = subprocess.run([sys.executable, __file__, "--memory-of", str(directory)], check=True,
-                               capture_output=True, text=True)
-        memory = json.loads(child.stdout)
-        assert memory["flows"] == args.flows, memory
+        gc_wall, gc_spent, gc_full = gc_share(lambda: load_and_lint(directory))
+        nogc_times, _ = timed(lambda: without_gc(lambda: load_and_lint(directory)), args.repeat)
         registry = Registry(directory)
 
         flow, state, answer = question_walk(registry)
@@ -297,14 +346,21 @@ def main(argv=None) -> int:
          f"median {lint_median:.2f} s, best {lint_best:.2f} s of {args.repeat} "
          f"({lint_median / args.flows * 1e3:.2f} ms/file); CPU median {statistics.median(lint_cpu):.2f} s",
          f"< {scaled_target:g} s: {ok}"),
+        ("... of which in the cyclic garbage collector", f"{gc_spent:.2f} s of {gc_wall:.2f} s "
+                                                         f"({gc_spent / gc_wall:.0%}), {gc_full} full collections", ""),
+        ("load + lint with the GC paused (what-if, `gc.disable()` around the loop)",
+         f"median {statistics.median(nogc_times):.2f} s, best {min(nogc_times):.2f} s of {args.repeat}",
+         f"< {scaled_target:g} s: {'yes' if statistics.median(nogc_times) <= scaled_target else '**no**'}"),
         ("Registry(dir) end to end", f"median {statistics.median(registry_times):.2f} s, "
                                      f"best {min(registry_times):.2f} s of {args.repeat}; "
                                      f"CPU median {statistics.median(registry_cpu):.2f} s", ""),
         ("memory of one Registry load, tracemalloc", f"peak {memory['peak'] / 2**20:.0f} MiB, "
                                                      f"still held by the registry {memory['retained'] / 2**20:.0f} MiB",
          ""),
-        ("memory, resident set (ru_maxrss, fresh process)",
-         f"{memory['rss_before']:.0f} MiB after imports, {memory['rss_after']:.0f} MiB after the load", ""),
+        ("memory, resident set of a fresh process (ru_maxrss)",
+         f"{memory['rss_before']:.0f} MiB after imports, {memory['rss_after']:.0f} MiB after the load"
+         + (f" (VmHWM {memory['hwm_before']:.0f} -> {memory['hwm_after']:.0f} MiB)" if memory["hwm_after"] else ""),
+         ""),
         (f"engine.advance() on a question step ({args.calls} calls)",
          f"median {statistics.median(us):.1f} us, p95 {percentile(us, 95):.1f} us, "
          f"min {min(us):.1f} us", f"< {ADVANCE_TARGET_US:g} us: "

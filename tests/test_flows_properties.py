@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_FLOWS = ROOT / "flows"
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"
 
-WALKS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-GENERATED = settings(max_examples=120, deadline=None,
+WALKS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GENERATED = settings(max_examples=150, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_ANSWERS = 30  # questions may loop back; a walk stops after this many answers
 
 # --- flow libraries (collected at test time) ----------------------------------------------------
