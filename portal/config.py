@@ -43,6 +43,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # Only for load tests from one address; never turn rate limits off in production.
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
+        # The portal's address as people reach it, for links in emails (e.g. https://help.example.com).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or None,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",

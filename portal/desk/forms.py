@@ -2,14 +2,16 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ..models import Priority
 from ..tickets.forms import new_key
 from ..validators import EmailAddress
 
-OS_CHOICES = [("Windows", "Windows"), ("macOS", "macOS"), ("Linux", "Linux"), ("ChromeOS", "ChromeOS"),
-              ("iOS", "iPhone or iPad"), ("Android", "Android"), ("Other", "Something else / don't know")]
+OS_CHOICES = [SelectChoice(value, label) for value, label in [
+    ("Windows", "Windows"), ("macOS", "macOS"), ("Linux", "Linux"), ("ChromeOS", "ChromeOS"),
+    ("iOS", "iPhone or iPad"), ("Android", "Android"), ("Other", "Something else / don't know")]]
 
 
 class NewTicketForm(FlaskForm):
@@ -21,7 +23,7 @@ class NewTicketForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
     description = TextAreaField("What's the problem?", validators=[Length(max=10000)])
     queue = SelectField("Queue")
-    priority = SelectField("Priority", choices=[(p.value, p.value.capitalize()) for p in Priority],
+    priority = SelectField("Priority", choices=[SelectChoice(p.value, p.value.capitalize()) for p in Priority],
                            default=Priority.NORMAL.value)
     walk = BooleanField("Walk through a guide with the caller next")
     key = HiddenField(default=new_key)
@@ -32,5 +34,6 @@ class CallerWalkForm(FlaskForm):
 
     flow = SelectField("Guide", validators=[DataRequired("Choose a guide.")])
     os = SelectField("The caller's computer", choices=OS_CHOICES, default="Windows")
-    mobile = RadioField("Is the problem on a phone or tablet?", choices=[("no", "No"), ("yes", "Yes")],
+    mobile = RadioField("Is the problem on a phone or tablet?", choices=[SelectChoice("no", "No"),
+                                                                        SelectChoice("yes", "Yes")],
                         default="no")

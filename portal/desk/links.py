@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from ..urls import external_url
 
 SALT = "ticket-reopen"
 REOPEN_SECONDS = 7 * 24 * 3600
@@ -16,7 +18,7 @@ def _serializer() -> URLSafeTimedSerializer:
 def reopen_url(ticket) -> str:
     """The one-click reopen link sent when a ticket is resolved."""
     token = _serializer().dumps(ticket.id)
-    return url_for("tickets.reopen_link", number=ticket.number, token=token, _external=True)
+    return external_url("tickets.reopen_link", number=ticket.number, token=token)
 
 
 def reopen_token_ticket_id(token: str) -> int | None:

@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import staff_required
 from ..extensions import db, htmx
 from ..flows_runtime import registry
-from ..models import Attachment, CannedResponse, Priority, Ticket, TicketEvent, TicketStatus, User
+from ..models import Attachment, CannedResponse, Message, Priority, Ticket, TicketEvent, TicketStatus, User
 from ..tickets.forms import new_key
 from ..web import render
 from . import queries, services
@@ -49,12 +51,16 @@ def _ticket(number: int) -> Ticket:
 
 def _timeline(ticket: Ticket) -> list:
     """Replies, notes and changes in one list, oldest first."""
-    events = db.session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                .order_by(TicketEvent.id)).all()
+    events = db.session.scalars(
+        sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+        .options(selectinload(TicketEvent.message).selectinload(Message.attachments))
+        .order_by(TicketEvent.id)).all()
+    messages = db.session.scalars(sa.select(Message).where(Message.ticket_id == ticket.id)
+                                  .options(selectinload(Message.attachments)).order_by(Message.id)).all()
     shown_messages = {e.message_id for e in events if e.message_id}
     items = [("event", e.created_at, e) for e in events]
     # Messages that arrived by a merge keep their place in time, though the event is on the old ticket.
-    for message in ticket.messages:
+    for message in messages:
         if message.id not in shown_messages:
             items.append(("message", message.created_at, message))
     items.sort(key=lambda item: (item[1], 0 if item[0] == "message" else 1))
@@ -226,9 +232,8 @@ def attachment(attachment_id: int):
 def new():
     """Log a call or a walk-up: a ticket on behalf of a requester (found, or created, by email)."""
     form = NewTicketForm()
-    form.queue.choices = [(q, q) for q in services.queue_names() or ["general"]]
-    if "general" not in dict(form.queue.choices):
-        form.queue.choices.insert(0, ("general", "general"))
+    names = services.queue_names()
+    form.queue.choices = [SelectChoice(q, q) for q in (names if "general" in names else ["general", *names])]
     if form.validate_on_submit():
         ticket = services.open_on_behalf(current_user, email=form.email.data, name=form.name.data,
                                          subject=form.subject.data, description=form.description.data or "",
@@ -247,7 +252,7 @@ def walk_with_caller(number: int):
     """Run a flow with the caller on the phone; its transcript goes into this ticket."""
     ticket = _ticket(number)
     form = CallerWalkForm()
-    form.flow.choices = [(f.id, f.title) for f in registry().all()]
+    form.flow.choices = [SelectChoice(f.id, f.title) for f in registry().all()]
     if form.validate_on_submit():
         found = registry().get(form.flow.data)
         if found is None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 
 from ..extensions import db
 from ..models import OutboxMessage
+from ..urls import external_url
 
 
 def _message_id() -> str:
@@ -38,7 +39,7 @@ def _ticket_url(ticket) -> str:
         from ..tickets.access import signed_ticket_url
 
         return signed_ticket_url(ticket, external=True)
-    return url_for("tickets.show", number=ticket.number, _external=True)
+    return external_url("tickets.show", number=ticket.number)
 
 
 def ticket_opened(ticket) -> None:
@@ -61,7 +62,7 @@ def ticket_resolved(ticket, reopen_link: str) -> None:
 
 def ticket_assigned(ticket, technician) -> None:
     """Tell a technician a ticket is now theirs."""
-    link = url_for("desk.show", number=ticket.number, _external=True)
+    link = external_url("desk.show", number=ticket.number)
     queue_mail("assigned", technician.email, f"[{ticket.label}] Assigned to you: {ticket.subject}",
                "ticket_assigned", ticket, technician=technician, link=link)
 

@@ -29,4 +29,8 @@ def key_opens(key: str | None, ticket_id: int) -> bool:
 
 def signed_ticket_url(ticket, external: bool = False) -> str:
     """A link to the ticket that works without signing in."""
-    return url_for("tickets.show", number=ticket.number, key=ticket_key(ticket.id), _external=external)
+    if external:
+        from ..urls import external_url
+
+        return external_url("tickets.show", number=ticket.number, key=ticket_key(ticket.id))
+    return url_for("tickets.show", number=ticket.number, key=ticket_key(ticket.id))

@@ -1,0 +1,1 @@
+"""Administration: accounts, queues and canned responses (admins only)."""

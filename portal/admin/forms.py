@@ -1,0 +1,71 @@
+"""Forms of the admin pages."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from ..models import Role
+from ..validators import EmailAddress
+
+ROLE_CHOICES = [(Role.REQUESTER.value, "Requester"), (Role.TECHNICIAN.value, "Technician"), (Role.ADMIN.value, "Admin")]
+#: A queue name as flows and tickets write it: lowercase letters and digits, words joined by hyphens.
+QUEUE_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class EmptyForm(FlaskForm):
+    """A button-only POST (deactivate, reactivate, delete): just the CSRF token."""
+
+
+class AccountFilterForm(FlaskForm):
+    """The filter above the accounts table (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    role = SelectField("Role", choices=[("", "All roles"), *ROLE_CHOICES], validators=[Optional()])
+    q = StringField("Name or email contains", validators=[Optional(), Length(max=100)])
+
+
+class AccountForm(FlaskForm):
+    """Add an account."""
+
+    # Explicit ids: the filter form on the same page has its own "role" field.
+    name = StringField("Name", id="account-name",
+                       validators=[DataRequired("Enter the person's name."), Length(max=120)])
+    email = EmailField("Email address", id="account-email",
+                       validators=[DataRequired("Enter an email address."), EmailAddress(), Length(max=254)])
+    role = SelectField("Role", id="account-role", choices=ROLE_CHOICES, default=Role.REQUESTER.value)
+    password = PasswordField("Initial password", id="account-password", validators=[
+        DataRequired("Choose an initial password."),
+        Length(min=10, message="Use at least 10 characters."), Length(max=200)])
+
+
+class RoleForm(FlaskForm):
+    """Change one account's role."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=True)
+
+
+class QueueForm(FlaskForm):
+    """Add a queue."""
+
+    name = StringField("Name", validators=[
+        DataRequired("Enter the queue's name."), Length(max=60, message="Use at most 60 characters."),
+        Regexp(QUEUE_SLUG, message="Use lowercase letters, digits and hyphens only, like service-desk.")])
+    title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+
+
+class QueueEditForm(FlaskForm):
+    """Edit a queue's title and description (the name is what tickets and flows refer to: it stays)."""
+
+    title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+
+
+class CannedForm(FlaskForm):
+    """Add or edit a canned response."""
+
+    title = StringField("Title", validators=[DataRequired("Give the response a title."), Length(max=120)])
+    body = TextAreaField("Text", validators=[DataRequired("Write the response."),
+                                             Length(max=10000, message="Please keep this under 10,000 characters.")])

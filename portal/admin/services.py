@@ -1,0 +1,237 @@
+"""Admin operations on accounts, queues and canned responses: the only admin code that writes rows.
+
+Operations raise :class:`AdminError` with a message for the admin when they refuse; they never
+touch the request, flash messages or templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..auth.services import AccountError, create_user, find_user
+from ..extensions import db
+from ..models import CannedResponse, Queue, Role, Ticket, User
+from ..supervisor.services import OPEN_STATUSES
+
+#: The accounts table shows at most this many rows; a filter narrows it down.
+ACCOUNTS_SHOWN = 200
+
+
+class AdminError(ValueError):
+    """An admin action that is refused, with the reason for the admin."""
+
+
+# Accounts ---------------------------------------------------------------------------------------
+
+
+def find_accounts(role: str | None = None, text: str | None = None, limit: int = ACCOUNTS_SHOWN) -> tuple:
+    """(accounts, how many match): accounts with this role whose name or email contains `text`."""
+    query = sa.select(User)
+    if role:
+        query = query.where(User.role == Role(role))
+    text = (text or "").strip().lower()
+    if text:
+        query = query.where(sa.or_(sa.func.lower(User.name).contains(text, autoescape=True),
+                                   User.email.contains(text, autoescape=True)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    accounts = db.session.scalars(query.order_by(sa.func.lower(User.name), User.email).limit(limit)).all()
+    return accounts, total
+
+
+def add_account(name: str, email: str, role: Role | str, password: str) -> User:
+    """Create an account for somebody else; refuse an email address that already has one."""
+    if find_user(email) is not None:
+        raise AdminError(f"There is already an account for {email.strip().lower()}.")
+    try:
+        return create_user(email, password, name=name, role=role)
+    except (AccountError, IntegrityError):  # a double click, or another admin at the same moment
+        db.session.rollback()
+        raise AdminError(f"There is already an account for {email.strip().lower()}.")
+
+
+def _open_assigned(user: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES))) or 0
+
+
+def _reassign_hint(user: User) -> str:
+    count = _open_assigned(user)
+    if not count:
+        return ""
+    return (f" {user.display_name} still has {count} open ticket{'s' if count != 1 else ''} assigned;"
+            f" reassign {'them' if count != 1 else 'it'} from the queue.")
+
+
+def change_role(user: User, role: Role | str, actor: User) -> str:
+    """Give an account another role; an admin cannot demote themself (so one admin always remains)."""
+    role = Role(role)
+    if user.id == actor.id and role != Role.ADMIN:
+        raise AdminError("You can't change your own role. Ask another admin to do it.")
+    if user.role == role:
+        raise AdminError(f"{user.display_name} is already {role_phrase(role)}.")
+    user.role = role
+    db.session.commit()
+    hint = _reassign_hint(user) if role == Role.REQUESTER else ""
+    return f"{user.display_name} is now {role_phrase(role)}.{hint}"
+
+
+def deactivate(user: User, actor: User) -> str:
+    """Stop an account from signing in; its tickets and history stay."""
+    if user.id == actor.id:
+        raise AdminError("You can't deactivate your own account. Ask another admin to do it.")
+    if not user.active:
+        raise AdminError(f"{user.display_name}'s account is already deactivated.")
+    user.active = False
+    db.session.commit()
+    return f"{user.display_name}'s account is deactivated: they can no longer sign in.{_reassign_hint(user)}"
+
+
+def reactivate(user: User, actor: User) -> str:
+    """Let a deactivated account sign in again."""
+    if user.active:
+        raise AdminError(f"{user.display_name}'s account is already active.")
+    user.active = True
+    db.session.commit()
+    return f"{user.display_name}'s account is active again."
+
+
+def role_phrase(role: Role) -> str:
+    """'an admin', 'a technician', 'a requester'."""
+    return {"admin": "an admin", "technician": "a technician", "requester": "a requester"}[role.value]
+
+
+# Queues -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class UnlistedQueue:
+    """A queue name tickets or flows use that the queues table does not hold yet."""
+
+    name: str
+    tickets: int = 0
+    open_tickets: int = 0
+    flows: list = field(default_factory=list)  # titles of the flows that send tickets there
+
+
+def queues_with_open_counts() -> list:
+    """Every queue with its number of open tickets: [(Queue, int)], active ones first, by name."""
+    counts = dict(db.session.execute(
+        sa.select(Ticket.queue, sa.func.count()).where(Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.queue)).all())
+    queues = db.session.scalars(sa.select(Queue).order_by(Queue.active.desc(), Queue.name)).all()
+    return [(queue, counts.get(queue.name, 0)) for queue in queues]
+
+
+def open_tickets_in(queue_name: str) -> int:
+    """How many open tickets a queue holds."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.queue == queue_name, Ticket.status.in_(OPEN_STATUSES))) or 0
+
+
+def flow_queue_names() -> dict:
+    """Queue name -> titles of the current flows that open tickets there (defaults and escalate steps)."""
+    found: dict = {}
+    for flow in current_app.extensions["flows"].all():
+        names = {flow.ticket.queue} | {s.queue for s in flow.steps.values() if s.type == "escalate" and s.queue}
+        for name in names:
+            found.setdefault(name, []).append(flow.title)
+    return found
+
+
+def unlisted_queue_names() -> list:
+    """Queue names tickets or flows use that are not in the queues table, by name."""
+    listed = set(db.session.scalars(sa.select(Queue.name)))
+    ticket_counts = db.session.execute(
+        sa.select(Ticket.queue, sa.func.count(),
+                  sa.func.sum(sa.case((Ticket.status.in_(OPEN_STATUSES), 1), else_=0)))
+        .group_by(Ticket.queue)).all()
+    unlisted = {name: UnlistedQueue(name, total, open_ or 0)
+                for name, total, open_ in ticket_counts if name and name not in listed}
+    for name, flows in flow_queue_names().items():
+        if name and name not in listed:
+            unlisted.setdefault(name, UnlistedQueue(name)).flows = sorted(flows)
+    return [unlisted[name] for name in sorted(unlisted)]
+
+
+def _insert_queue(queue: Queue) -> Queue:
+    db.session.add(queue)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another admin added it a moment ago
+        db.session.rollback()
+        raise AdminError(f"There is already a queue named {queue.name}.")
+    return queue
+
+
+def add_queue(name: str, title: str, description: str = "") -> Queue:
+    """Add a queue; its name is what flows (`ticket: queue:`) and tickets refer to, so it must be unique."""
+    name = (name or "").strip()
+    if db.session.scalar(sa.select(Queue.id).where(Queue.name == name)) is not None:
+        raise AdminError(f"There is already a queue named {name}.")
+    return _insert_queue(Queue(name=name, title=(title or "").strip(), description=(description or "").strip()))
+
+
+def adopt_queue(name: str) -> Queue:
+    """Add a queue that tickets or flows already use, under exactly the name they use."""
+    match = next((u for u in unlisted_queue_names() if u.name == name), None)
+    if match is None:
+        if db.session.scalar(sa.select(Queue.id).where(Queue.name == name)) is not None:
+            raise AdminError(f"There is already a queue named {name}.")
+        raise AdminError(f"No ticket or flow uses a queue named {name!r}; add it with the form instead.")
+    title = name.replace("-", " ").replace("_", " ").strip().capitalize() or name
+    return _insert_queue(Queue(name=name, title=title[:120], description=""))
+
+
+def update_queue(queue: Queue, title: str, description: str = "") -> Queue:
+    """Change a queue's title and description."""
+    queue.title = (title or "").strip()
+    queue.description = (description or "").strip()
+    db.session.commit()
+    return queue
+
+
+def set_queue_active(queue: Queue, active: bool) -> str:
+    """Deactivate a queue (it is no longer offered) or reactivate it; its tickets stay where they are."""
+    if queue.active == active:
+        raise AdminError(f"The {queue.name} queue is already {'active' if active else 'inactive'}.")
+    queue.active = active
+    db.session.commit()
+    if active:
+        return f"The {queue.name} queue is active again."
+    return f"The {queue.name} queue is deactivated. Its tickets stay in it; it is no longer offered for new ones."
+
+
+# Canned responses -------------------------------------------------------------------------------
+
+
+def canned_responses() -> list:
+    """Every canned response, by title."""
+    return db.session.scalars(sa.select(CannedResponse).order_by(sa.func.lower(CannedResponse.title))).all()
+
+
+def add_canned(title: str, body: str) -> CannedResponse:
+    """Add a canned response."""
+    canned = CannedResponse(title=title.strip(), body=body.strip())
+    db.session.add(canned)
+    db.session.commit()
+    return canned
+
+
+def update_canned(canned: CannedResponse, title: str, body: str) -> CannedResponse:
+    """Change a canned response's title and text."""
+    canned.title = title.strip()
+    canned.body = body.strip()
+    db.session.commit()
+    return canned
+
+
+def delete_canned(canned: CannedResponse) -> str:
+    """Delete a canned response (replies already sent with it are not touched)."""
+    title = canned.title
+    db.session.delete(canned)
+    db.session.commit()
+    return title

@@ -1,0 +1,204 @@
+"""Read-only numbers for the supervisor's overview, each from one aggregate query.
+
+Every function here asks the database to count (GROUP BY), so the cost does not grow with the
+number of tickets held in Python: the overview stays fast with 100,000 tickets. Loops below run
+over aggregated rows (a few per queue, technician or day), never over tickets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..extensions import db
+from ..models import Queue, Role, Ticket, TicketStatus, User
+
+#: Somebody still has to act on these.
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+#: Open tickets whose SLA clock runs (a pending ticket waits for its requester: the clock is paused).
+RUNNING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
+
+
+class utc_date(FunctionElement):  # noqa: N801 - named like the SQL function it stands for
+    """The UTC calendar day of a timestamp column, in each dialect's own words."""
+
+    type = sa.Date()
+    name = "utc_date"
+    inherit_cache = True
+
+
+@compiles(utc_date)
+def _utc_date_default(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(utc_date, "sqlite")
+def _utc_date_sqlite(element, compiler, **kw):
+    # SQLite stores the UTC time as text ("2025-06-03 14:05:00.000000"); date() keeps the day part.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_date, "postgresql")
+def _utc_date_postgresql(element, compiler, **kw):
+    # A timestamptz cast to date uses the session's time zone; take the day in UTC whatever it is.
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@dataclass
+class QueueRow:
+    """Open tickets of one queue, by status."""
+
+    name: str
+    title: str
+    counts: dict = field(default_factory=dict)  # TicketStatus -> int
+    overdue: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class OpenTable:
+    """Open tickets by queue (rows) and status (columns), with totals."""
+
+    rows: list
+    totals: dict  # TicketStatus -> int
+    overdue: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+
+@dataclass
+class Load:
+    """The open tickets of one technician (or of nobody), by status."""
+
+    name: str
+    user_id: int | None = None
+    email: str = ""
+    counts: dict = field(default_factory=dict)  # TicketStatus -> int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class Workload:
+    """Each active technician's load, the unassigned tickets, and those held by deactivated accounts."""
+
+    technicians: list
+    unassigned: Load
+    elsewhere: Load  # assigned to an account that is deactivated or no longer staff
+
+    @property
+    def total(self) -> int:
+        return sum(t.total for t in self.technicians) + self.unassigned.total + self.elsewhere.total
+
+
+@dataclass(frozen=True)
+class Day:
+    """Tickets opened and resolved on one UTC day."""
+
+    day: date
+    opened: int
+    resolved: int
+
+
+def _overdue_condition(now: datetime):
+    """Open with a running clock, and past the resolution target or the unmet response target."""
+    return sa.and_(
+        Ticket.status.in_(RUNNING_STATUSES),
+        sa.or_(Ticket.resolution_due_at < now,
+               sa.and_(Ticket.first_response_at.is_(None), Ticket.response_due_at < now)),
+    )
+
+
+def open_by_queue_and_status(now: datetime | None = None) -> OpenTable:
+    """Open tickets counted by queue and status, every active queue listed even when empty.
+
+    With `now`, each row also carries its overdue count (see :func:`overdue_count`).
+    """
+    counted = db.session.execute(
+        sa.select(Ticket.queue, Ticket.status, sa.func.count())
+        .where(Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.queue, Ticket.status)).all()
+    overdue = overdue_by_queue(now) if now is not None else {}
+    titles = dict(db.session.execute(sa.select(Queue.name, Queue.title).where(Queue.active.is_(True))).all())
+    names = set(titles) | {queue for queue, _, _ in counted}
+    rows = {name: QueueRow(name, titles.get(name) or name, {s: 0 for s in OPEN_STATUSES}, overdue.get(name, 0))
+            for name in names}
+    totals = {s: 0 for s in OPEN_STATUSES}
+    for queue, status, count in counted:
+        rows[queue].counts[status] = count
+        totals[status] += count
+    ordered = sorted(rows.values(), key=lambda r: (r.title.lower(), r.name))
+    return OpenTable(ordered, totals, sum(overdue.values()))
+
+
+def overdue_count(now: datetime) -> int:
+    """How many open tickets are past an SLA target at `now` (pending ones are paused, never overdue)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(_overdue_condition(now))) or 0
+
+
+def overdue_by_queue(now: datetime) -> dict:
+    """Overdue tickets (as in :func:`overdue_count`) per queue name."""
+    return dict(db.session.execute(
+        sa.select(Ticket.queue, sa.func.count()).where(_overdue_condition(now)).group_by(Ticket.queue)).all())
+
+
+def load_per_technician() -> Workload:
+    """Open tickets per active technician or admin (zero included), plus unassigned ones."""
+    counted = db.session.execute(
+        sa.select(Ticket.assignee_id, Ticket.status, sa.func.count())
+        .where(Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id, Ticket.status)).all()
+    staff = db.session.execute(
+        sa.select(User.id, User.name, User.email)
+        .where(User.role.in_([Role.TECHNICIAN, Role.ADMIN]), User.active.is_(True))).all()
+    loads = {uid: Load(name or email.split("@", 1)[0], uid, email, {s: 0 for s in OPEN_STATUSES})
+             for uid, name, email in staff}
+    unassigned = Load("Unassigned", None, "", {s: 0 for s in OPEN_STATUSES})
+    elsewhere = Load("Deactivated or former staff", None, "", {s: 0 for s in OPEN_STATUSES})
+    for assignee_id, status, count in counted:
+        target = unassigned if assignee_id is None else loads.get(assignee_id, elsewhere)
+        target.counts[status] += count
+    technicians = sorted(loads.values(), key=lambda load: (-load.total, load.name.lower()))
+    return Workload(technicians, unassigned, elsewhere)
+
+
+def opened_resolved_per_day(days: int = 30, now: datetime | None = None) -> list:
+    """Tickets opened and resolved on each of the last `days` UTC days, oldest first, today last.
+
+    A ticket counts as resolved on the day of its `resolved_at` (reopening clears it, so a reopened
+    ticket no longer counts); tickets closed without being resolved (merged duplicates) do not count.
+    """
+    now = now or datetime.now(UTC)
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
+    opened = _per_day(Ticket.created_at, start, end)
+    resolved = _per_day(Ticket.resolved_at, start, end)
+    return [Day(d, opened.get(d, 0), resolved.get(d, 0))
+            for d in (first + timedelta(days=i) for i in range(days))]
+
+
+def _per_day(column, start: datetime, end: datetime) -> dict:
+    day = utc_date(column)
+    rows = db.session.execute(
+        sa.select(day.label("day"), sa.func.count())
+        .where(column >= start, column < end)
+        .group_by(day)).all()
+    return {_as_date(d): n for d, n in rows}
+
+
+def _as_date(value) -> date:
+    # SQLite hands back date() as text when the column type is lost in the GROUP BY; accept both.
+    return date.fromisoformat(value) if isinstance(value, str) else value
