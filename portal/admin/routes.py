@@ -74,13 +74,14 @@ def users():
     accounts, total = services.find_accounts(**_filters())
     return render("admin/users.html", "accounts_list" if request.method == "GET" else None, form=form,
                   filter_form=filter_form, accounts=accounts, total=total, shown=services.ACCOUNTS_SHOWN,
-                  filters=_filters(), roles=ROLE_CHOICES, note=None, error=None)
+                  filters=_filters(), roles=ROLE_CHOICES, note=None, error=None, at=None)
 
 
-def _account_outcome(user: User, message: str, ok: bool):
+def _account_outcome(user: User, message: str, ok: bool, at: str):
+    """`at` is the cell the outcome is written in: "role" or "active"."""
     return _outcome("admin/users.html", "account_row", message, ok,
                     url_for("admin.users", **_filters(), _anchor=f"user-{user.id}"),
-                    u=user, filters=_filters(), roles=ROLE_CHOICES)
+                    u=user, filters=_filters(), roles=ROLE_CHOICES, at=at)
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -94,8 +95,8 @@ def set_role(user_id: int):
             raise AdminError("Choose a role from the list.")
         message = services.change_role(user, form.role.data, _me())
     except AdminError as exc:
-        return _account_outcome(user, str(exc), ok=False)
-    return _account_outcome(user, message, ok=True)
+        return _account_outcome(user, str(exc), ok=False, at="role")
+    return _account_outcome(user, message, ok=True, at="role")
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -118,8 +119,8 @@ def _toggle_account(user_id: int, operation):
     try:
         message = operation(user, _me())
     except AdminError as exc:
-        return _account_outcome(user, str(exc), ok=False)
-    return _account_outcome(user, message, ok=True)
+        return _account_outcome(user, str(exc), ok=False, at="active")
+    return _account_outcome(user, message, ok=True, at="active")
 
 
 # Queues -----------------------------------------------------------------------------------------
