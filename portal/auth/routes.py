@@ -40,7 +40,8 @@ def signin():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             _after_sign_in(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            target = request.args.get("next") or (url_for("desk.queue") if user.is_staff else None)
+            return redirect(_safe_next(target), code=303)
         error = "That email address and password don't match an account."
     return render("auth/signin.html", form=form, error=error, next=request.args.get("next", ""))
 
