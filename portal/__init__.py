@@ -47,14 +47,18 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     auth_wiring.init_app(app)
 
+    from .admin.routes import bp as admin_bp
     from .auth.routes import bp as auth_bp
     from .desk.routes import bp as desk_bp
     from .selfservice.routes import bp as selfservice_bp
+    from .supervisor.routes import bp as supervisor_bp
     from .tickets.routes import bp as tickets_bp
 
     app.register_blueprint(selfservice_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(supervisor_bp)
     app.register_blueprint(desk_bp)
 
     from .auth.cli import users_cli
@@ -62,4 +66,11 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     app.cli.add_command(flows_cli)
     app.cli.add_command(users_cli)
+
+    from .mail import worker as outbox_worker
+    from .mail.cli import mail_cli, outbox_cli
+
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(mail_cli)
+    outbox_worker.init_app(app)  # the background sender, only when OUTBOX_THREAD is set
     return app

@@ -48,6 +48,14 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",
+        # --- mail delivery and inbound mail (portal/mail) ---
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),  # STARTTLS
+        "MAIL_USE_SSL": os.environ.get("MAIL_USE_SSL", "").lower() in ("1", "true", "yes"),  # implicit TLS
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        # The embedded default is one process: it sends its own mail from a background thread.
+        "OUTBOX_THREAD": not os.environ.get("DATABASE_URL"),
+        # --- end mail ---
         # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
         "AUTO_UPGRADE_DB": not os.environ.get("DATABASE_URL"),
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
@@ -72,4 +80,10 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_SWALLOW_ERRORS": True,  # Redis down must not take the portal down
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # --- mail delivery and inbound mail (portal/mail) ---
+    "MAIL_TIMEOUT": 10,  # seconds per SMTP connection and command
+    "MAIL_MAX_ATTEMPTS": 8,  # then the message is marked failed
+    "MAIL_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,  # per inbound attachment
+    "OUTBOX_INTERVAL": 10,  # seconds between rounds of the background sender
+    # --- end mail ---
 }

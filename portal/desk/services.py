@@ -57,7 +57,7 @@ def record(ticket: Ticket, kind: EventKind, actor: User | None = None, old=None,
            message: Message | None = None, actor_name: str | None = None) -> TicketEvent:
     """Add one line to the ticket's timeline (not committed)."""
     event = TicketEvent(ticket_id=ticket.id, actor_id=actor.id if actor else None,
-                        actor_name=actor_name or _name(actor), kind=kind,
+                        actor_name=(actor_name or _name(actor))[:120], kind=kind,
                         old=None if old is None else str(old)[:200], new=None if new is None else str(new)[:200],
                         message=message)
     db.session.add(event)
@@ -93,7 +93,8 @@ def _commit() -> None:
     db.session.commit()
 
 
-def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kind=EventKind.STATUS) -> None:
+def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kind=EventKind.STATUS,
+                actor_name: str | None = None) -> None:
     old = ticket.status
     if status == old:
         raise ActionError(f"The ticket is already {status.value}.")
@@ -113,7 +114,7 @@ def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kin
         ticket.resolved_at = None
         ticket.closed_at = None
     ticket.status = status
-    record(ticket, kind, actor, old=old.value, new=status.value)
+    record(ticket, kind, actor, old=old.value, new=status.value, actor_name=actor_name)
     if status == TicketStatus.RESOLVED:
         from .links import reopen_url
 
@@ -248,9 +249,10 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
     db.session.flush()
     record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
     if ticket.status == TicketStatus.PENDING:
-        _set_status(ticket, TicketStatus.OPEN, author, kind=EventKind.STATUS)
+        _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
     elif ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
-        _set_status(ticket, TicketStatus.OPEN, author)
+        _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
+    notify.requester_replied(ticket, message)
     try:
         _commit()
     except IntegrityError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -16,6 +17,8 @@ from .ingest import IngestError, ingest
 outbox_cli = AppGroup("outbox", help="Deliver the notification emails waiting in the outbox.")
 mail_cli = AppGroup("mail", help="Inbound email.")
 
+logger = logging.getLogger("portal.mail")
+
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 
 
@@ -27,18 +30,25 @@ EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
               help="Most messages per round.")
 def send_command(loop: bool, interval: float, limit: int) -> None:
     """Send the due messages (once, or every INTERVAL seconds with --loop)."""
-    while True:
+    if not loop:
         sent, failed = send_pending(limit=limit)
-        db.session.remove()  # a long loop must not hold one session's objects forever
-        if not loop or sent or failed:
-            click.echo(f"sent {sent}, failed {failed}")
-        if not loop:
-            return
-        if sent < limit:  # a full round may mean more is waiting: go again at once
+        click.echo(f"sent {sent}, failed {failed}")
+        return
+    try:
+        while True:
+            sent = 0
             try:
+                sent, failed = send_pending(limit=limit)
+                if sent or failed:
+                    click.echo(f"sent {sent}, failed {failed}")
+            except Exception:  # the database or the network is down: say so and keep going
+                logger.exception("sending the outbox failed; trying again in %s s", interval)
+            finally:
+                db.session.remove()  # a fresh session each round: nothing is held between rounds
+            if sent < limit:  # a full round may mean more is waiting: go again at once
                 time.sleep(interval)
-            except KeyboardInterrupt:
-                return
+    except KeyboardInterrupt:
+        click.echo("stopped")
 
 
 @mail_cli.command("ingest")
@@ -50,7 +60,6 @@ def ingest_command() -> None:
     except IngestError as exc:
         raise click.ClickException(str(exc))  # exit 1: the MTA bounces the message
     except SQLAlchemyError as exc:
-        db.session.rollback()
         click.echo(f"Error: the database is not available, try again later ({type(exc).__name__})", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(str(result))

@@ -86,9 +86,12 @@ def send_pending(limit: int = 50, now: datetime | None = None) -> tuple[int, int
 def release_stale(now: datetime | None = None) -> int:
     """Put rows whose sender died while sending (claimed over 15 minutes ago) back to pending."""
     now = now or utcnow()
+    stale = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at < now - STALE_AFTER)
+    if db.session.scalar(sa.select(OutboxMessage.id).where(*stale).limit(1)) is None:
+        return 0  # the usual case: read only, so an idle sender never takes SQLite's write lock
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at < now - STALE_AFTER)
+        .where(*stale)
         .values(status=OutboxStatus.PENDING, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -181,7 +184,12 @@ class _Transport:
             self.smtp = self._connect()
         try:
             self.smtp.send_message(message)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except smtplib.SMTPServerDisconnected as exc:
+            self._close()
+            raise ConnectionFailed(f"connection lost: {type(exc).__name__}: {exc}") from exc
+        except smtplib.SMTPException:
+            raise  # about this message (an SMTPException is also an OSError); the session goes on
+        except OSError as exc:  # the network: timeouts, resets
             self._close()
             raise ConnectionFailed(f"connection lost: {type(exc).__name__}: {exc}") from exc
 

@@ -17,7 +17,6 @@ import email
 import hashlib
 import mimetypes
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email import policy
 from email.header import decode_header, make_header
@@ -26,7 +25,7 @@ from email.utils import parseaddr
 from html.parser import HTMLParser
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..desk import services as desk
@@ -323,12 +322,13 @@ def html_to_text(html: str) -> str:
 
 # -- trimming quoted history ----------------------------------------------------------------------
 
+_WHEN = r"(?:\d{1,2}[:.]\d\d|\b(?:19|20)\d\d\b)"  # a time or a year: every client's header has one
 _REPLY_HEADERS = [  # "On <date>, <name> wrote:" as Gmail, Apple Mail and Thunderbird write it, in a few languages
-    re.compile(r"^On\b.*\d.*\bwrote:$", re.IGNORECASE),
-    re.compile(r"^Am\b.*\d.*\bschrieb\b.*:$", re.IGNORECASE),
-    re.compile(r"^Le\b.*\d.*\ba écrit\s*:$", re.IGNORECASE),
-    re.compile(r"^El\b.*\d.*\bescribió:$", re.IGNORECASE),
-    re.compile(r"^Op\b.*\d.*\bschreef\b.*:$", re.IGNORECASE),
+    re.compile(rf"^On\b.*{_WHEN}.*\bwrote:$", re.IGNORECASE),
+    re.compile(rf"^Am\b.*{_WHEN}.*\bschrieb\b.*:$", re.IGNORECASE),
+    re.compile(rf"^Le\b.*{_WHEN}.*\ba écrit\s*:$", re.IGNORECASE),
+    re.compile(rf"^El\b.*{_WHEN}.*\bescribió:$", re.IGNORECASE),
+    re.compile(rf"^Op\b.*{_WHEN}.*\bschreef\b.*:$", re.IGNORECASE),
 ]
 _ORIGINAL_MESSAGE = re.compile(
     r"^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht)"
@@ -355,9 +355,10 @@ def trim_quoted(text: str) -> str:
     if result:
         return result
     # Nothing above the history: the reply was written below the quote (or is empty).
-    rest = [line for line in lines[cut:] if not line.lstrip().startswith(">")]
-    if rest and cut < len(lines):
-        rest = rest[1:]  # the reply header itself
+    rest = lines[cut:]
+    if rest and _reply_header_at(lines, cut):  # drop the header itself (one line, or two when wrapped)
+        rest = rest[1:] if any(p.match(rest[0].strip()) for p in _REPLY_HEADERS) else rest[2:]
+    rest = [line for line in rest if not line.lstrip().startswith(">")]
     return _tidy("\n".join(rest)) or _tidy(text)
 
 
@@ -518,7 +519,7 @@ def _is_requester(ticket: Ticket, address: str) -> bool:
 
 
 def _user(address: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == address))
+    return db.session.scalar(sa.select(User).where(User.email == address))  # stored lower-cased
 
 
 def _add_reply(ticket: Ticket, inbound: Inbound) -> Result:
@@ -531,9 +532,8 @@ def _add_reply(ticket: Ticket, inbound: Inbound) -> Result:
     if _has_message(ticket, inbound.request_key):
         return Result("duplicate", ticket, "this message was already added to")
     body = inbound.body or ("(no text; see the attached files)" if inbound.attachments else "(empty message)")
-    with _link_context():
-        desk.requester_reply(ticket, body, request_key=inbound.request_key, author=_user(inbound.address),
-                             author_name=inbound.name or None, attachments=inbound.attachments)
+    desk.requester_reply(ticket, body, request_key=inbound.request_key, author=_user(inbound.address),
+                         author_name=inbound.name or None, attachments=inbound.attachments)
     return Result("reply", ticket, note)
 
 
@@ -554,14 +554,14 @@ def _open_ticket(inbound: Inbound) -> Result:
                     subject=clean_subject(inbound.subject), description=inbound.body,
                     status=TicketStatus.NEW, source=TicketSource.EMAIL)
     db.session.add(ticket)
+    author = (name or inbound.address)[:120]
     try:
-        with _link_context():
-            desk.opened(ticket, actor_name=name or inbound.address)
+        desk.opened(ticket, actor_name=author)
         if inbound.attachments:
             names = ", ".join(a.filename for a in inbound.attachments)
-            db.session.add(Message(ticket_id=ticket.id, author_id=user.id if user else None,
-                                   author_name=name or inbound.address, body=f"Files sent with the request: {names}",
-                                   internal=False, from_requester=True, request_key=inbound.request_key,
+            db.session.add(Message(ticket_id=ticket.id, author_id=user.id if user else None, author_name=author,
+                                   body=f"Files sent with the request: {names}", internal=False,
+                                   from_requester=True, request_key=inbound.request_key,
                                    attachments=inbound.attachments))
         db.session.commit()
     except IntegrityError:  # the same message delivered twice at once: the other delivery opened it
@@ -580,18 +580,3 @@ def clean_subject(subject: str) -> str:
     while previous != subject:
         previous, subject = subject, prefix.sub("", subject, count=1)
     return subject.strip()[:SUBJECT_MAX] or "(no subject)"
-
-
-@contextmanager
-def _link_context():
-    """Let the emails this causes build absolute links outside a web request (the CLI).
-
-    Links use SERVER_NAME when it is set, else MAIL_BASE_URL (the portal's public address).
-    """
-    app = current_app._get_current_object()
-    if has_request_context() or app.config.get("SERVER_NAME"):
-        yield
-        return
-    base_url = app.config.get("MAIL_BASE_URL") or "http://localhost:5000"
-    with app.test_request_context("/", base_url=base_url):
-        yield

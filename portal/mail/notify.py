@@ -8,6 +8,7 @@ change does. Subjects carry ``[#1042]`` so replies thread back into the ticket.
 from __future__ import annotations
 
 import secrets
+from email.utils import make_msgid, parseaddr
 
 from flask import current_app, render_template
 
@@ -17,8 +18,8 @@ from ..urls import external_url
 
 
 def _message_id() -> str:
-    domain = (current_app.config.get("MAIL_FROM") or "helpdesk@localhost").rsplit("@", 1)[-1]
-    return f"<{secrets.token_hex(16)}@{domain}>"
+    address = parseaddr(current_app.config.get("MAIL_FROM") or "")[1] or "helpdesk@localhost"
+    return make_msgid(idstring=secrets.token_hex(4), domain=address.rsplit("@", 1)[-1])
 
 
 def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **context) -> OutboxMessage | None:
@@ -71,3 +72,12 @@ def ticket_merged(ticket, into) -> None:
     """Tell the requester their ticket continues in another one."""
     queue_mail("merged", ticket.requester_email, f"[{ticket.label}] Merged into {into.label}: {ticket.subject}",
                "ticket_merged", ticket, into=into, link=_ticket_url(into))
+
+
+def requester_replied(ticket, message) -> None:
+    """Tell the assigned technician that the requester answered."""
+    if ticket.assignee is None or not ticket.assignee.active:
+        return
+    link = external_url("desk.show", number=ticket.number)
+    queue_mail("requester-reply", ticket.assignee.email, f"[{ticket.label}] {message.author_name or 'The requester'}"
+               f" replied: {ticket.subject}", "requester_replied", ticket, message=message, link=link)
