@@ -300,7 +300,9 @@ class Server:
         cmd += ["-w", str(self.args.workers), "-k", "gthread", "--threads", str(self.args.threads),
                 "--no-control-socket", "--pid", str(self.pidfile), "-b", f"127.0.0.1:{self.port}",
                 "--error-logfile", str(self.log), "--log-level", "warning", self.args.app]
-        self.command = " ".join(shlex.quote(c) for c in [os.path.basename(cmd[0]), *cmd[1:]])
+        shown = [os.path.basename(cmd[0]), *cmd[1:]]
+        self.command = " ".join(shlex.quote(c) for c in shown).replace(str(self.tmp), "$TMP").replace(
+            f":{self.port}", ":$PORT")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True)  # Ctrl-C reaches us; we stop it by PID
@@ -893,6 +895,8 @@ def report(args, command: str, server: Server, scenarios: list, skipped: list, w
               + (f" Think time: {args.think:g} s mean between clicks." if args.think else
                  " No think time: a closed loop, so a request waits about users / req/s "
                  f"= {args.users / walk_rps * 1000 if walk_rps else float('nan'):.0f} ms on average."),
+              f"- Client: {walk['reconnects'] + plain['reconnects']} reconnects after the server closed an idle "
+              f"kept-alive connection (gunicorn's keep-alive timeout is 2 s).",
               f"- Scripted walks: {len(scenarios)} (every author's test ending `escalated`) from "
               f"{len({s['flow_id'] for s in scenarios})} flows of `{os.path.relpath(args.flows_dir_path, ROOT)}`, "
               f"{min(steps)}–{max(steps)} answers each (mean {sum(steps) / len(steps):.1f}); users take them in turn."

@@ -2,12 +2,15 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..models import Role
 from ..validators import EmailAddress
 
-ROLE_CHOICES = [(Role.REQUESTER.value, "Requester"), (Role.TECHNICIAN.value, "Technician"), (Role.ADMIN.value, "Admin")]
+#: (value, label) of each role, in the order the role selects show them.
+ROLES = [(Role.REQUESTER.value, "Requester"), (Role.TECHNICIAN.value, "Technician"), (Role.ADMIN.value, "Admin")]
+ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLES]
 #: A queue name as flows and tickets write it: lowercase letters and digits, words joined by hyphens.
 QUEUE_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -22,7 +25,8 @@ class AccountFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    role = SelectField("Role", choices=[("", "All roles"), *ROLE_CHOICES], validators=[Optional()])
+    role = SelectField("Show", validators=[Optional()],
+                       choices=[SelectChoice("", "All roles"), *(SelectChoice(v, f"{label}s") for v, label in ROLES)])
     q = StringField("Name or email contains", validators=[Optional(), Length(max=100)])
 
 
@@ -53,19 +57,19 @@ class QueueForm(FlaskForm):
         DataRequired("Enter the queue's name."), Length(max=60, message="Use at most 60 characters."),
         Regexp(QUEUE_SLUG, message="Use lowercase letters, digits and hyphens only, like service-desk.")])
     title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    description = TextAreaField("Description", render_kw={"rows": 3}, validators=[Optional(), Length(max=2000)])
 
 
 class QueueEditForm(FlaskForm):
     """Edit a queue's title and description (the name is what tickets and flows refer to: it stays)."""
 
     title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    description = TextAreaField("Description", render_kw={"rows": 3}, validators=[Optional(), Length(max=2000)])
 
 
 class CannedForm(FlaskForm):
     """Add or edit a canned response."""
 
     title = StringField("Title", validators=[DataRequired("Give the response a title."), Length(max=120)])
-    body = TextAreaField("Text", validators=[DataRequired("Write the response."),
+    body = TextAreaField("Text", render_kw={"rows": 10}, validators=[DataRequired("Write the response."),
                                              Length(max=10000, message="Please keep this under 10,000 characters.")])

@@ -15,7 +15,7 @@ from ..models import CannedResponse, Queue, User
 from ..web import render
 from . import services
 from .forms import (
-    ROLE_CHOICES,
+    ROLES,
     AccountFilterForm,
     AccountForm,
     CannedForm,
@@ -70,18 +70,19 @@ def users():
         else:
             flash(f"Added {user.display_name} ({user.email}) as {services.role_phrase(user.role)}.", "success")
             return redirect(url_for("admin.users", q=user.email, _anchor=f"user-{user.id}"), code=303)
-    filter_form = AccountFilterForm(request.args)
-    accounts, total = services.find_accounts(**_filters())
+    filters = _filters()
+    accounts, total = services.find_accounts(**filters)
+    # htmx GETs come from the filter form: they get the list only.
     return render("admin/users.html", "accounts_list" if request.method == "GET" else None, form=form,
-                  filter_form=filter_form, accounts=accounts, total=total, shown=services.ACCOUNTS_SHOWN,
-                  filters=_filters(), roles=ROLE_CHOICES, note=None, error=None, at=None)
+                  filter_form=AccountFilterForm(request.args), accounts=accounts, total=total, filters=filters,
+                  roles=ROLES, note=None, error=None, at=None)
 
 
 def _account_outcome(user: User, message: str, ok: bool, at: str):
     """`at` is the cell the outcome is written in: "role" or "active"."""
     return _outcome("admin/users.html", "account_row", message, ok,
                     url_for("admin.users", **_filters(), _anchor=f"user-{user.id}"),
-                    u=user, filters=_filters(), roles=ROLE_CHOICES, at=at)
+                    u=user, filters=_filters(), roles=ROLES, at=at)
 
 
 @bp.post("/users/<int:user_id>/role")

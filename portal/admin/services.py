@@ -28,12 +28,12 @@ class AdminError(ValueError):
 # Accounts ---------------------------------------------------------------------------------------
 
 
-def find_accounts(role: str | None = None, text: str | None = None, limit: int = ACCOUNTS_SHOWN) -> tuple:
-    """(accounts, how many match): accounts with this role whose name or email contains `text`."""
+def find_accounts(role: str | None = None, q: str | None = None, limit: int = ACCOUNTS_SHOWN) -> tuple:
+    """(accounts, how many match): accounts with this role whose name or email contains `q`."""
     query = sa.select(User)
     if role:
         query = query.where(User.role == Role(role))
-    text = (text or "").strip().lower()
+    text = (q or "").strip().lower()
     if text:
         query = query.where(sa.or_(sa.func.lower(User.name).contains(text, autoescape=True),
                                    User.email.contains(text, autoescape=True)))
@@ -202,7 +202,11 @@ def set_queue_active(queue: Queue, active: bool) -> str:
     db.session.commit()
     if active:
         return f"The {queue.name} queue is active again."
-    return f"The {queue.name} queue is deactivated. Its tickets stay in it; it is no longer offered for new ones."
+    message = f"The {queue.name} queue is deactivated. Its tickets stay in it; it is no longer offered for new ones."
+    flows = flow_queue_names().get(queue.name)
+    if flows:
+        message += f" Flows still send tickets to it: {', '.join(sorted(flows))}."
+    return message
 
 
 # Canned responses -------------------------------------------------------------------------------

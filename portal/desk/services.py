@@ -248,9 +248,7 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
     db.session.add(message)
     db.session.flush()
     record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
-    if ticket.status == TicketStatus.PENDING:
-        _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
-    elif ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
+    if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
         _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
     notify.requester_replied(ticket, message)
     try:

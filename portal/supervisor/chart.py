@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 16, 34
+LEFT, RIGHT, TOP, BOTTOM = 48, 14, 18, 36
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Tick:
 class XLabel:
     x: float
     text: str
+    anchor: str = "middle"  # SVG text-anchor; the last label ends at the right edge so it is never cut off
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def opened_resolved(days) -> Chart:
                                 round(plot_h * value / top, 1), series, f"{day_label(d.day)}: {value} {series}"))
     ticks = tuple(Tick(round(y_of(v), 1), v) for v in range(0, top + 1, step))
     last = len(days) - 1
-    labels = tuple(XLabel(round(LEFT + (i + 0.5) * slot, 1), day_label(d.day))
+    labels = tuple(XLabel(WIDTH - RIGHT, day_label(d.day), "end") if i == last
+                   else XLabel(round(LEFT + (i + 0.5) * slot, 1), day_label(d.day))
                    for i, d in enumerate(days) if (last - i) % 7 == 0)
     return Chart(WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, TOP, TOP + plot_h, tuple(bars), ticks, labels,
                  describe(days), not any(d.opened or d.resolved for d in days))
