@@ -651,3 +651,17 @@ def test_the_generator_really_covers_every_step_type():
 
     collect()
     assert seen >= {"question", "info", "form", "branch", "resolved", "escalate"}
+
+
+def test_a_lint_clean_flow_never_fails_in_a_loop_of_branches():
+    text = ("id: t\ntitle: T\nstart: q\nsteps:\n"
+            "  q:\n    type: question\n    text: Pick\n    options:\n"
+            "      - {label: A, next: b1}\n      - {label: B, next: done}\n"
+            "  b1:\n    type: branch\n    cases:\n      - {when: {q: A}, next: b2}\n    default: done\n"
+            "  b2:\n    type: branch\n    cases:\n      - {when: {q: A}, next: b1}\n    default: done\n"
+            "  done: {type: resolved, text: Done.}\n")
+    checked = check_text(text)
+    assert [f.rule for f in checked.findings if f.severity == "error"] == ["branch-loop"]
+    if checked.ok:  # were lint to accept it, no walk could fail
+        state = engine.advance(checked.flow, engine.start(checked.flow), "A")
+        assert state.failure is None, state.failure

@@ -15,8 +15,8 @@ ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLES]
 QUEUE_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 
-class EmptyForm(FlaskForm):
-    """A button-only POST (deactivate, reactivate, delete): just the CSRF token."""
+# Button-only POSTs (deactivate, reactivate, delete) have no form class: the global CSRFProtect checks
+# their token, sent as the hidden csrf_token field or, from htmx, as the X-CSRFToken header.
 
 
 class AccountFilterForm(FlaskForm):

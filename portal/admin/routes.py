@@ -6,7 +6,7 @@ the changed row back (with the outcome written in it) and swaps it in place.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..auth.decorators import admin_required
@@ -19,7 +19,6 @@ from .forms import (
     AccountFilterForm,
     AccountForm,
     CannedForm,
-    EmptyForm,
     QueueEditForm,
     QueueForm,
     RoleForm,
@@ -27,13 +26,6 @@ from .forms import (
 from .services import AdminError
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
-
-
-def _get_or_404(model, ident: int):
-    found = db.session.get(model, ident)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _me() -> User:
@@ -80,16 +72,17 @@ def users():
 
 def _account_outcome(user: User, message: str, ok: bool, at: str):
     """`at` is the cell the outcome is written in: "role" or "active"."""
+    filters = _filters()
     return _outcome("admin/users.html", "account_row", message, ok,
-                    url_for("admin.users", **_filters(), _anchor=f"user-{user.id}"),
-                    u=user, filters=_filters(), roles=ROLES, at=at)
+                    url_for("admin.users", **filters, _anchor=f"user-{user.id}"),
+                    u=user, filters=filters, roles=ROLES, at=at)
 
 
 @bp.post("/users/<int:user_id>/role")
 @admin_required
 def set_role(user_id: int):
     """Change an account's role."""
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = RoleForm()
     try:
         if not form.validate_on_submit():
@@ -115,8 +108,7 @@ def reactivate(user_id: int):
 
 
 def _toggle_account(user_id: int, operation):
-    user = _get_or_404(User, user_id)
-    EmptyForm().validate_on_submit()  # the CSRF check itself is global (CSRFProtect)
+    user = db.get_or_404(User, user_id)
     try:
         message = operation(user, _me())
     except AdminError as exc:
@@ -140,8 +132,9 @@ def queues():
         else:
             flash(f"Added the {queue.name} queue.", "success")
             return redirect(url_for("admin.queues", _anchor=f"queue-{queue.id}"), code=303)
-    return render("admin/queues.html", form=form, queues=services.queues_with_open_counts(),
-                  unlisted=services.unlisted_queue_names(), note=None, error=None)
+    open_counts = services.open_counts_by_queue()
+    return render("admin/queues.html", form=form, queues=services.queues_with_open_counts(open_counts),
+                  unlisted=services.unlisted_queue_names(open_counts), note=None, error=None)
 
 
 @bp.post("/queues/adopt")
@@ -162,7 +155,7 @@ def adopt_queue():
 @admin_required
 def edit_queue(queue_id: int):
     """Edit a queue's title and description."""
-    queue = _get_or_404(Queue, queue_id)
+    queue = db.get_or_404(Queue, queue_id)
     form = QueueEditForm(obj=queue)
     if form.validate_on_submit():
         services.update_queue(queue, form.title.data, form.description.data or "")
@@ -186,7 +179,7 @@ def reactivate_queue(queue_id: int):
 
 
 def _toggle_queue(queue_id: int, active: bool):
-    queue = _get_or_404(Queue, queue_id)
+    queue = db.get_or_404(Queue, queue_id)
     try:
         message, ok = services.set_queue_active(queue, active), True
     except AdminError as exc:
@@ -215,7 +208,7 @@ def canned():
 @admin_required
 def edit_canned(canned_id: int):
     """Edit a canned response; the page also offers to delete it."""
-    response = _get_or_404(CannedResponse, canned_id)
+    response = db.get_or_404(CannedResponse, canned_id)
     form = CannedForm(obj=response)
     if form.validate_on_submit():
         services.update_canned(response, form.title.data, form.body.data)
@@ -228,8 +221,8 @@ def edit_canned(canned_id: int):
 @admin_required
 def delete_canned(canned_id: int):
     """Ask to confirm, then delete a canned response (a second POST with confirm=yes)."""
-    response = _get_or_404(CannedResponse, canned_id)
-    if request.form.get("confirm") != "yes" or not EmptyForm().validate_on_submit():
+    response = db.get_or_404(CannedResponse, canned_id)
+    if request.form.get("confirm") != "yes":
         return render("admin/canned_delete.html", response=response)
     title = services.delete_canned(response)
     flash(f"Deleted “{title}”.", "success")

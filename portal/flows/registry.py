@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .lint import Checked, check_file, check_set, check_text, flow_files
+from .lint import Checked, check_file, check_set, check_text, flow_files, paused_gc
 from .model import Flow
 
 
@@ -29,6 +29,7 @@ class Registry:
         self.checked: list = []
         self._stamp: tuple | None = None
         self._checked_at = 0.0
+        self._by_stamp: dict = {}  # (path, mtime_ns, size) -> Checked: only changed files are read again
         self._lock = threading.Lock()
         self.reload()
 
@@ -58,8 +59,12 @@ class Registry:
         """Read every file again; keep the versions seen before."""
         with self._lock:
             stamp = self._directory_stamp()
-            files = [Path(p) for p, _, _ in stamp]
-            checked = [check_file(p, _display(p)) for p in files]
+            with paused_gc():
+                fresh = {entry: self._by_stamp.get(entry) or check_file(Path(entry[0]), _display(Path(entry[0])))
+                         for entry in stamp}
+            self._by_stamp = fresh
+            # Cross-file findings go on copies, so a cached file keeps only its own findings.
+            checked = [Checked(c.path, list(c.findings), c.flow, c.hash) for c in fresh.values()]
             check_set(checked)
             flows = {}
             for c in checked:
