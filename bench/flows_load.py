@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from portal.flows import engine  # noqa: E402
-from portal.flows.lint import check_file, check_set, flow_files  # noqa: E402
+from portal.flows.lint import check_file, check_set, check_text, flow_files, paused_gc  # noqa: E402
 from portal.flows.registry import Registry  # noqa: E402
 
 LOAD_TARGET_S = 2.0  # for 1,000 flows
@@ -149,6 +149,22 @@ def generate_flow(rng: random.Random, index: int, steps: int) -> str:
         elif kind == "escalate":
             lines.append(f"    summary: {q(f'{topic}: still broken after step {i + 1}')}")
             lines.append(f"    priority: {rng.choice(['normal', 'high', 'urgent'])}")
+    return _link_unreachable(lines, ids, kinds)
+
+
+def _link_unreachable(lines: list, ids: list, kinds: list) -> str:
+    """Give every step a way in: a shipped library passes `lint --strict`, so the bench's should too."""
+    for _ in range(len(ids)):
+        text = "\n".join(lines) + "\n"
+        missing = [f.message.split("'")[1] for f in check_text(text).findings if f.rule == "unreachable-step"]
+        if not missing:
+            return text
+        for sid in missing:
+            index = ids.index(sid)
+            before = [ids[i] for i in range(index) if kinds[i] == "question"]
+            at = lines.index(f"  {before[-1]}:")
+            options = lines.index("    options:", at)
+            lines[options + 1:options + 1] = [f"      - label: {q('Something else: ' + sid)}", f"        next: {sid}"]
     return "\n".join(lines) + "\n"
 
 
@@ -163,7 +179,15 @@ def write_library(directory: Path, flows: int, steps: int, seed: int) -> list:
 
 
 def load_and_lint(directory: Path) -> list:
-    """What `flask flows lint` does: check each file, then the set."""
+    """What `flask flows lint` and the registry do: check each file (GC paused), then the set."""
+    with paused_gc():
+        checked = [check_file(p) for p in flow_files([directory])]
+    check_set(checked)
+    return checked
+
+
+def load_and_lint_gc_running(directory: Path) -> list:
+    """The same with the cyclic GC running throughout, for comparison."""
     checked = [check_file(p) for p in flow_files([directory])]
     check_set(checked)
     return checked
@@ -315,8 +339,8 @@ def main(argv=None) -> int:
 
         lint_times, lint_cpu = timed(lambda: load_and_lint(directory), args.repeat)
         registry_times, registry_cpu = timed(lambda: Registry(directory), args.repeat)
-        gc_wall, gc_spent, gc_full = gc_share(lambda: load_and_lint(directory))
-        nogc_times, nogc_cpu = timed(lambda: without_gc(lambda: load_and_lint(directory)), args.repeat)
+        gc_wall, gc_spent, gc_full = gc_share(lambda: load_and_lint_gc_running(directory))
+        nogc_times, nogc_cpu = timed(lambda: load_and_lint_gc_running(directory), args.repeat)
         registry = Registry(directory)
 
         flow, state, answer = question_walk(registry)
@@ -342,16 +366,15 @@ def main(argv=None) -> int:
     rows = [
         ("library", f"{args.flows} files, {steps_total} steps ({steps_total / args.flows:.1f}/flow), "
                     f"{size / 1e6:.2f} MB, {lines} lines; generated in {generated_s:.2f} s", ""),
-        ("load + lint (check_file each + check_set)",
+        ("load + lint, as `flask flows lint` does it (check_file each with the GC paused, then check_set)",
          f"median {lint_median:.2f} s, best {lint_best:.2f} s of {args.repeat} "
          f"({lint_median / args.flows * 1e3:.2f} ms/file); CPU median {statistics.median(lint_cpu):.2f} s",
          f"< {scaled_target:g} s: {ok}"),
+        ("for comparison: the same with the GC running",
+         f"median {statistics.median(nogc_times):.2f} s, best {min(nogc_times):.2f} s of {args.repeat}; "
+         f"CPU median {statistics.median(nogc_cpu):.2f} s", ""),
         ("... of which in the cyclic garbage collector", f"{gc_spent:.2f} s of {gc_wall:.2f} s "
                                                          f"({gc_spent / gc_wall:.0%}), {gc_full} full collections", ""),
-        ("load + lint with the GC paused (what-if, `gc.disable()` around the loop)",
-         f"median {statistics.median(nogc_times):.2f} s, best {min(nogc_times):.2f} s of {args.repeat}; "
-         f"CPU median {statistics.median(nogc_cpu):.2f} s",
-         f"< {scaled_target:g} s: {'yes' if statistics.median(nogc_times) <= scaled_target else '**no**'}"),
         ("Registry(dir) end to end", f"median {statistics.median(registry_times):.2f} s, "
                                      f"best {min(registry_times):.2f} s of {args.repeat}; "
                                      f"CPU median {statistics.median(registry_cpu):.2f} s", ""),

@@ -1,1 +1,1 @@
-"""The technicians' workspace: the queue, each ticket to completion, and the supervisor's view."""
+"""The technicians' workspace: the queue and each ticket to completion (the overview is portal.supervisor)."""
