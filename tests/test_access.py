@@ -15,6 +15,20 @@ from portal.models import CannedResponse, Queue, Ticket
 #: Technicians and admins only (requesters get 403).
 STAFF_URLS = [
     ("GET", "/desk/overview"),
+    ("GET", "/desk/"),
+    ("GET", "/desk/new"),
+    ("POST", "/desk/new"),
+    ("GET", "/desk/tickets/{ticket}"),
+    ("POST", "/desk/tickets/{ticket}/claim"),
+    ("POST", "/desk/tickets/{ticket}/assign"),
+    ("POST", "/desk/tickets/{ticket}/status"),
+    ("POST", "/desk/tickets/{ticket}/priority"),
+    ("POST", "/desk/tickets/{ticket}/queue"),
+    ("POST", "/desk/tickets/{ticket}/reply"),
+    ("POST", "/desk/tickets/{ticket}/merge"),
+    ("POST", "/desk/tickets/{ticket}/link"),
+    ("GET", "/desk/tickets/{ticket}/walk"),
+    ("POST", "/desk/tickets/{ticket}/walk"),
 ]
 
 #: Admins only (requesters and technicians get 403).
