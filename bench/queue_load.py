@@ -489,6 +489,7 @@ def pages(built: Built) -> list:
         ("status=new", "/desk/?status=new"),
         ("status=pending", "/desk/?status=pending"),
         ("status=all", "/desk/?status=all"),
+        ("status=closed (not in the issue's list)", "/desk/?status=closed"),
         (f"queue={QUEUE_FILTER}", f"/desk/?queue={QUEUE_FILTER}"),
         ("priority=urgent", "/desk/?priority=urgent"),
         ("assignee=mine", "/desk/?assignee=mine"),
@@ -673,7 +674,7 @@ def report(name: str, built: Built, prepared: str, results: list, args) -> tuple
              f"{built.tickets:,} tickets ({spread}; {active / built.tickets:.1%} active), {built.messages:,} messages, "
              f"{built.events:,} timeline events, {built.links:,} links; loaded in {built.seconds:.0f} s, "
              f"{prepared}. {args.requests} timed requests per page (every page in turn, round after round) after "
-             f"{args.warmup} warm-up rounds.", "",
+             f"{args.warmup} warm-up round{'' if args.warmup == 1 else 's'}.", "",
              "| page | p50 ms | p95 ms | max ms | CPU p50 / p95 ms | SQL p50 ms | SQL statements / request "
              "| rows shown | slowest statement (median ms) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]

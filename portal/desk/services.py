@@ -199,6 +199,19 @@ def _existing_message(ticket: Ticket, request_key: str | None) -> Message | None
                                                       Message.request_key == request_key))
 
 
+def _commit_message(ticket: Ticket, message: Message, request_key: str | None) -> Message:
+    """Commit a new message; if a racing request stored the same form first, return that one."""
+    try:
+        _commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _existing_message(ticket, request_key)
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
 def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, request_key: str | None) -> Message:
     """A technician's public reply (emailed to the requester) or internal note (never shown to them).
 
@@ -222,21 +235,16 @@ def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, requ
         if ticket.status == TicketStatus.NEW:
             _set_status(ticket, TicketStatus.OPEN, author)
         notify.public_reply(ticket, message)
-    try:
-        _commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _existing_message(ticket, request_key)
-        if existing is None:
-            raise
-        return existing
-    return message
+    return _commit_message(ticket, message, request_key)
 
 
 def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, author: User | None = None,
                     author_name: str | None = None, attachments=()) -> Message:
-    """The requester's reply (web or email): a pending ticket goes back to open; a closed one is reopened
-    when it was resolved in the last 7 days, else the reply is still kept."""
+    """The requester's reply (web or email), kept once per form or email.
+
+    A pending ticket goes back to open, and so does one resolved in the last 7 days; on an older
+    or closed ticket the reply is kept and the assignee is told.
+    """
     existing = _existing_message(ticket, request_key)
     if existing is not None:
         return existing
@@ -251,15 +259,7 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
     if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
         _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
     notify.requester_replied(ticket, message)
-    try:
-        _commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _existing_message(ticket, request_key)
-        if existing is None:
-            raise
-        return existing
-    return message
+    return _commit_message(ticket, message, request_key)
 
 
 def can_reopen(ticket: Ticket, at: datetime | None = None) -> bool:
