@@ -22,8 +22,10 @@ def create_app(config: dict | object | None = None) -> Flask:
     else:
         app.config.from_object(config)
 
-    db.init_app(app)
     from . import database
+
+    database.engine_options(app)
+    db.init_app(app)
 
     migrate.init_app(app, db, directory=database.migrations_dir())
     csrf.init_app(app)

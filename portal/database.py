@@ -23,6 +23,12 @@ def is_sqlite(app: Flask) -> bool:
     return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
 
+def engine_options(app: Flask) -> None:
+    """Check pooled connections before use on a server database (a restart or failover drops them)."""
+    if not is_sqlite(app):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_pre_ping", True)
+
+
 def init_app(app: Flask) -> None:
     """Set SQLite's pragmas on every connection; upgrade the embedded database on start."""
     with app.app_context():

@@ -14,7 +14,9 @@ class Base(DeclarativeBase):
     """Declarative base of every model."""
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep their loaded values after a commit: a view renders what it just wrote without
+# reading it back. Code that needs another request's changes refreshes explicitly.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

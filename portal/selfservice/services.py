@@ -101,7 +101,10 @@ def position(walk: Walk) -> Position:
 
 
 def _save(walk: Walk, state: engine.State) -> None:
+    known = set((walk.state or {}).get("pins", {}).values())
     for digest in state.pins.values():
+        if digest in known:
+            continue  # stored when the walk first used it
         flow = registry().version(digest)
         if flow is not None:
             _store_version(flow)
