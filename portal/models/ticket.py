@@ -43,6 +43,9 @@ class Ticket(db.Model):
     __table_args__ = (
         sa.Index("ix_tickets_status_due", "status", "resolution_due_at"),
         sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        # The queue's filters, total, counts and page order from the index alone (id: index-only scans).
+        sa.Index("ix_tickets_queue_list", "status", "merged_into_id", "queue", "priority", "assignee_id",
+                 "paused_at", "resolution_due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
