@@ -263,3 +263,14 @@ def test_an_empty_chart_says_so():
     drawn = chart.opened_resolved([services.Day(date(2025, 6, 1), 0, 0), services.Day(date(2025, 6, 2), 0, 0)])
     assert drawn.empty and drawn.bars == ()
     assert drawn.description == "No tickets were opened or resolved from 1 Jun to 2 Jun."
+
+
+def test_searches_that_found_nothing_are_shown_to_staff(app, client, make_user, auth):
+    client.get("/?q=plotter+toner+smudge")
+    client.get("/?q=Plotter+toner+smudge")
+    client.get("/?q=printer")  # found something: not listed
+    auth.login(make_user("technician")[1])
+    page = client.get("/desk/overview").get_data(as_text=True)
+    assert "Searches that found no guide" in page
+    assert "<td>plotter toner smudge</td><td>2</td>" in page
+    assert "<td>printer</td>" not in page

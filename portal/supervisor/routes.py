@@ -8,7 +8,13 @@ from ..auth.decorators import staff_required
 from ..models import utcnow
 from ..web import render
 from . import chart
-from .services import OPEN_STATUSES, load_per_technician, open_by_queue_and_status, opened_resolved_per_day
+from .services import (
+    OPEN_STATUSES,
+    load_per_technician,
+    open_by_queue_and_status,
+    opened_resolved_per_day,
+    top_search_misses,
+)
 
 bp = Blueprint("supervisor", __name__, template_folder="templates", url_prefix="/desk")
 
@@ -23,4 +29,4 @@ def overview():
     days = opened_resolved_per_day(TREND_DAYS, now)
     return render("supervisor/overview.html", table=open_by_queue_and_status(now), load=load_per_technician(),
                   days=days, chart=chart.opened_resolved(days), statuses=OPEN_STATUSES, now=now,
-                  day_label=chart.day_label)
+                  day_label=chart.day_label, misses=top_search_misses(TREND_DAYS, now))

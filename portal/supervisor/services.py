@@ -202,3 +202,15 @@ def _per_day(column, start: datetime, end: datetime) -> dict:
 def _as_date(value) -> date:
     # SQLite hands back date() as text when the column type is lost in the GROUP BY; accept both.
     return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def top_search_misses(days: int = 30, now: datetime | None = None, limit: int = 15) -> list:
+    """The searches that found no guide most often lately: (query, times, last seen), for flow authors."""
+    from ..models import SearchMiss
+
+    since = (now or datetime.now(UTC)) - timedelta(days=days)
+    query = sa.func.lower(SearchMiss.query)
+    return db.session.execute(
+        sa.select(query.label("query"), sa.func.count().label("times"), sa.func.max(SearchMiss.created_at))
+        .where(SearchMiss.created_at >= since).group_by(query)
+        .order_by(sa.func.count().desc(), query).limit(limit)).all()
