@@ -103,6 +103,12 @@ def test_on_a_phone(browser, live):
     page.get_by_role("button", name="I still need help").click()
     expect(page.get_by_role("heading", name="Where can the help desk reach you?")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_label("Your name").fill("Dee")
+    page.get_by_label("Your email address").fill("dee@example.com")
+    page.get_by_role("button", name="Send to the help desk").click()
+    page.get_by_role("link", name="View your ticket").click()
+    expect(page.get_by_role("heading", name=re.compile("What you tried"))).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
 
 
