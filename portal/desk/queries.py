@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import Priority, Ticket, TicketStatus, User
+from ..models import Message, Priority, Ticket, TicketEvent, TicketStatus, User
 
 PAGE_SIZE = 50
 ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
@@ -180,3 +180,21 @@ def staff_choices() -> list:
 
 def user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+
+
+def timeline(ticket: Ticket) -> list:
+    """Replies, notes and changes in one list, oldest first."""
+    events = db.session.scalars(
+        sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+        .options(selectinload(TicketEvent.message).selectinload(Message.attachments))
+        .order_by(TicketEvent.id)).all()
+    messages = db.session.scalars(sa.select(Message).where(Message.ticket_id == ticket.id)
+                                  .options(selectinload(Message.attachments)).order_by(Message.id)).all()
+    shown_messages = {e.message_id for e in events if e.message_id}
+    items = [("event", e.created_at, e) for e in events]
+    # Messages that arrived by a merge keep their place in time, though the event is on the old ticket.
+    for message in messages:
+        if message.id not in shown_messages:
+            items.append(("message", message.created_at, message))
+    items.sort(key=lambda item: (item[1], 0 if item[0] == "message" else 1))
+    return items

@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.decorators import staff_required
 from ..extensions import db, htmx
 from ..flows_runtime import registry
-from ..models import Attachment, CannedResponse, Message, Priority, Ticket, TicketEvent, TicketStatus, User
+from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
 from ..tickets.forms import new_key
 from ..web import render
 from . import queries, services
@@ -49,27 +48,9 @@ def _ticket(number: int) -> Ticket:
     return ticket
 
 
-def _timeline(ticket: Ticket) -> list:
-    """Replies, notes and changes in one list, oldest first."""
-    events = db.session.scalars(
-        sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-        .options(selectinload(TicketEvent.message).selectinload(Message.attachments))
-        .order_by(TicketEvent.id)).all()
-    messages = db.session.scalars(sa.select(Message).where(Message.ticket_id == ticket.id)
-                                  .options(selectinload(Message.attachments)).order_by(Message.id)).all()
-    shown_messages = {e.message_id for e in events if e.message_id}
-    items = [("event", e.created_at, e) for e in events]
-    # Messages that arrived by a merge keep their place in time, though the event is on the old ticket.
-    for message in messages:
-        if message.id not in shown_messages:
-            items.append(("message", message.created_at, message))
-    items.sort(key=lambda item: (item[1], 0 if item[0] == "message" else 1))
-    return items
-
-
 def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False):
     canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
-    return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=_timeline(ticket), error=error,
+    return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=_now(), staff=queries.staff_choices(), queues=services.queue_names(),
                   priorities=[p.value for p in Priority],
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),

@@ -134,11 +134,10 @@ def _step_view(pos: services.Position, number: int, error: str | None = None, st
     if number == state.number and not state.ended:
         step, draft, errors = pos.step, state.draft, state.errors
     else:  # an earlier step, shown again as it was
-        entry = services.shown_entry(state, number)
-        flow = services._lookup(state.pins)(entry.flow) if entry else None
-        step = flow.steps.get(entry.step) if flow else None
-        draft = ({entry.step: entry.value} if entry.type == "question" else dict(entry.values)) if entry else {}
-        errors = {}
+        earlier = services.earlier_step(pos, number)
+        if earlier is None:
+            abort(404)
+        (flow, step, draft), errors = earlier, {}
     if step is None:
         abort(404)
     return render("selfservice/walk.html", "flow_step", view="step", walk=pos.walk, flow=flow, step=step,
@@ -249,14 +248,15 @@ def begin(flow_id: str):
 
 
 def _apply_answer(pos: services.Position, number: int):
-    step = pos.step if number == pos.state.number else _earlier_step(pos, number)
+    earlier = services.earlier_step(pos, number) if number != pos.state.number else None
+    step = pos.step if number == pos.state.number else (earlier[1] if earlier else None)
     value = _answer_from_form(step)
     try:
         pos = services.answer(pos.walk, number, value)
     except engine.AnswerError as exc:
         return _step_view(pos, pos.state.number, error=_answer_error_message(exc), status=200)
-    except WalkError as exc:
-        return _handed_over(pos, str(exc))
+    except WalkError:  # handed to the help desk meanwhile
+        return _handed_over(pos)
     if pos.state.errors:
         return _step_view(pos, pos.state.number, status=200)
     if pos.state.status == engine.ESCALATED:
@@ -268,20 +268,13 @@ def _apply_answer(pos: services.Position, number: int):
     return _moved(pos)
 
 
-def _earlier_step(pos: services.Position, number: int):
-    entry = services.shown_entry(pos.state, number)
-    if entry is None:
-        return None
-    flow = services._lookup(pos.state.pins)(entry.flow)
-    return flow.steps.get(entry.step) if flow else None
-
-
 def _answer_error_message(exc: engine.AnswerError) -> str:
     current_app.logger.info("answer refused: %s", exc)
     return "That answer didn't match this step (the page may be out of date). Please choose again."
 
 
-def _handed_over(pos: services.Position, message: str):
+def _handed_over(pos: services.Position):
+    """The walk is with the help desk now: show its end page instead."""
     if not htmx:
         return redirect(url_for("selfservice.end", walk_id=pos.walk.id), code=303)
     body, status, headers = _end_view(pos)
@@ -313,7 +306,7 @@ def answer(walk_id: str, number: int):
     """Answer step `number`."""
     pos = services.position(_owned_walk(walk_id))
     if pos.walk.status == WalkStatus.ESCALATED:
-        return _handed_over(pos, "")
+        return _handed_over(pos)
     return _apply_answer(pos, number)
 
 
@@ -323,8 +316,8 @@ def back(walk_id: str):
     walk = _owned_walk(walk_id)
     try:
         pos = services.go_back(walk)
-    except WalkError as exc:
-        return _handed_over(services.position(walk), str(exc))
+    except WalkError:  # handed to the help desk meanwhile
+        return _handed_over(services.position(walk))
     return _moved(pos)
 
 
@@ -343,7 +336,7 @@ def restart(walk_id: str):
 
 def _need_help(pos: services.Position):
     if pos.walk.status == WalkStatus.ESCALATED:
-        return _handed_over(pos, "")
+        return _handed_over(pos)
     try:
         state = services.escalate_state(pos)
     except (WalkError, engine.AnswerError) as exc:

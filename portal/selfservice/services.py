@@ -170,7 +170,7 @@ def answer(walk: Walk, number: int, value) -> Position:
     if number > pos.state.number:
         return pos  # a step the walk has not reached: nothing to do
     if number < pos.state.number or pos.state.ended:
-        entry = _shown_entry(pos.state, number)
+        entry = shown_entry(pos.state, number)
         if entry is not None and _same_answer(entry, value):
             return pos
         pos = _rewind(pos, number)
@@ -215,14 +215,21 @@ def _refuse_if_handed_over(walk: Walk) -> None:
         raise WalkError("This walk has been handed to the help desk; follow your ticket for updates.")
 
 
-def _shown_entry(state: engine.State, number: int):
+def shown_entry(state: engine.State, number: int):
+    """The transcript entry of shown step `number` (1-based), or None."""
     shown = [e for e in state.trail if not e.auto and e.type not in ("resolved", "escalate")]
     return shown[number - 1] if 0 < number <= len(shown) else None
 
 
-def shown_entry(state: engine.State, number: int):
-    """The transcript entry of shown step `number` (1-based), or None."""
-    return _shown_entry(state, number)
+def earlier_step(pos: Position, number: int):
+    """An already answered step, as it was shown: (flow, step, the answer as a draft), or None."""
+    entry = shown_entry(pos.state, number)
+    flow = _lookup(pos.state.pins)(entry.flow) if entry else None
+    step = flow.steps.get(entry.step) if flow else None
+    if step is None:
+        return None
+    draft = {entry.step: entry.value} if entry.type == "question" else dict(entry.values)
+    return flow, step, draft
 
 
 def _same_answer(entry, value) -> bool:
