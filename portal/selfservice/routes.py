@@ -310,17 +310,6 @@ def answer(walk_id: str, number: int):
     return _apply_answer(pos, number)
 
 
-@bp.post("/walks/<walk_id>/back")
-def back(walk_id: str):
-    """Go back one step."""
-    walk = _owned_walk(walk_id)
-    try:
-        pos = services.go_back(walk)
-    except WalkError:  # handed to the help desk meanwhile
-        return _handed_over(services.position(walk))
-    return _moved(pos)
-
-
 @bp.post("/walks/<walk_id>/restart")
 def restart(walk_id: str):
     """Start over: this walk is left as abandoned and the flow starts afresh."""

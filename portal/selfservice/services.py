@@ -183,18 +183,6 @@ def answer(walk: Walk, number: int, value) -> Position:
     return position(walk)
 
 
-def go_back(walk: Walk) -> Position:
-    """Undo one step."""
-    pos = position(walk)
-    _refuse_if_handed_over(walk)
-    if pos.flow is None:
-        raise WalkError("This walk can't go back.")
-    state = engine.back(pos.flow, pos.state, flows=_lookup(pos.state.pins))
-    _save(walk, state)
-    _commit(walk)
-    return position(walk)
-
-
 def abandon(walk: Walk) -> None:
     """Mark a walk the person gave up on (Start over)."""
     if walk.status == WalkStatus.ACTIVE:
