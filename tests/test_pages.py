@@ -64,3 +64,18 @@ def test_step_text_markdown_is_sanitised():
     assert all(not attrs.get("href", "").startswith("javascript") for _, attrs in parser.found)
     assert ("strong", {}) in parser.found
     assert ("a", {"href": "https://example.com", "rel": "noopener noreferrer"}) in parser.found
+
+
+def test_search_says_when_no_guide_has_all_the_words(shipped_app):
+    import sqlalchemy as sa
+
+    from portal.extensions import db
+    from portal.models import SearchMiss
+
+    client = shipped_app.test_client()
+    partial = client.get("/?q=blue+screen+crash").get_data(as_text=True)
+    assert "No guide matches all of “blue screen crash”" in partial and "contact the help desk" in partial
+    found = client.get("/?q=printer+offline").get_data(as_text=True)
+    assert "No guide matches" not in found and "Printer is offline or jobs are stuck" in found
+    with shipped_app.app_context():
+        assert db.session.scalars(sa.select(SearchMiss.query)).all() == ["blue screen crash"]

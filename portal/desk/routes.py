@@ -48,13 +48,14 @@ def _ticket(number: int) -> Ticket:
     return ticket
 
 
-def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False):
+def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False,
+                 reply_error: str | None = None):
     canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=_now(), staff=queries.staff_choices(), queues=services.queue_names(),
                   priorities=[p.value for p in Priority],
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
-                  canned=canned, reply_body=body, reply_internal=internal, reply_key=new_key(),
+                  canned=canned, reply_body=body, reply_error=reply_error, reply_internal=internal, reply_key=new_key(),
                   linked=services.linked(ticket), due_label=queries.due_label, sla_state=services.sla.state)
 
 
@@ -154,7 +155,8 @@ def reply(number: int):
                              request_key=request.form.get("key") or new_key())
     except ActionError as exc:
         db.session.rollback()
-        return _acted(ticket, error=str(exc), body=body, internal=internal)
+        # The message sits under the field, with the page as it was: nothing typed is lost.
+        return _ticket_view(ticket, body=body, internal=internal, reply_error=str(exc))
     return _acted(ticket, done="Note added." if internal else "Reply sent.")
 
 

@@ -39,29 +39,33 @@ def _categories():
     return sorted(groups.items(), key=lambda item: (item[0] == "Other problems", item[0].lower()))
 
 
-def _search(query: str):
+def _search(query: str) -> tuple:
+    """(flows found, True if they are only guesses), or (None, False) without a query."""
     query = (query or "").strip()[:200]
     if not query:
-        return None
-    from ..search import find, record_miss, sync_index
+        return None, False
+    from ..search import find, normalize_query, record_miss, sync_index
 
     flows = registry()
     sync_index(flows.flows.values())  # cheap when nothing changed; picks up edited flow files
     hits = [(flows.get(h.flow_id), h) for h in find(query, limit=8)]
     results = [flow for flow, _ in hits if flow is not None]
-    if not results or all(hit.matched == "fuzzy" for _, hit in hits):
+    words = len(normalize_query(query))
+    # Guesses: fuzzy matches only, or no guide has all of the person's words (a hit's score counts them).
+    guessed = bool(results) and all(hit.matched == "fuzzy" or int(hit.score) < words for _, hit in hits)
+    if not results or guessed:
         # Nothing found, or only guesses: either way the library lacks words for this problem.
         record_miss(query, current_user.id if current_user.is_authenticated else None)
-    return results
+    return results, guessed
 
 
 @bp.get("/")
 def home():
     """The start page: the search box, unfinished walks, and every flow by category."""
     query = request.args.get("q", "")
-    results = _search(query)
+    results, guessed = _search(query)
     resumable = services.active_walks(current_user.id) if current_user.is_authenticated else []
-    return render("selfservice/home.html", "search_results", query=query, results=results,
+    return render("selfservice/home.html", "search_results", query=query, results=results, guessed=guessed,
                   categories=_categories(), resumable=resumable)
 
 
@@ -71,7 +75,8 @@ def search():
     if not htmx:
         return redirect(url_for("selfservice.home", q=request.args.get("q", "")))
     query = request.args.get("q", "")
-    return render("selfservice/home.html", "search_results", query=query, results=_search(query),
+    results, guessed = _search(query)
+    return render("selfservice/home.html", "search_results", query=query, results=results, guessed=guessed,
                   categories=[], resumable=[])
 
 
