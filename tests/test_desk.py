@@ -407,3 +407,15 @@ def test_requester_reply_while_pending_reopens_and_shows_status(app, client, mak
     with app.app_context():
         assert db.session.get(Ticket, 1).status == TicketStatus.OPEN
     assert "Open" in client.get("/tickets/1001").get_data(as_text=True)
+
+
+def test_merge_and_link_errors_sit_under_their_fields_with_or_without_javascript(app, client):
+    sign_in_staff(app, client)
+    client.post("/contact", data={"name": "Ann", "email": "ann@example.com", "subject": "Fan", "key": "m1"})
+    for headers in ({}, HX):
+        html = client.post("/desk/tickets/1001/merge", data={"into": "#99999"}, headers=headers).get_data(
+            as_text=True)
+        assert 'id="merge-error">Enter the number of an existing ticket, like #1042.' in html
+        assert 'value="#99999"' in html  # what was typed stays
+        html = client.post("/desk/tickets/1001/link", data={"other": "1001"}, headers=headers).get_data(as_text=True)
+        assert 'id="link-error">A ticket can&#39;t be linked to itself.' in html

@@ -49,13 +49,14 @@ def _ticket(number: int) -> Ticket:
 
 
 def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False,
-                 reply_error: str | None = None):
+                 reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None):
     canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=_now(), staff=queries.staff_choices(), queues=services.queue_names(),
                   priorities=[p.value for p in Priority],
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
-                  canned=canned, reply_body=body, reply_error=reply_error, reply_internal=internal, reply_key=new_key(),
+                  canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
+                  typed=typed or {}, reply_internal=internal, reply_key=new_key(),
                   linked=services.linked(ticket), due_label=queries.due_label, sla_state=services.sla.state)
 
 
@@ -172,14 +173,15 @@ def _other(number_text: str) -> Ticket | None:
 def merge(number: int):
     """Merge this ticket into another (this one is the duplicate)."""
     ticket = _ticket(number)
-    target = _other(request.form.get("into", ""))
-    if target is None:
-        return _acted(ticket, error="Enter the number of the ticket to merge into, like #1042.")
+    typed = request.form.get("into", "")
+    target = _other(typed)
     try:
+        if target is None:
+            raise ActionError("Enter the number of an existing ticket, like #1042.")
         services.merge(ticket, target, current_user)
     except ActionError as exc:
         db.session.rollback()
-        return _acted(ticket, error=str(exc))
+        return _ticket_view(ticket, field_errors={"merge": str(exc)}, typed={"merge": typed})
     if htmx:
         return "", 200, {"HX-Redirect": url_for("desk.show", number=target.number)}
     flash(f"{ticket.label} was merged into {target.label}.", "success")
@@ -191,10 +193,16 @@ def merge(number: int):
 def link(number: int):
     """Link a related ticket."""
     ticket = _ticket(number)
-    other = _other(request.form.get("other", ""))
-    if other is None:
-        return _acted(ticket, error="Enter the number of the related ticket, like #1042.")
-    return _act(number, lambda t: services.link(t, other, current_user), f"Linked to {other.label}.")
+    typed = request.form.get("other", "")
+    other = _other(typed)
+    try:
+        if other is None:
+            raise ActionError("Enter the number of an existing ticket, like #1042.")
+        services.link(ticket, other, current_user)
+    except ActionError as exc:
+        db.session.rollback()
+        return _ticket_view(ticket, field_errors={"link": str(exc)}, typed={"link": typed})
+    return _acted(ticket, done=f"Linked to {other.label}.")
 
 
 @bp.get("/attachments/<int:attachment_id>")
