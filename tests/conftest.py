@@ -8,6 +8,7 @@ it never skips them.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,17 @@ from portal.extensions import db
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_FLOWS = Path(__file__).parent / "fixtures" / "flows"
 SHIPPED_FLOWS = ROOT / "flows"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_BASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: Each pytest session works in a schema of its own, so two runs on one machine never meet.
+PG_SCHEMA = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+
+
+def pg_url_with_schema(schema: str, base: str = PG_BASE_URL) -> str:
+    """The test database's URL with `schema` first on the search path."""
+    return base + ("&" if "?" in base else "?") + f"options=-csearch_path%3D{schema}"
+
+
+PG_URL = pg_url_with_schema(PG_SCHEMA)
 PASSWORD = "correct horse battery"
 
 
@@ -53,21 +64,21 @@ def _build(config: dict):
 
 @pytest.fixture(scope="session")
 def pg_schema():
-    """Create the schema in the PostgreSQL test database once per session."""
-    engine = sa.create_engine(PG_URL)
+    """Create this session's schema in the PostgreSQL test database; drop it at the end."""
+    engine = sa.create_engine(PG_BASE_URL)
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {PG_SCHEMA}"))
     except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is needed for this test and is not reachable at {PG_URL}: {exc}")
+        pytest.fail(f"PostgreSQL is needed for this test and is not reachable at {PG_BASE_URL}: {exc}")
     app = create_app(make_config(Path("/tmp"), SQLALCHEMY_DATABASE_URI=PG_URL))
     with app.app_context():
-        with db.engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         create_schema()
         db.engine.dispose()
+    yield PG_URL
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
     engine.dispose()
-    return PG_URL
 
 
 def _truncate_pg():

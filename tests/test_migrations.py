@@ -9,7 +9,7 @@ from portal import create_app
 from portal.database import upgrade
 from portal.extensions import db
 
-from .conftest import PG_URL, make_config
+from .conftest import PG_BASE_URL, PG_SCHEMA, make_config, pg_url_with_schema
 
 
 def _diff(app):
@@ -42,11 +42,12 @@ def test_the_embedded_database_upgrades_itself_on_start(tmp_path):
 
 @pytest.mark.postgres
 def test_migrations_on_postgresql(tmp_path):
-    engine = sa.create_engine(PG_URL)
+    schema = f"m_{PG_SCHEMA}"
+    engine = sa.create_engine(PG_BASE_URL)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS migration_check CASCADE; CREATE SCHEMA migration_check"))
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
     engine.dispose()
-    url = PG_URL + ("&" if "?" in PG_URL else "?") + "options=-csearch_path%3Dmigration_check"
+    url = pg_url_with_schema(schema)
     app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=url))
     try:
         upgrade(app)
@@ -54,7 +55,7 @@ def test_migrations_on_postgresql(tmp_path):
     finally:
         with app.app_context():
             db.engine.dispose()
-        engine = sa.create_engine(PG_URL)
+        engine = sa.create_engine(PG_BASE_URL)
         with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA IF EXISTS migration_check CASCADE"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         engine.dispose()
