@@ -288,7 +288,8 @@ def email_ticket(app, sender: str, subject: str, body: str = "It broke.") -> int
     """`flask mail ingest` with a new message from `sender`; the ticket number it opened."""
     raw = (f"From: {sender}\r\nTo: helpdesk@example.com\r\nSubject: {subject}\r\n"
            f"Message-ID: <{new_key()}@example.net>\r\n\r\n{body}\r\n").encode()
-    result = app.test_cli_runner().invoke(args=["mail", "ingest"], input=raw)
+    with app.app_context():  # as in its own process (see test_ticket_intake.ingest)
+        result = app.test_cli_runner().invoke(args=["mail", "ingest"], input=raw)
     assert result.exit_code == 0, result.output
     return int(re.search(r"opened ticket #(\d+)", result.output).group(1))
 
@@ -323,7 +324,8 @@ def test_the_note_a_merge_writes_names_the_other_requester_and_stays_internal(an
     assert "No replies yet." in requester_view
     # The duplicate's requester is told where the conversation went on; the kept ticket's requester hears nothing.
     assert sent(app, before) == [("merged", "bo@example.com")]
-    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["outbox", "send"])
     assert result.exit_code == 0 and result.output.strip() == f"sent {len(outbox(app))}, failed 0"
     delivered = [(to, message.get_body(("plain",)).get_content() + message.get_body(("html",)).get_content())
                  for to, message in smtp_sink.received]
