@@ -70,7 +70,8 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.cli.add_command(users_cli)
 
     from .mail import worker as outbox_worker
-    from .mail.cli import mail_cli, outbox_cli
+    from .mail.cli import outbox_cli
+    from .tickets.cli import mail_cli
 
     app.cli.add_command(outbox_cli)
     app.cli.add_command(mail_cli)

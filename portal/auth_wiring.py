@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, request, url_for
 
-from .extensions import db, htmx, login_manager
+from .extensions import db, login_manager
+from .web import go_to
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +27,4 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized():
         target = url_for("auth.signin", next=request.full_path.rstrip("?"))
-        if htmx:
-            return "", 200, {"HX-Redirect": target}
-        return redirect(target)
+        return go_to(target, code=302)  # a sign-in wall, not the answer to a form

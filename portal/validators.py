@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from wtforms.validators import ValidationError
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from .flows.model import is_email
+
+__all__ = ["EmailAddress", "is_email"]
 
 
 class EmailAddress:
@@ -17,5 +17,5 @@ class EmailAddress:
 
     def __call__(self, form, field) -> None:
         value = (field.data or "").strip()
-        if value and not _EMAIL.match(value):
+        if value and not is_email(value):
             raise ValidationError(self.message)

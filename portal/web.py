@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from collections.abc import Callable
+
+from flask import Flask, flash, redirect, render_template
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 
@@ -22,6 +24,33 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     else:
         body = render_template(template, **context)
     return body, status, {"Vary": "HX-Request"}
+
+
+def moved(url: str, fragment: Callable[[], tuple], *, push: bool = True, done: str | None = None,
+          error: str | None = None):
+    """The answer to a change (a POST): htmx gets `fragment()` in place, a plain browser a 303 to `url`.
+
+    With `push`, htmx also puts `url` in the address bar (``HX-Push-Url``), so Back and reload
+    land where the page now is. A plain browser sees `done` or `error` as a flash message on the
+    page it is sent to; the fragment is expected to show them itself.
+    """
+    if not htmx:
+        if error:
+            flash(error, "error")
+        elif done:
+            flash(done, "success")
+        return redirect(url, code=303)
+    body, status, headers = fragment()
+    if push:
+        headers["HX-Push-Url"] = url
+    return body, status, headers
+
+
+def go_to(url: str, code: int = 303):
+    """Leave this page for `url`: htmx through ``HX-Redirect``, a plain browser through a redirect."""
+    if htmx:
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url, code=code)
 
 
 def init_app(app: Flask) -> None:

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.desk import services
-from portal.desk.services import ActionError
+from portal import clock as portal_clock
 from portal.extensions import db
 from portal.models import (
     EventKind,
@@ -18,9 +17,12 @@ from portal.models import (
     Role,
     Ticket,
     TicketEvent,
+    TicketSource,
     TicketStatus,
     User,
 )
+from portal.tickets import queries, services
+from portal.tickets.services import ActionError
 
 from .conftest import PASSWORD
 
@@ -33,7 +35,7 @@ class Clock:
 
     def __init__(self, monkeypatch, at=T0):
         self.now = at
-        monkeypatch.setattr(services, "now", lambda: self.now)
+        monkeypatch.setattr(portal_clock, "now", lambda: self.now)
 
     def advance(self, **delta):
         self.now += timedelta(**delta)
@@ -54,10 +56,14 @@ def staff(role="technician", email=None, name="Tess Tech"):
 
 
 def ticket_at(status=TicketStatus.NEW, priority=Priority.NORMAL, queue="general", created=T0, **kw):
-    ticket = Ticket(subject=kw.pop("subject", "Laptop is slow"), requester_name="Ann", requester_email=kw.pop(
-        "email", "ann@example.com"), status=status, priority=priority, queue=queue, created_at=created, **kw)
-    db.session.add(ticket)
-    services.opened(ticket)
+    """A ticket opened through the service at `created`, then put straight into `status`."""
+    ticket, _ = services.open_ticket(TicketSource.WEB, subject=kw.pop("subject", "Laptop is slow"), name="Ann",
+                                     email=kw.pop("email", "ann@example.com"), priority=priority, queue=queue)
+    ticket.created_at = created
+    services.start_clock(ticket, created)
+    ticket.status = status
+    for name, value in kw.items():
+        setattr(ticket, name, value)
     db.session.commit()
     return ticket
 
@@ -219,7 +225,7 @@ def test_link_related_tickets(app, clock):
         tech = staff()
         a, b = ticket_at(), ticket_at()
         services.link(a, b, tech)
-        assert [t.id for t in services.linked(a)] == [b.id]
+        assert [t.id for t in queries.linked(a)] == [b.id]
         with pytest.raises(ActionError, match="already linked"):
             services.link(b, a, tech)
 
@@ -262,7 +268,7 @@ def test_every_action_through_the_web_plain_and_htmx(app, client):
     with app.app_context():
         # The requester's page never shows the note.
         ticket = db.session.get(Ticket, 1)
-        from portal.tickets.access import signed_ticket_url
+        from portal.tickets.links import signed_ticket_url
 
         with app.test_request_context():
             link = signed_ticket_url(ticket)
@@ -373,8 +379,11 @@ def test_walk_with_caller_puts_the_transcript_into_the_ticket(app, client):
     sign_in_staff(app, client)
     client.post("/desk/new", data={"email": "cal@example.com", "name": "Cal", "subject": "Printing",
                                    "queue": "general", "priority": "normal", "key": "w1"})
-    start = client.post("/desk/tickets/1001/walk", data={"flow": "printer", "os": "Windows", "mobile": "no"})
-    step = client.get(start.headers["Location"])
+    form = {"flow": "printer", "os": "Windows", "mobile": "no"}
+    start = client.post("/desk/tickets/1001/walk", data=form)
+    assert start.status_code == 307  # the same form, sent on to the self-service pages that run walks
+    started = client.post(start.headers["Location"], data=form)
+    step = client.get(started.headers["Location"])
     assert step.status_code == 302
     url = step.headers["Location"]
     page = client.get(url).get_data(as_text=True)

@@ -20,11 +20,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from portal import config as config_module
-from portal.desk import services as desk
 from portal.extensions import db
 from portal.mail import delivery, worker
 from portal.mail.delivery import retry_delay, send_pending
-from portal.mail.ingest import clean_subject, html_to_text, trim_quoted
+from portal.mail.parse import clean_subject, html_to_text, trim_quoted
 from portal.models import (
     EventKind,
     OutboxMessage,
@@ -36,7 +35,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.tickets.services import open_direct_ticket
+from portal.tickets import services as desk
 
 from .conftest import make_config
 
@@ -151,9 +150,9 @@ def open_ticket(app, email_address="jane.doe@contoso.com", name="Jane Doe",
     """Open a ticket through the contact-form service (which queues the real "opened" email)."""
     with app.test_request_context():
         requester = db.session.get(User, requester_id) if requester_id else None
-        ticket = open_direct_ticket(subject=subject, description="It asks every five minutes.",
-                                    request_key=secrets.token_hex(8), requester=requester, name=name,
-                                    email=email_address)
+        ticket, _ = desk.open_ticket(TicketSource.WEB, subject=subject, description="It asks every five minutes.",
+                                     request_key=secrets.token_hex(8), requester=requester, name=name,
+                                     email=email_address)
         return ticket.number
 
 
@@ -695,7 +694,7 @@ def test_broken_mime_from_a_real_sender_still_opens_a_ticket(app, runner):
 
 
 def test_a_database_outage_asks_the_mta_to_try_again(app, runner, monkeypatch):
-    from portal.mail import cli
+    from portal.tickets import cli
 
     def down(raw):
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("could not connect"))

@@ -200,9 +200,23 @@ def test_i_still_need_help_from_the_middle(any_app, make_user, auth):
 
 def test_i_still_need_help_on_the_first_step(client):
     response = client.post("/flows/printer/start?help=1")
-    assert response.headers["Location"].endswith("/contact?help=1")
-    end = client.post(response.headers["Location"], data={"name": "Ann", "email": "ann@example.com"})
+    contact = response.headers["Location"]
+    assert contact.endswith("/contact")
+    # The request for help is kept on the walk: a reload or a return to the walk lands on the contact page.
+    assert client.get(contact.removesuffix("/contact")).headers["Location"] == contact
+    assert "We'll pass everything you've tried so far" in client.get(contact).get_data(as_text=True)
+    end = client.post(contact, data={"name": "Ann", "email": "ann@example.com"})
     assert end.headers["Location"].endswith("/end")
+
+
+def test_going_back_from_the_contact_page_and_answering_continues_the_walk(client):
+    contact = client.post("/flows/printer/start?help=1").headers["Location"]
+    walk = contact.removesuffix("/contact")
+    page = client.get(contact).get_data(as_text=True)
+    assert f'href="{walk}/1"' in page  # Back: the step where help was asked for
+    moved = client.post(f"{walk}/1", data={"answer": "No"})
+    assert moved.headers["Location"] != contact
+    assert client.get(walk).headers["Location"] == moved.headers["Location"]
 
 
 def test_another_browser_cannot_see_a_walk(app, client):

@@ -10,9 +10,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..auth.decorators import admin_required
-from ..extensions import db, htmx
+from ..extensions import db
 from ..models import CannedResponse, Queue, User
-from ..web import render
+from ..web import moved, render
 from . import services
 from .forms import (
     ROLES,
@@ -34,10 +34,9 @@ def _me() -> User:
 
 def _outcome(template: str, block: str, message: str, ok: bool, back: str, **context):
     """htmx: the row again, with the outcome in it; a plain browser: a flash message and back to the list."""
-    if htmx:
-        return render(template, block, note=message if ok else None, error=None if ok else message, **context)
-    flash(message, "success" if ok else "error")
-    return redirect(back, code=303)
+    return moved(back, lambda: render(template, block, note=message if ok else None,
+                                      error=None if ok else message, **context),
+                 push=False, done=message if ok else None, error=None if ok else message)
 
 
 # Accounts ---------------------------------------------------------------------------------------

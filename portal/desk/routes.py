@@ -6,28 +6,23 @@ with a 303 back to the ticket, so each works with JavaScript off.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from .. import clock
 from ..auth.decorators import staff_required
-from ..extensions import db, htmx
+from ..extensions import db
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
+from ..tickets import queries, services, sla
 from ..tickets.forms import new_key
-from ..web import render
-from . import queries, services
+from ..tickets.services import ActionError
+from ..web import go_to, moved, render
 from .forms import CallerWalkForm, NewTicketForm
-from .services import ActionError
 
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @bp.get("/")
@@ -36,13 +31,13 @@ def queue():
     """The queue: filters in the URL, sorted by SLA due time, refreshed while the tab is visible."""
     filters = queries.Filters.from_args(request.args)
     page = queries.queue_page(filters, current_user.id)
-    return render("desk/queue.html", "queue_table", page=page, filters=filters, now=_now(),
-                  queues=services.queue_names(), staff=queries.staff_choices(), sorts=queries.SORTS,
-                  due_label=queries.due_label, sla_state=services.sla.state)
+    return render("desk/queue.html", "queue_table", page=page, filters=filters, now=clock.now(),
+                  queues=queries.queue_names(), staff=queries.staff_choices(), sorts=queries.SORTS,
+                  due_label=queries.due_label, sla_state=sla.state)
 
 
 def _ticket(number: int) -> Ticket:
-    ticket = db.session.get(Ticket, Ticket.id_from_number(number))
+    ticket = queries.ticket_by_number(number)
     if ticket is None:
         abort(404)
     return ticket
@@ -52,12 +47,12 @@ def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", in
                  reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None):
     canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
-                  now=_now(), staff=queries.staff_choices(), queues=services.queue_names(),
+                  now=clock.now(), staff=queries.staff_choices(), queues=queries.queue_names(),
                   priorities=[p.value for p in Priority],
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
                   canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
                   typed=typed or {}, reply_internal=internal, reply_key=new_key(),
-                  linked=services.linked(ticket), due_label=queries.due_label, sla_state=services.sla.state)
+                  linked=queries.linked(ticket), due_label=queries.due_label, sla_state=sla.state)
 
 
 def _status_order(status: TicketStatus) -> int:
@@ -79,13 +74,8 @@ def show(number: int):
 
 def _acted(ticket: Ticket, done: str | None = None, error: str | None = None, **keep):
     """After an action: htmx gets the panel again; a plain browser goes back to the ticket."""
-    if htmx:
-        return _ticket_view(ticket, error=error, **keep)
-    if error:
-        flash(error, "error")
-    elif done:
-        flash(done, "success")
-    return redirect(url_for("desk.show", number=ticket.number), code=303)
+    return moved(url_for("desk.show", number=ticket.number), lambda: _ticket_view(ticket, error=error, **keep),
+                 push=False, done=done, error=error)
 
 
 def _act(number: int, action, done: str):
@@ -110,7 +100,7 @@ def claim(number: int):
 def assign(number: int):
     """Assign the ticket to a technician, or to nobody."""
     value = request.form.get("assignee", "")
-    assignee = db.session.get(User, int(value)) if value.isdigit() else None
+    assignee = db.session.get(User, int(value)) if value.isdigit() and len(value) < 10 else None
     if value and assignee is None:
         return _acted(_ticket(number), error="Choose a technician from the list.")
     return _act(number, lambda t: services.assign(t, assignee, current_user), "Assigned.")
@@ -161,20 +151,13 @@ def reply(number: int):
     return _acted(ticket, done="Note added." if internal else "Reply sent.")
 
 
-def _other(number_text: str) -> Ticket | None:
-    digits = (number_text or "").strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 12:
-        return None
-    return db.session.get(Ticket, Ticket.id_from_number(int(digits)))
-
-
 @bp.post("/tickets/<int:number>/merge")
 @staff_required
 def merge(number: int):
     """Merge this ticket into another (this one is the duplicate)."""
     ticket = _ticket(number)
     typed = request.form.get("into", "")
-    target = _other(typed)
+    target = queries.ticket_by_typed_number(typed)
     try:
         if target is None:
             raise ActionError("Enter the number of an existing ticket, like #1042.")
@@ -182,10 +165,8 @@ def merge(number: int):
     except ActionError as exc:
         db.session.rollback()
         return _ticket_view(ticket, field_errors={"merge": str(exc)}, typed={"merge": typed})
-    if htmx:
-        return "", 200, {"HX-Redirect": url_for("desk.show", number=target.number)}
     flash(f"{ticket.label} was merged into {target.label}.", "success")
-    return redirect(url_for("desk.show", number=target.number), code=303)
+    return go_to(url_for("desk.show", number=target.number))
 
 
 @bp.post("/tickets/<int:number>/link")
@@ -194,7 +175,7 @@ def link(number: int):
     """Link a related ticket."""
     ticket = _ticket(number)
     typed = request.form.get("other", "")
-    other = _other(typed)
+    other = queries.ticket_by_typed_number(typed)
     try:
         if other is None:
             raise ActionError("Enter the number of an existing ticket, like #1042.")
@@ -223,7 +204,7 @@ def attachment(attachment_id: int):
 def new():
     """Log a call or a walk-up: a ticket on behalf of a requester (found, or created, by email)."""
     form = NewTicketForm()
-    names = services.queue_names()
+    names = queries.queue_names()
     form.queue.choices = [SelectChoice(q, q) for q in (names if "general" in names else ["general", *names])]
     if form.validate_on_submit():
         ticket = services.open_on_behalf(current_user, email=form.email.data, name=form.name.data,
@@ -245,11 +226,9 @@ def walk_with_caller(number: int):
     form = CallerWalkForm()
     form.flow.choices = [SelectChoice(f.id, f.title) for f in registry().all()]
     if form.validate_on_submit():
-        found = registry().get(form.flow.data)
-        if found is None:
+        if registry().get(form.flow.data) is None:
             form.flow.errors = ["That guide is no longer available."]
         else:
-            walk = services.start_caller_walk(ticket, found, current_user, os=form.os.data,
-                                              mobile=form.mobile.data == "yes")
-            return redirect(url_for("selfservice.resume", walk_id=walk.id), code=303)
+            # The walk itself belongs to the self-service pages: hand them the form as it was sent.
+            return redirect(url_for("selfservice.with_caller", number=ticket.number), code=307)
     return render("desk/walk.html", form=form, ticket=ticket)

@@ -24,21 +24,25 @@ label, and its value where it differs; a form's values), with a UTC timestamp.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from .model import DEFAULT_PRIORITY, DEFAULT_QUEUE, EMPTY, Flow, Step
+from .model import DEFAULT_PRIORITY, DEFAULT_QUEUE, EMPTY, Flow, Step, is_email
 
 ACTIVE, RESOLVED, ESCALATED = "active", "resolved", "escalated"
 MAX_AUTOMATIC_HOPS = 64  # branch/goto steps passed in a row before we call it a loop
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_FIELD_LENGTH = 5000
 NEED_HELP = "I still need help"
 
 FlowLookup = Callable[[str], "Flow | None"]
+
+
+def is_numbered(step_type: str, auto: bool = False) -> bool:
+    """True if a transcript line took one of the person's step numbers ("Step 3"): a step they were
+    shown and answered. Automatic steps (branch, goto) and the end step (resolved, escalate) take none."""
+    return not auto and step_type not in ("resolved", "escalate")
 
 
 class AnswerError(ValueError):
@@ -118,11 +122,11 @@ class State:
     @property
     def number(self) -> int:
         """The 1-based number of the current shown step ("Step 4")."""
-        return sum(1 for e in self.trail if not e.auto and e.type not in ("resolved", "escalate")) + 1
+        return sum(1 for e in self.trail if is_numbered(e.type, e.auto)) + 1
 
     @property
     def can_go_back(self) -> bool:
-        return any(not e.auto and e.type not in ("resolved", "escalate") for e in self.trail)
+        return any(is_numbered(e.type, e.auto) for e in self.trail)
 
     def to_dict(self) -> dict:
         """The state as JSON-ready data, for the caller to persist."""
@@ -237,7 +241,7 @@ def validate_form(step: Step, answer: Mapping) -> tuple:
                 float(value.replace(",", "."))
             except ValueError:
                 errors[f.name] = "Please enter a number, like 3 or 2.5."
-        elif f.kind == "email" and not EMAIL.match(value):
+        elif f.kind == "email" and not is_email(value):
             errors[f.name] = "Please enter an email address, like name@example.com."
         elif f.kind == "choice" and value not in f.choices:
             errors[f.name] = "Please choose one of the listed options."

@@ -12,6 +12,7 @@ one is :mod:`.lint`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,7 +29,15 @@ CLIENT_FACTS = ("client.os", "client.mobile")
 DEFAULT_QUEUE = "general"
 DEFAULT_PRIORITY = "normal"
 
+#: What the portal takes as an email address, everywhere one is typed (flow forms, web forms, mail).
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
 EMPTY: Mapping = MappingProxyType({})
+
+
+def is_email(value: str | None) -> bool:
+    """A plausible email address (name@domain.tld); delivery is what really checks it."""
+    return bool(value) and EMAIL.match(value.strip()) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,26 +1,19 @@
-"""``flask outbox send [--loop]`` delivers the outbox; ``flask mail ingest`` takes one inbound email."""
+"""``flask outbox send [--loop]`` delivers the outbox (``flask mail ingest`` lives with the tickets)."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from .delivery import send_pending
-from .ingest import IngestError, ingest
 
 outbox_cli = AppGroup("outbox", help="Deliver the notification emails waiting in the outbox.")
-mail_cli = AppGroup("mail", help="Inbound email.")
 
 logger = logging.getLogger("portal.mail")
-
-EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
-
 
 @outbox_cli.command("send")
 @click.option("--loop", is_flag=True, help="Keep sending until interrupted.")
@@ -49,17 +42,3 @@ def send_command(loop: bool, interval: float, limit: int) -> None:
                 time.sleep(interval)
     except KeyboardInterrupt:
         click.echo("stopped")
-
-
-@mail_cli.command("ingest")
-def ingest_command() -> None:
-    """Read one email (RFC 822) on standard input: a requester's reply, or a new ticket."""
-    raw = click.get_binary_stream("stdin").read()
-    try:
-        result = ingest(raw)
-    except IngestError as exc:
-        raise click.ClickException(str(exc))  # exit 1: the MTA bounces the message
-    except SQLAlchemyError as exc:
-        click.echo(f"Error: the database is not available, try again later ({type(exc).__name__})", err=True)
-        sys.exit(EX_TEMPFAIL)
-    click.echo(str(result))

@@ -14,7 +14,6 @@ from flask import current_app, render_template
 
 from ..extensions import db
 from ..models import OutboxMessage
-from ..urls import external_url
 
 
 def _message_id() -> str:
@@ -35,49 +34,39 @@ def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **c
     return message
 
 
-def _ticket_url(ticket) -> str:
-    if ticket.requester_id is None:
-        from ..tickets.access import signed_ticket_url
-
-        return signed_ticket_url(ticket, external=True)
-    return external_url("tickets.show", number=ticket.number)
-
-
-def ticket_opened(ticket) -> None:
+def ticket_opened(ticket, link: str) -> None:
     """Tell the requester their ticket's number and where to follow it."""
     queue_mail("opened", ticket.requester_email, f"[{ticket.label}] We've received your request: {ticket.subject}",
-               "ticket_opened", ticket, link=_ticket_url(ticket))
+               "ticket_opened", ticket, link=link)
 
 
-def public_reply(ticket, message) -> None:
+def public_reply(ticket, message, link: str) -> None:
     """Send a technician's public reply to the requester."""
     queue_mail("reply", ticket.requester_email, f"Re: [{ticket.label}] {ticket.subject}", "public_reply", ticket,
-               message=message, link=_ticket_url(ticket))
+               message=message, link=link)
 
 
-def ticket_resolved(ticket, reopen_link: str) -> None:
+def ticket_resolved(ticket, link: str, reopen_link: str) -> None:
     """Tell the requester the ticket is resolved, with a one-click reopen link."""
     queue_mail("resolved", ticket.requester_email, f"[{ticket.label}] Resolved: {ticket.subject}",
-               "ticket_resolved", ticket, link=_ticket_url(ticket), reopen_link=reopen_link)
+               "ticket_resolved", ticket, link=link, reopen_link=reopen_link)
 
 
-def ticket_assigned(ticket, technician) -> None:
+def ticket_assigned(ticket, technician, link: str) -> None:
     """Tell a technician a ticket is now theirs."""
-    link = external_url("desk.show", number=ticket.number)
     queue_mail("assigned", technician.email, f"[{ticket.label}] Assigned to you: {ticket.subject}",
                "ticket_assigned", ticket, technician=technician, link=link)
 
 
-def ticket_merged(ticket, into) -> None:
-    """Tell the requester their ticket continues in another one."""
+def ticket_merged(ticket, into, link: str) -> None:
+    """Tell the requester their ticket continues in another one (`link` opens that one)."""
     queue_mail("merged", ticket.requester_email, f"[{ticket.label}] Merged into {into.label}: {ticket.subject}",
-               "ticket_merged", ticket, into=into, link=_ticket_url(into))
+               "ticket_merged", ticket, into=into, link=link)
 
 
-def requester_replied(ticket, message) -> None:
+def requester_replied(ticket, message, link: str) -> None:
     """Tell the assigned technician that the requester answered."""
     if ticket.assignee is None or not ticket.assignee.active:
         return
-    link = external_url("desk.show", number=ticket.number)
     queue_mail("requester-reply", ticket.assignee.email, f"[{ticket.label}] {message.author_name or 'The requester'}"
                f" replied: {ticket.subject}", "requester_replied", ticket, message=message, link=link)

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
+from .. import clock
+
 
 def utcnow() -> datetime:
-    """The current time, UTC, timezone-aware."""
-    return datetime.now(UTC)
+    """The current time, UTC, timezone-aware (from the portal's one clock)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

@@ -12,6 +12,7 @@ from ..extensions import db
 from .base import UTCDateTime, enum_column, utcnow
 
 TICKET_NUMBER_OFFSET = 1000  # ticket 1 is shown as #1001: numbers people can read out on the phone
+TICKET_NUMBER_MAX_DIGITS = 12  # longer numbers are no ticket's, and would overflow an integer column
 
 
 class TicketStatus(enum.StrEnum):
@@ -20,6 +21,10 @@ class TicketStatus(enum.StrEnum):
     PENDING = "pending"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+#: The statuses in which somebody still has to act (the queue's "active" tickets).
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
 
 class Priority(enum.StrEnum):
@@ -106,11 +111,20 @@ class Ticket(db.Model):
     @property
     def is_open(self) -> bool:
         """New, open or pending: somebody still has to act."""
-        return self.status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+        return self.status in OPEN_STATUSES
 
     @staticmethod
     def id_from_number(number: int) -> int:
+        """The row id of the ticket shown as `number`."""
         return number - TICKET_NUMBER_OFFSET
+
+    @staticmethod
+    def parse_number(text: str | None) -> int | None:
+        """The ticket number in what a person typed ("#1042", "1042"), or None if it is none."""
+        digits = (text or "").strip().lstrip("#")
+        if not digits.isdigit() or not digits.isascii() or len(digits) > TICKET_NUMBER_MAX_DIGITS:
+            return None
+        return int(digits)
 
 
 class Message(db.Model):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..flows.engine import is_numbered
 from .base import UTCDateTime, enum_column, utcnow
 
 
@@ -51,9 +52,10 @@ class Walk(db.Model):
     version_hash: Mapped[str] = mapped_column(sa.ForeignKey("flow_versions.hash"))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     agent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    # Agent mode: the walk ends in this ticket. use_alter: tickets and walks point at each other.
-    ticket_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("tickets.id", use_alter=True, name="fk_walks_ticket_id_tickets"))
+    # A technician walking a flow with a caller: the walk ends in the caller's ticket (not one it opens;
+    # that one is `ticket`). use_alter: tickets and walks point at each other.
+    caller_ticket_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("tickets.id", use_alter=True, name="fk_walks_caller_ticket_id_tickets"))
     status: Mapped[WalkStatus] = mapped_column(enum_column(WalkStatus), default=WalkStatus.ACTIVE, index=True)
     state: Mapped[dict] = mapped_column(sa.JSON)
     client_os: Mapped[str] = mapped_column(sa.String(20), default="Other")
@@ -67,7 +69,7 @@ class Walk(db.Model):
 
     user = relationship("User", foreign_keys=[user_id])
     ticket = relationship("Ticket", back_populates="walk", uselist=False, foreign_keys="Ticket.walk_id")
-    caller_ticket = relationship("Ticket", foreign_keys=[ticket_id])
+    caller_ticket = relationship("Ticket", foreign_keys=[caller_ticket_id])
 
     __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
 
@@ -82,4 +84,4 @@ class Walk(db.Model):
     def step_number(self) -> int:
         """The number of the step the walk stands on, as shown ("Step 3")."""
         trail = (self.state or {}).get("trail", [])
-        return 1 + sum(1 for e in trail if not e.get("auto") and e.get("type") not in ("resolved", "escalate"))
+        return 1 + sum(1 for e in trail if is_numbered(e.get("type", ""), bool(e.get("auto"))))

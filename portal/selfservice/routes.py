@@ -12,16 +12,19 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 
+from ..auth.decorators import staff_required
 from ..extensions import db, htmx, limiter
 from ..flows import engine
+from ..flows.model import CLIENT_OS
 from ..flows_runtime import registry
 from ..models import Walk, WalkStatus
-from ..tickets.access import signed_ticket_url
+from ..search import find, normalize_query, record_miss, sync_index
+from ..tickets import queries as ticket_queries
 from ..tickets.forms import ContactDetailsForm
-from ..tickets.services import open_ticket_for_walk
-from ..web import render
+from ..tickets.links import signed_ticket_url
+from ..web import go_to, moved, render
 from . import services
-from .services import WalkError
+from .services import View, WalkError
 
 bp = Blueprint("selfservice", __name__, template_folder="templates")
 
@@ -44,8 +47,6 @@ def _search(query: str) -> tuple:
     query = (query or "").strip()[:200]
     if not query:
         return None, False
-    from ..search import find, normalize_query, record_miss, sync_index
-
     flows = registry()
     sync_index(flows.flows.values())  # cheap when nothing changed; picks up edited flow files
     hits = [(flows.get(h.flow_id), h) for h in find(query, limit=8)]
@@ -87,54 +88,63 @@ def _client() -> dict:
     return services.client_facts(request.headers.get("User-Agent"))
 
 
+def _requester():
+    """The signed-in person a ticket would be for, or None (anonymous: asked for name and email)."""
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
 def _remember(walk: Walk) -> None:
     walks = [w for w in session.get(SESSION_WALKS, []) if w != walk.id]
     session[SESSION_WALKS] = ([walk.id] + walks)[:MAX_SESSION_WALKS]
 
 
-def _owned_walk(walk_id: str) -> Walk:
-    """The walk if it belongs to this browser or this user; 404 otherwise."""
-    walk = db.session.get(Walk, walk_id)
+def _owned(walk_id: str) -> services.Position:
+    """The walk's position if it belongs to this browser or this user; 404 otherwise."""
+    walk = db.session.get(Walk, walk_id[:64])
     if walk is None:
         abort(404)
     if walk.user_id is not None:
-        if current_user.is_authenticated and (walk.user_id == current_user.id or walk.agent_id == current_user.id):
-            return walk
+        if not (current_user.is_authenticated and current_user.id in (walk.user_id, walk.agent_id)):
+            abort(404)
+    elif walk_id not in session.get(SESSION_WALKS, []):
         abort(404)
-    if walk_id in session.get(SESSION_WALKS, []):
-        return walk
-    abort(404)
+    return services.position(walk)
 
 
 def _step_url(walk: Walk, number: int) -> str:
     return url_for("selfservice.step", walk_id=walk.id, number=number)
 
 
-def _current_url(pos: services.Position) -> str:
-    walk, state = pos.walk, pos.state
-    if walk.status == WalkStatus.ACTIVE and state.status == engine.ESCALATED:
-        return url_for("selfservice.contact", walk_id=walk.id)
-    if state.ended or walk.status != WalkStatus.ACTIVE:
-        return url_for("selfservice.end", walk_id=walk.id)
-    return _step_url(walk, state.number)
+def _url(pos: services.Position) -> str:
+    """The address of the page the walk is on."""
+    view = pos.view
+    if view is View.CALLER_TICKET:
+        return url_for("desk.show", number=pos.walk.caller_ticket.number)
+    if view is View.CONTACT:
+        return url_for("selfservice.contact", walk_id=pos.walk.id)
+    if view is View.END:
+        return url_for("selfservice.end", walk_id=pos.walk.id)
+    return _step_url(pos.walk, pos.state.number)
+
+
+def _page(pos: services.Position):
+    """The page the walk is on, rendered (a fragment for htmx)."""
+    view = pos.view
+    if view is View.CONTACT:
+        return _contact_view(pos, ContactDetailsForm(formdata=None))
+    if view is View.END:
+        return _end_view(pos)
+    return _step_view(pos, pos.state.number)
 
 
 def _moved(pos: services.Position):
-    """After a change: htmx gets the new view and its URL; a plain browser is redirected there."""
-    url = _current_url(pos)
-    if not htmx:
-        return redirect(url, code=303)
-    if url.endswith("/contact"):
-        body, status, headers = _contact_view(pos, ContactDetailsForm(formdata=None))
-    elif url.endswith("/end"):
-        body, status, headers = _end_view(pos)
-    else:
-        body, status, headers = _step_view(pos, pos.state.number)
-    headers["HX-Push-Url"] = url
-    return body, status, headers
+    """After a change: htmx gets the page the walk is on now, with its URL; a plain browser goes there."""
+    if pos.view is View.CALLER_TICKET:
+        return go_to(_url(pos))
+    return moved(_url(pos), lambda: _page(pos))
 
 
-def _step_view(pos: services.Position, number: int, error: str | None = None, status: int = 200):
+def _step_view(pos: services.Position, number: int, error: str | None = None):
     state, flow = pos.state, pos.flow
     if number == state.number and not state.ended:
         step, draft, errors = pos.step, state.draft, state.errors
@@ -146,7 +156,7 @@ def _step_view(pos: services.Position, number: int, error: str | None = None, st
     if step is None:
         abort(404)
     return render("selfservice/walk.html", "flow_step", view="step", walk=pos.walk, flow=flow, step=step,
-                  number=number, draft=draft, errors=errors, error=error, status=status,
+                  number=number, draft=draft, errors=errors, error=error,
                   action=_step_url(pos.walk, number), can_back=number > 1,
                   allow_help=flow.allow_escalation, revisiting=number != state.number)
 
@@ -164,34 +174,10 @@ def _end_view(pos: services.Position):
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number)
 
 
-def _contact_view(pos: services.Position, form: ContactDetailsForm, help_requested: bool = False):
+def _contact_view(pos: services.Position, form: ContactDetailsForm):
     return render("selfservice/walk.html", "flow_step", view="contact", walk=pos.walk, flow=pos.flow, form=form,
-                  state=pos.state, help_requested=help_requested, number=pos.state.number,
+                  state=pos.state, help_requested=pos.help_requested, number=pos.state.number,
                   can_back=pos.state.can_go_back)
-
-
-def _finish_agent_walk(pos: services.Position, state: engine.State):
-    """Agent mode: the transcript goes into the caller's ticket; back to that ticket."""
-    from ..desk.services import attach_walk
-
-    ticket = pos.walk.caller_ticket
-    if state.status == engine.ESCALATED:
-        services.mark_escalated(pos.walk, state)
-    attach_walk(ticket, pos.walk, state, current_user)
-    target = url_for("desk.show", number=ticket.number)
-    if htmx:
-        return "", 200, {"HX-Redirect": target}
-    return redirect(target, code=303)
-
-
-def _finish_escalation(pos: services.Position, state: engine.State):
-    """Open the ticket now for a signed-in user; ask an anonymous one for name and email first."""
-    if services.is_agent_walk(pos.walk):
-        return _finish_agent_walk(pos, state)
-    if current_user.is_authenticated:
-        open_ticket_for_walk(pos.walk, state, requester=current_user)
-        return _moved(services.position(pos.walk))
-    return None
 
 
 @bp.get("/flows/<flow_id>")
@@ -204,7 +190,7 @@ def flow(flow_id: str):
     preview = engine.start(found, client, flows=registry().lookup())
     if preview.ended or preview.flow != found.id:
         # The first shown step lies behind a goto, or the flow ends at once: start the walk now.
-        return _start_and_move(found, client)
+        return _settled(_start(found, client))
     step = found.steps[preview.step]
     return render("selfservice/walk.html", "flow_step", view="step", walk=None, flow=found, step=step, number=1,
                   draft={}, errors={}, error=None, action=url_for("selfservice.begin", flow_id=found.id,
@@ -213,11 +199,17 @@ def flow(flow_id: str):
                   help_action=url_for("selfservice.begin", flow_id=found.id, version=found.hash[:16], help=1))
 
 
-def _start_and_move(found, client):
-    user_id = current_user.id if current_user.is_authenticated else None
-    walk = services.start_walk(found, client, user_id=user_id)
-    _remember(walk)
-    return _moved(services.position(walk))
+def _start(found, client) -> services.Position:
+    pos = services.start_walk(found, client, user_id=current_user.id if current_user.is_authenticated else None)
+    _remember(pos.walk)
+    return pos
+
+
+def _settled(pos: services.Position):
+    """A walk that ended at once (a flow that escalates straight away) is settled like any other."""
+    if pos.view is View.CONTACT and _requester() is not None:
+        pos = services.open_ticket(pos, requester=_requester())
+    return _moved(pos)
 
 
 def _answer_from_form(step) -> object:
@@ -243,10 +235,7 @@ def begin(flow_id: str):
         found = older or found
     if found is None:
         abort(404)
-    user_id = current_user.id if current_user.is_authenticated else None
-    walk = services.start_walk(found, _client(), user_id=user_id)
-    _remember(walk)
-    pos = services.position(walk)
+    pos = _start(found, _client())
     if request.args.get("help"):
         return _need_help(pos)
     return _apply_answer(pos, 1)
@@ -255,21 +244,14 @@ def begin(flow_id: str):
 def _apply_answer(pos: services.Position, number: int):
     earlier = services.earlier_step(pos, number) if number != pos.state.number else None
     step = pos.step if number == pos.state.number else (earlier[1] if earlier else None)
-    value = _answer_from_form(step)
     try:
-        pos = services.answer(pos.walk, number, value)
+        pos = services.answer(pos, number, _answer_from_form(step), requester=_requester(), actor=_requester())
     except engine.AnswerError as exc:
-        return _step_view(pos, pos.state.number, error=_answer_error_message(exc), status=200)
+        return _step_view(pos, pos.state.number, error=_answer_error_message(exc))
     except WalkError:  # handed to the help desk meanwhile
-        return _handed_over(pos)
-    if pos.state.errors:
-        return _step_view(pos, pos.state.number, status=200)
-    if pos.state.status == engine.ESCALATED:
-        finished = _finish_escalation(pos, pos.state)
-        if finished is not None:
-            return finished
-    if pos.state.status == engine.RESOLVED and services.is_agent_walk(pos.walk):
-        return _finish_agent_walk(pos, pos.state)
+        return _moved(pos)
+    if pos.view is View.STEP and pos.state.errors:
+        return _step_view(pos, pos.state.number)  # the form again, each error next to its field
     return _moved(pos)
 
 
@@ -278,120 +260,107 @@ def _answer_error_message(exc: engine.AnswerError) -> str:
     return "That answer didn't match this step (the page may be out of date). Please choose again."
 
 
-def _handed_over(pos: services.Position):
-    """The walk is with the help desk now: show its end page instead."""
-    if not htmx:
-        return redirect(url_for("selfservice.end", walk_id=pos.walk.id), code=303)
-    body, status, headers = _end_view(pos)
-    headers["HX-Push-Url"] = url_for("selfservice.end", walk_id=pos.walk.id)
-    return body, status, headers
-
-
 @bp.get("/walks/<walk_id>")
 def resume(walk_id: str):
     """Continue a walk where it stands."""
-    walk = _owned_walk(walk_id)
-    return redirect(_current_url(services.position(walk)))
+    return redirect(_url(_owned(walk_id)))
 
 
 @bp.get("/walks/<walk_id>/<int:number>")
 def step(walk_id: str, number: int):
     """Step `number` of a walk: the current one, or an earlier one shown again."""
-    pos = services.position(_owned_walk(walk_id))
-    current = _current_url(pos)
-    if pos.walk.status == WalkStatus.ESCALATED or pos.flow is None:
-        return redirect(current)
+    pos = _owned(walk_id)
+    if pos.walk.status == WalkStatus.ESCALATED or pos.flow is None or pos.view is View.CALLER_TICKET:
+        return redirect(_url(pos))
     if number > pos.state.number or number < 1 or (number == pos.state.number and pos.state.ended):
-        return redirect(current)
+        return redirect(_url(pos))
     return _step_view(pos, number)
 
 
 @bp.post("/walks/<walk_id>/<int:number>")
 def answer(walk_id: str, number: int):
     """Answer step `number`."""
-    pos = services.position(_owned_walk(walk_id))
-    if pos.walk.status == WalkStatus.ESCALATED:
-        return _handed_over(pos)
-    return _apply_answer(pos, number)
+    return _apply_answer(_owned(walk_id), number)
 
 
 @bp.post("/walks/<walk_id>/restart")
 def restart(walk_id: str):
     """Start over: this walk is left as abandoned and the flow starts afresh."""
-    walk = _owned_walk(walk_id)
+    walk = _owned(walk_id).walk
     services.abandon(walk)
-    target = url_for("selfservice.flow", flow_id=walk.flow_id)
     if registry().get(walk.flow_id) is None:
-        target = url_for("selfservice.home")
-    if htmx:
-        return "", 200, {"HX-Redirect": target}
-    return redirect(target, code=303)
+        return go_to(url_for("selfservice.home"))
+    return go_to(url_for("selfservice.flow", flow_id=walk.flow_id))
 
 
 def _need_help(pos: services.Position):
-    if pos.walk.status == WalkStatus.ESCALATED:
-        return _handed_over(pos)
     try:
-        state = services.escalate_state(pos)
-    except (WalkError, engine.AnswerError) as exc:
+        pos = services.request_help(pos, requester=_requester(), actor=_requester())
+    except WalkError as exc:
+        if pos.view is View.STEP:
+            return _step_view(pos, pos.state.number, error=str(exc))
+        return _moved(pos)
+    except engine.AnswerError as exc:
         return _step_view(pos, pos.state.number, error=str(exc))
-    finished = _finish_escalation(pos, state)
-    if finished is not None:
-        return finished
-    form = ContactDetailsForm(formdata=None)
-    if not htmx:
-        return redirect(url_for("selfservice.contact", walk_id=pos.walk.id, help=1), code=303)
-    body, status, headers = _contact_view(pos, form, help_requested=True)
-    headers["HX-Push-Url"] = url_for("selfservice.contact", walk_id=pos.walk.id, help=1)
-    return body, status, headers
+    return _moved(pos)
 
 
 @bp.post("/walks/<walk_id>/help")
 @limiter.limit("20 per hour")
 def need_help(walk_id: str):
     """"I still need help": escalate from wherever the walk stands."""
-    return _need_help(services.position(_owned_walk(walk_id)))
+    return _need_help(_owned(walk_id))
 
 
 @bp.route("/walks/<walk_id>/contact", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def contact(walk_id: str):
     """Name and email of an anonymous requester, then the ticket opens."""
-    pos = services.position(_owned_walk(walk_id))
-    if pos.walk.status not in (WalkStatus.ACTIVE, WalkStatus.RESOLVED):
-        return redirect(_current_url(pos))
-    help_requested = bool(request.values.get("help"))
-    if pos.state.status != engine.ESCALATED and not help_requested:
-        return redirect(_current_url(pos))
-    if current_user.is_authenticated:
-        return _need_help(pos) if help_requested else _finish_escalation(pos, pos.state)
+    pos = _owned(walk_id)
+    if pos.view is not View.CONTACT:
+        return redirect(_url(pos))
+    if _requester() is not None:  # signed in since asking for help: the ticket opens for the account
+        return _moved(services.open_ticket(pos, requester=_requester()))
     form = ContactDetailsForm()
     if form.validate_on_submit():
-        state = services.escalate_state(pos) if pos.state.status != engine.ESCALATED else pos.state
-        open_ticket_for_walk(pos.walk, state, name=form.name.data, email=form.email.data)
-        return _moved(services.position(pos.walk))
-    return _contact_view(pos, form, help_requested=help_requested)
+        return _moved(services.open_ticket(pos, name=form.name.data, email=form.email.data))
+    return _contact_view(pos, form)
 
 
 @bp.get("/walks/<walk_id>/end")
 def end(walk_id: str):
     """The end of a walk: the fix worked (did this help?), or the ticket that was opened."""
-    pos = services.position(_owned_walk(walk_id))
-    if pos.walk.status == WalkStatus.ACTIVE and not pos.state.ended:
-        return redirect(_current_url(pos))
-    if pos.walk.status == WalkStatus.ACTIVE and pos.state.status == engine.ESCALATED:
-        return redirect(_current_url(pos))
+    pos = _owned(walk_id)
+    if pos.view is not View.END:
+        return redirect(_url(pos))
     return _end_view(pos)
 
 
 @bp.post("/walks/<walk_id>/feedback")
 def feedback(walk_id: str):
     """Store "Did this help?"."""
-    walk = _owned_walk(walk_id)
+    pos = _owned(walk_id)
     helped = request.form.get("helped")
-    if helped not in ("yes", "no"):
-        return _end_view(services.position(walk))
-    services.record_feedback(walk, helped == "yes", request.form.get("comment"))
+    if helped in ("yes", "no"):
+        services.record_feedback(pos.walk, helped == "yes", request.form.get("comment"))
     if not htmx:
-        return redirect(url_for("selfservice.end", walk_id=walk.id, _anchor="feedback"), code=303)
-    return _end_view(services.position(walk))
+        return redirect(url_for("selfservice.end", walk_id=pos.walk.id, _anchor="feedback"), code=303)
+    return _end_view(pos)
+
+
+# --- a technician walks a flow with a caller --------------------------------------------------------
+
+
+@bp.post("/walks/with-caller/<int:number>")
+@staff_required
+def with_caller(number: int):
+    """Start a walk for the caller of ticket `number` (the desk's "Walk with caller" form posts here)."""
+    ticket = ticket_queries.ticket_by_number(number)
+    found = registry().get(request.form.get("flow", ""))
+    if ticket is None or found is None:
+        abort(404)
+    os_name = request.form.get("os", "Other")
+    pos = services.start_caller_walk(ticket, found, current_user._get_current_object(),
+                                     os=os_name if os_name in CLIENT_OS else "Other",
+                                     mobile=request.form.get("mobile") == "yes")
+    return redirect(url_for("selfservice.resume", walk_id=pos.walk.id), code=303)

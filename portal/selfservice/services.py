@@ -3,24 +3,34 @@
 A walk's engine state is stored as JSON on the row. Every change is one transaction; two requests
 racing on one walk (a double click, two tabs) are serialised by the row's revision counter: the
 loser's change is dropped and it sees the winner's state.
+
+Every operation takes the walk's :class:`Position` (loaded once per request) and returns the new
+one; :attr:`Position.view` says which page the walk is on now, derived in one place from the walk's
+status and its engine state. Asking for help is stored on the walk (an escalated state waiting for
+the person's contact details), so it survives a reload, Back, or signing in.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.exc import StaleDataError
 from ua_parser import parse as parse_user_agent
 
+from .. import clock
 from ..extensions import db
 from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
-from ..models import FlowVersion, Walk, WalkStatus
+from ..models import FlowVersion, TicketSource, User, Walk, WalkStatus
+from ..tickets import services as tickets
 
 MOBILE_OS = {"iOS", "Android"}
+#: ua-parser's OS families -> the flow format's `client.os` values (CLIENT_OS).
 OS_NAMES = {"Windows": "Windows", "Mac OS X": "macOS", "macOS": "macOS", "Linux": "Linux", "Ubuntu": "Linux",
             "Fedora": "Linux", "Debian": "Linux", "Chrome OS": "ChromeOS", "ChromeOS": "ChromeOS", "iOS": "iOS",
             "iPadOS": "iOS", "Android": "Android"}
@@ -47,11 +57,8 @@ def _store_version(flow: Flow) -> None:
     if db.session.get(FlowVersion, flow.hash) is not None:
         return
     values = {"hash": flow.hash, "flow_id": flow.id, "path": flow.source_path, "source": flow.source,
-              "created_at": datetime.now(UTC)}
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+              "created_at": clock.now()}
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     db.session.execute(insert(FlowVersion).values(**values).on_conflict_do_nothing(index_elements=["hash"]))
 
 
@@ -79,6 +86,15 @@ def _lookup(pins):
     return find
 
 
+class View(enum.StrEnum):
+    """The page a walk is on."""
+
+    STEP = "step"  # a step to answer
+    CONTACT = "contact"  # escalated: waiting for the person's name and email to open the ticket
+    END = "end"  # resolved, handed to the help desk (the ticket), or abandoned
+    CALLER_TICKET = "caller-ticket"  # a technician's walk with a caller ended: back to the caller's ticket
+
+
 @dataclass
 class Position:
     """A walk with its engine state and the flow version the current step belongs to."""
@@ -91,13 +107,40 @@ class Position:
     def step(self):
         return self.flow.steps.get(self.state.step) if self.flow else None
 
+    @property
+    def view(self) -> View:
+        """Which page the walk is on: the one place that reads the walk's status and its state's."""
+        walk, state = self.walk, self.state
+        if walk.caller_ticket_id is not None and (walk.status != WalkStatus.ACTIVE or state.ended):
+            return View.CALLER_TICKET
+        if walk.status in (WalkStatus.ESCALATED, WalkStatus.ABANDONED):
+            return View.END
+        if state.status == engine.ESCALATED:
+            return View.CONTACT
+        if state.status == engine.RESOLVED:
+            return View.END
+        return View.STEP
+
+    @property
+    def help_requested(self) -> bool:
+        """True if the person asked for help ("I still need help"), not the flow."""
+        return bool(self.state.ticket) and self.state.ticket.get("reason") == engine.NEED_HELP
+
+    @property
+    def lookup(self):
+        """The engine's flow lookup for this walk's pinned versions."""
+        return _lookup(self.state.pins)
+
 
 def position(walk: Walk) -> Position:
-    """Load a walk's state and the flow version it stands in."""
-    state = engine.State.from_dict(walk.state)
+    """Load a walk's state and the flow version it stands in (once per request)."""
+    return _moved_to(walk, engine.State.from_dict(walk.state))
+
+
+def _moved_to(walk: Walk, state: engine.State) -> Position:
+    """The walk standing at `state` (after a change: no need to read the walk back)."""
     digest = state.pins.get(state.flow)
-    flow = flow_version(digest) if digest else None
-    return Position(walk, state, flow)
+    return Position(walk, state, flow_version(digest) if digest else None)
 
 
 def _save(walk: Walk, state: engine.State) -> None:
@@ -111,9 +154,9 @@ def _save(walk: Walk, state: engine.State) -> None:
     walk.state = state.to_dict()
     if state.status == engine.RESOLVED:
         walk.status = WalkStatus.RESOLVED
-        walk.ended_at = walk.ended_at or datetime.now(UTC)
-    elif walk.status == WalkStatus.RESOLVED and state.status == engine.ACTIVE:
-        walk.status = WalkStatus.ACTIVE  # went back from the resolved page
+        walk.ended_at = walk.ended_at or clock.now()
+    elif walk.status == WalkStatus.RESOLVED:
+        walk.status = WalkStatus.ACTIVE  # went back from the resolved page, or the fix did not hold
         walk.ended_at = None
 
 
@@ -128,23 +171,32 @@ def _commit(walk: Walk) -> bool:
         return False
 
 
-def start_walk(flow: Flow, client: dict, *, user_id: int | None = None, agent_id: int | None = None,
-               ticket_id: int | None = None) -> Walk:
+def start_walk(flow: Flow, client: dict, *, user_id: int | None = None) -> Position:
     """A new walk of `flow`, pinned to its version and stored."""
+    return _start(flow, client, user_id=user_id)
+
+
+def _start(flow: Flow, client: dict, **columns) -> Position:
     state = engine.start(flow, client, flows=_lookup({flow.id: flow.hash}))
     _store_version(flow)
-    walk = Walk(flow_id=flow.id, flow_title=flow.title, version_hash=flow.hash, user_id=user_id, agent_id=agent_id,
-                ticket_id=ticket_id, client_os=client.get("os", "Other"), client_mobile=bool(client.get("mobile")),
-                state={})
+    walk = Walk(flow_id=flow.id, flow_title=flow.title, version_hash=flow.hash, client_os=client.get("os", "Other"),
+                client_mobile=bool(client.get("mobile")), state={}, **columns)
     _save(walk, state)
     db.session.add(walk)
     db.session.commit()
-    return walk
+    return _moved_to(walk, state)
+
+
+def start_caller_walk(ticket, flow: Flow, actor: User, *, os: str, mobile: bool) -> Position:
+    """A technician walks `flow` with the caller of `ticket`; the walk's transcript ends in that ticket."""
+    tickets.note_caller_walk(ticket, flow.title, actor)
+    return _start(flow, {"os": os, "mobile": mobile}, user_id=ticket.requester_id, agent_id=actor.id,
+                  caller_ticket_id=ticket.id)
 
 
 def is_agent_walk(walk: Walk) -> bool:
     """A technician walking a flow for a caller: the walk ends in the caller's ticket."""
-    return walk.agent_id is not None and walk.ticket_id is not None
+    return walk.agent_id is not None and walk.caller_ticket_id is not None
 
 
 def _rewind(pos: Position, number: int) -> Position:
@@ -159,13 +211,13 @@ def _rewind(pos: Position, number: int) -> Position:
     return Position(pos.walk, state, flow)
 
 
-def answer(walk: Walk, number: int, value) -> Position:
+def answer(pos: Position, number: int, value, *, requester: User | None = None, actor: User | None = None) -> Position:
     """Answer shown step `number` of the walk (an earlier number rewinds the walk there first).
 
     Answering a step that was already answered the same way changes nothing, so a double click
-    or a retried request is harmless.
+    or a retried request is harmless. A walk that ends is settled at once (see :func:`_settle`).
     """
-    pos = position(walk)
+    walk = pos.walk
     _refuse_if_handed_over(walk)
     if number > pos.state.number:
         return pos  # a step the walk has not reached: nothing to do
@@ -177,17 +229,77 @@ def answer(walk: Walk, number: int, value) -> Position:
     if pos.flow is None or pos.state.ended:
         raise WalkError("This step can't be answered any more.")
     state = engine.advance(pos.flow, pos.state, value, flows=_lookup(pos.state.pins))
-    _save(walk, state)
+    return _settle(walk, state, requester=requester, actor=actor)
+
+
+def request_help(pos: Position, *, requester: User | None = None, actor: User | None = None) -> Position:
+    """"I still need help": the walk escalates from wherever it stands.
+
+    With a signed-in requester the ticket opens at once; an anonymous person is asked for their
+    name and email first (the walk waits on the contact page, see :attr:`Position.view`).
+    """
+    _refuse_if_handed_over(pos.walk)
+    if pos.state.status == engine.ESCALATED:  # asked already (another tab, a retry)
+        return _settle(pos.walk, pos.state, requester=requester, actor=actor)
+    if pos.flow is None:
+        state = engine.State(flow=pos.state.flow, step=pos.state.step, client=pos.state.client,
+                             trail=pos.state.trail, pins=pos.state.pins, status=engine.ESCALATED,
+                             ticket={"summary": f"{pos.walk.flow_title}: not solved", "priority": "normal",
+                                     "queue": "general", "reason": engine.NEED_HELP, "step": None},
+                             failure="the flow version of this walk could not be loaded")
+    else:
+        if not pos.flow.allow_escalation and pos.state.status == engine.ACTIVE:
+            raise WalkError("This guide ends on its own; follow the steps to the end.")
+        state = engine.escalate(pos.flow, pos.state)
+    return _settle(pos.walk, state, requester=requester, actor=actor)
+
+
+def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: User | None) -> Position:
+    """Store the new state; a caller walk that ended goes into the caller's ticket, and an escalated
+    walk of a known requester opens its ticket, in the same transaction."""
+    if is_agent_walk(walk) and state.ended:
+        if state.status == engine.ESCALATED:
+            _mark_escalated(walk, state)
+        else:
+            _save(walk, state)
+        tickets.attach_walk(walk.caller_ticket, walk, state, actor)
+    elif state.status == engine.ESCALATED and requester is not None:
+        return open_ticket(_moved_to(walk, state), requester=requester)
+    else:
+        _save(walk, state)
     if not _commit(walk):
         return position(walk)
-    return position(walk)
+    return _moved_to(walk, state)
+
+
+def open_ticket(pos: Position, *, requester: User | None = None, name: str = "", email: str = "") -> Position:
+    """Hand an escalated walk to the help desk: its ticket opens and the walk ends, in one transaction.
+
+    Exactly once per walk: a second call (double click, reload, retry, a racing request) finds
+    the ticket the first one opened.
+    """
+    state = pos.state
+    if state.status != engine.ESCALATED:
+        raise WalkError("This guide hasn't been handed to the help desk.")
+    info = dict(state.ticket or {})
+    _mark_escalated(pos.walk, state)
+    tickets.open_ticket(TicketSource.WALK, subject=info.get("summary") or f"{pos.walk.flow_title}: not solved",
+                        queue=info.get("queue"), priority=info.get("priority"), walk=pos.walk, state=state,
+                        requester=requester, name=name, email=email)
+    return position(pos.walk)
+
+
+def _mark_escalated(walk: Walk, state: engine.State) -> None:
+    walk.state = state.to_dict()
+    walk.status = WalkStatus.ESCALATED
+    walk.ended_at = clock.now()
 
 
 def abandon(walk: Walk) -> None:
     """Mark a walk the person gave up on (Start over)."""
     if walk.status == WalkStatus.ACTIVE:
         walk.status = WalkStatus.ABANDONED
-        walk.ended_at = datetime.now(UTC)
+        walk.ended_at = clock.now()
         _commit(walk)
 
 
@@ -205,7 +317,7 @@ def _refuse_if_handed_over(walk: Walk) -> None:
 
 def shown_entry(state: engine.State, number: int):
     """The transcript entry of shown step `number` (1-based), or None."""
-    shown = [e for e in state.trail if not e.auto and e.type not in ("resolved", "escalate")]
+    shown = [e for e in state.trail if engine.is_numbered(e.type, e.auto)]
     return shown[number - 1] if 0 < number <= len(shown) else None
 
 
@@ -228,30 +340,6 @@ def _same_answer(entry, value) -> bool:
     if entry.type == "form" and isinstance(value, dict):
         return all((value.get(k) or "").strip() == v for k, v in entry.values.items())
     return False
-
-
-def mark_escalated(walk: Walk, state: engine.State) -> None:
-    """Record the walk as ended by escalation (the caller opens the ticket in the same transaction)."""
-    walk.state = state.to_dict()
-    walk.status = WalkStatus.ESCALATED
-    walk.ended_at = datetime.now(UTC)
-
-
-def escalate_state(pos: Position) -> engine.State:
-    """The state after "I still need help" (or the state itself if the flow already escalated)."""
-    if pos.state.status == engine.ESCALATED:
-        return pos.state
-    if pos.flow is None:
-        return engine.State(flow=pos.state.flow, step=pos.state.step, client=pos.state.client,
-                            trail=pos.state.trail, pins=pos.state.pins, status=engine.ESCALATED,
-                            ticket={"summary": f"{pos.walk.flow_title}: not solved", "priority": "normal",
-                                    "queue": "general", "reason": "the flow version could not be loaded",
-                                    "step": None},
-                            failure="the flow version of this walk could not be loaded")
-    flow = pos.flow
-    if not flow.allow_escalation and pos.state.status == engine.ACTIVE:
-        raise WalkError("This guide ends on its own; follow the steps to the end.")
-    return engine.escalate(flow, pos.state)
 
 
 def active_walks(user_id: int, limit: int = 5) -> list:

@@ -5,20 +5,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..desk import services as desk
-from ..desk.links import reopen_token_ticket_id
 from ..extensions import limiter
+from ..models import TicketSource
+from ..validators import is_email
 from ..web import render
-from .access import key_opens, signed_ticket_url
+from . import queries, services
 from .forms import ContactForm, ReplyForm, new_key
-from .services import add_reply, open_direct_ticket, ticket_by_number, tickets_of
+from .links import key_opens, reopen_token_ticket_id, signed_ticket_url
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
 
 
 def _viewable(number: int):
     """The ticket if the current person may see it; 404 otherwise (never reveal that it exists)."""
-    ticket = ticket_by_number(number)
+    ticket = queries.ticket_by_number(number)
     if ticket is None:
         abort(404)
     if current_user.is_authenticated and (ticket.requester_id == current_user.id or current_user.is_staff):
@@ -33,15 +33,15 @@ def _viewable(number: int):
 @login_required
 def mine():
     """My tickets."""
-    return render("tickets/mine.html", tickets=tickets_of(current_user))
+    return render("tickets/mine.html", tickets=queries.tickets_of(current_user))
 
 
 @bp.get("/tickets/<int:number>")
 def show(number: int):
     """One ticket: status, transcript, replies, and a reply box."""
     ticket, key = _viewable(number)
-    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm(), can_reopen=desk.can_reopen(ticket),
-                  changes=desk.status_changes(ticket))
+    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm(), can_reopen=services.can_reopen(ticket),
+                  changes=queries.status_changes(ticket))
 
 
 @bp.post("/tickets/<int:number>/reply")
@@ -51,10 +51,10 @@ def reply(number: int):
     ticket, key = _viewable(number)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=desk.can_reopen(ticket),
-                      changes=desk.status_changes(ticket))
+        return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
+                      changes=queries.status_changes(ticket))
     author = current_user if current_user.is_authenticated else None
-    add_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
+    services.requester_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
     return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
 
 
@@ -63,8 +63,8 @@ def reopen(number: int):
     """The requester reopens a resolved ticket (within 7 days)."""
     ticket, key = _viewable(number)
     try:
-        desk.reopen(ticket, current_user if current_user.is_authenticated else None)
-    except desk.ActionError as exc:
+        services.reopen(ticket, current_user if current_user.is_authenticated else None)
+    except services.ActionError as exc:
         flash(str(exc), "error")
     else:
         flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
@@ -74,11 +74,11 @@ def reopen(number: int):
 @bp.get("/tickets/<int:number>/reopen/<token>")
 def reopen_link(number: int, token: str):
     """The one-click reopen link of the "resolved" email (valid for 7 days)."""
-    ticket = ticket_by_number(number)
+    ticket = queries.ticket_by_number(number)
     if ticket is None or reopen_token_ticket_id(token) != ticket.id:
         return render("tickets/reopen_expired.html", status=410)
-    if desk.can_reopen(ticket):
-        desk.reopen(ticket, ticket.requester)
+    if services.can_reopen(ticket):
+        services.reopen(ticket, ticket.requester)
         flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
     return redirect(signed_ticket_url(ticket), code=303)
 
@@ -93,10 +93,11 @@ def contact():
     anonymous = not current_user.is_authenticated
     valid = form.validate_on_submit()
     if form.is_submitted() and _contact_details_ok(form, anonymous) and valid:
-        ticket = open_direct_ticket(subject=form.subject.data, description=form.description.data or "",
-                                    request_key=form.key.data or new_key(),
-                                    requester=None if anonymous else current_user,
-                                    name=form.name.data or "", email=form.email.data or "")
+        ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data,
+                                         description=form.description.data or "",
+                                         request_key=form.key.data or new_key(),
+                                         requester=None if anonymous else current_user,
+                                         name=form.name.data or "", email=form.email.data or "")
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
     return render("tickets/contact.html", form=form, anonymous=anonymous)
@@ -110,7 +111,7 @@ def _contact_details_ok(form: ContactForm, anonymous: bool) -> bool:
         form.name.errors = [*form.name.errors, "Enter your name."]
         ok = False
     email = (form.email.data or "").strip()
-    if not email or "@" not in email or "." not in email.rsplit("@", 1)[-1]:
+    if not is_email(email):
         form.email.errors = [*form.email.errors, "Enter your email address so we can reply, like name@example.com."]
         ok = False
     return ok

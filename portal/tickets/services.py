@@ -1,18 +1,91 @@
-"""Ticket operations: the only code that writes tickets and messages."""
+"""Ticket operations: the only code that writes tickets, messages, attachments and links.
+
+Every operation records itself in the ticket's timeline (an append-only audit trail), queues the
+emails it causes in the outbox (:mod:`portal.mail.notify`), and commits all of it in one
+transaction. Operations that a ticket's state does not allow raise :class:`ActionError` with a
+message for the person.
+
+Tickets are opened in one place, :func:`open_ticket`, whatever their source (a walk that
+escalated, the contact form, a call the desk logged, an email). A ticket is opened at most once
+per request: a walk opens one ticket (the unique ``walk_id``), and every other source passes a
+one-time key (the form's hidden key, the email's Message-ID) stored in the namespace of its source.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..desk import services as desk
+from .. import clock
 from ..extensions import db
 from ..flows import engine
-from ..models import Message, Priority, Ticket, TicketSource, TicketStatus, User, Walk
-from ..selfservice.services import mark_escalated
+from ..mail import notify
+from ..models import (
+    Attachment,
+    EventKind,
+    Message,
+    Priority,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+    TicketSource,
+    TicketStatus,
+    User,
+    Walk,
+)
+from . import links, sla
 
 SUBJECT_MAX = 200
+NAME_MAX = 120
+EMAIL_MAX = 254
+QUEUE_MAX = 60
+DEFAULT_QUEUE = "general"
+REOPEN_DAYS = 7
+
+#: Allowed status changes. Anything else is refused.
+TRANSITIONS = {
+    TicketStatus.NEW: {TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED},
+    TicketStatus.OPEN: {TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED},
+    TicketStatus.PENDING: {TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.CLOSED},
+    TicketStatus.RESOLVED: {TicketStatus.OPEN, TicketStatus.CLOSED},
+    TicketStatus.CLOSED: {TicketStatus.OPEN},
+}
+
+
+class ActionError(ValueError):
+    """An action the ticket's state or the actor's role does not allow (message for the person)."""
+
+
+def _name(user: User | None) -> str:
+    return user.display_name if user is not None else "System"
+
+
+def record(ticket: Ticket, kind: EventKind, actor: User | None = None, old=None, new=None,
+           message: Message | None = None, actor_name: str | None = None) -> TicketEvent:
+    """Add one line to the ticket's timeline (not committed)."""
+    event = TicketEvent(ticket_id=ticket.id, actor_id=actor.id if actor else None,
+                        actor_name=(actor_name or _name(actor))[:NAME_MAX], kind=kind,
+                        old=None if old is None else str(old)[:200], new=None if new is None else str(new)[:200],
+                        message=message)
+    db.session.add(event)
+    return event
+
+
+def _require_staff(actor: User | None) -> None:
+    if actor is None or not actor.is_staff:
+        raise ActionError("Only technicians can do that.")
+
+
+def _commit() -> None:
+    db.session.commit()
+
+
+# -- opening ------------------------------------------------------------------------------------------
 
 
 def form_values(state: engine.State) -> dict:
@@ -25,91 +98,395 @@ def form_values(state: engine.State) -> dict:
     return values
 
 
-def open_ticket_for_walk(walk: Walk, state: engine.State, *, requester: User | None = None, name: str = "",
-                         email: str = "") -> Ticket:
-    """Open the ticket of an escalated walk and end the walk, in one transaction; exactly once.
+def _client_facts(state: engine.State) -> dict:
+    return {"os": state.client.get("os", "Other"), "mobile": state.client.get("mobile") == "true"}
 
-    A second call for the same walk (double click, reload, retry, a racing request) returns the
-    ticket the first one opened: the unique walk_id makes a second row impossible.
+
+def _priority(value) -> Priority:
+    return Priority(value) if value in Priority.__members__.values() else Priority.NORMAL
+
+
+def _stored_key(source: TicketSource, request_key: str | None) -> str | None:
+    """The one-time key as stored: each source has its own namespace, so one can't claim another's."""
+    return f"{source.value}:{request_key}" if request_key else None
+
+
+def _existing(walk_id: str | None, stored_key: str | None) -> Ticket | None:
+    if walk_id is not None:
+        return db.session.scalar(sa.select(Ticket).where(Ticket.walk_id == walk_id))
+    if stored_key is not None:
+        return db.session.scalar(sa.select(Ticket).where(Ticket.request_key == stored_key))
+    return None
+
+
+def start_clock(ticket: Ticket, at: datetime | None = None) -> None:
+    """Set the SLA due times of a new ticket from its priority."""
+    opened_at = at or ticket.created_at or clock.now()
+    if ticket.priority is None:
+        ticket.priority = Priority.NORMAL
+    ticket.response_due_at, ticket.resolution_due_at = sla.due_times(opened_at, ticket.priority.value,
+                                                                     current_app.config)
+
+
+def open_ticket(source: TicketSource | str, *, subject: str, description: str = "",
+                request_key: str | None = None, requester: User | None = None, name: str = "", email: str = "",
+                queue: str | None = None, priority: Priority | str | None = None,
+                walk: Walk | None = None, state: engine.State | None = None,
+                actor: User | None = None, attachments: tuple | list = ()) -> tuple[Ticket, bool]:
+    """Open a ticket, exactly once per walk or one-time key: (the ticket, True if this call opened it).
+
+    A second call with the same walk or key (double click, reload, retry, a racing request, an
+    email delivered twice) returns the ticket the first one opened: the unique ``walk_id`` and
+    ``request_key`` columns make a second row impossible. Everything a new ticket needs (the SLA
+    clock, the first line of its timeline, the requester's email, the files sent with it) is
+    committed with it.
     """
-    existing = db.session.scalar(sa.select(Ticket).where(Ticket.walk_id == walk.id))
+    source = TicketSource(source)
+    key = _stored_key(source, request_key)
+    walk_id = walk.id if walk is not None else None
+    existing = _existing(walk_id, key)
     if existing is not None:
-        return existing
-    info = dict(state.ticket or {})
-    priority = info.get("priority") or "normal"
+        return existing, False
     ticket = Ticket(
-        walk_id=walk.id,
-        requester_id=requester.id if requester else None,
-        requester_name=(requester.display_name if requester else name.strip())[:120],
-        requester_email=(requester.email if requester else email.strip().lower())[:254],
-        subject=(info.get("summary") or f"{walk.flow_title}: not solved")[:SUBJECT_MAX],
-        queue=(info.get("queue") or "general")[:60],
-        priority=Priority(priority) if priority in Priority.__members__.values() else Priority.NORMAL,
-        status=TicketStatus.NEW,
-        flow_id=walk.flow_id,
-        flow_title=walk.flow_title,
-        flow_version=walk.version_hash,
-        transcript=[e.to_dict() for e in state.trail],
-        form_values=form_values(state),
-        client_facts={"os": state.client.get("os", "Other"), "mobile": state.client.get("mobile") == "true"},
-        failure=state.failure,
-        source=TicketSource.WALK,
-        requester=requester,
+        walk_id=walk_id, request_key=None if walk is not None else key,
+        requester_id=requester.id if requester else None, requester=requester,
+        requester_name=((name or "").strip() or (requester.display_name if requester else ""))[:NAME_MAX],
+        requester_email=(requester.email if requester else (email or "").strip().lower())[:EMAIL_MAX],
+        subject=(subject or "").strip()[:SUBJECT_MAX] or "(no subject)", description=(description or "").strip(),
+        queue=((queue or "").strip() or DEFAULT_QUEUE)[:QUEUE_MAX], priority=_priority(priority),
+        status=TicketStatus.NEW, source=source,
     )
-    mark_escalated(walk, state)
+    if walk is not None and state is not None:
+        ticket.flow_id, ticket.flow_title, ticket.flow_version = walk.flow_id, walk.flow_title, walk.version_hash
+        ticket.transcript = [e.to_dict() for e in state.trail]
+        ticket.form_values = form_values(state)
+        ticket.client_facts = _client_facts(state)
+        ticket.failure = state.failure
     db.session.add(ticket)
     try:
-        desk.opened(ticket)
-        db.session.commit()
+        _opened(ticket, actor, attachments)
+        _commit()
     except (IntegrityError, StaleDataError):
         db.session.rollback()
-        existing = db.session.scalar(sa.select(Ticket).where(Ticket.walk_id == walk.id))
+        existing = _existing(walk_id, key)
         if existing is None:
             raise
-        return existing
-    return ticket
+        return existing, False
+    return ticket, True
 
 
-def open_direct_ticket(*, subject: str, description: str, request_key: str, requester: User | None = None,
-                       name: str = "", email: str = "") -> Ticket:
-    """Open a ticket from the contact form; the form's one-time key makes a resubmission a no-op."""
-    existing = db.session.scalar(sa.select(Ticket).where(Ticket.request_key == request_key))
+def _opened(ticket: Ticket, actor: User | None, attachments) -> None:
+    """Everything a newly opened ticket needs: SLA clock, timeline, files, the requester's email."""
+    if ticket.created_at is None:
+        ticket.created_at = clock.now()
+    start_clock(ticket, ticket.created_at)
+    db.session.flush()  # the ticket needs its id for the timeline and the email
+    author = (ticket.requester_name or ticket.requester_email)[:NAME_MAX]
+    record(ticket, EventKind.CREATED, actor, new=ticket.source.value if ticket.source else None,
+           actor_name=None if actor is not None else author)
+    if attachments:
+        names = ", ".join(a.filename for a in attachments)
+        db.session.add(Message(ticket_id=ticket.id, author_id=ticket.requester_id, author_name=author,
+                               body=f"Files sent with the request: {names}", internal=False, from_requester=True,
+                               request_key=ticket.request_key, attachments=list(attachments)))
+    notify.ticket_opened(ticket, links.requester_url(ticket))
+
+
+def requester_for(email: str, name: str = "") -> User:
+    """The account of the person with this email, created (without a password) if there is none."""
+    email = (email or "").strip().lower()
+    requester = db.session.scalar(sa.select(User).where(User.email == email))
+    if requester is None:
+        requester = User(email=email, name=(name or "").strip()[:NAME_MAX], role=Role.REQUESTER)
+        db.session.add(requester)
+        db.session.flush()
+    return requester
+
+
+def open_on_behalf(actor: User, *, email: str, name: str, subject: str, description: str, queue: str,
+                   priority: str, request_key: str) -> Ticket:
+    """A ticket a technician logs for a caller, found by email or created (without a password)."""
+    _require_staff(actor)
+    existing = _existing(None, _stored_key(TicketSource.PHONE, request_key))
     if existing is not None:
         return existing
-    ticket = Ticket(
-        request_key=request_key,
-        requester_id=requester.id if requester else None,
-        requester_name=(requester.display_name if requester else name.strip())[:120],
-        requester_email=(requester.email if requester else email.strip().lower())[:254],
-        subject=subject.strip()[:SUBJECT_MAX],
-        description=description.strip(),
-        status=TicketStatus.NEW,
-        source=TicketSource.WEB,
-        requester=requester,
-    )
-    db.session.add(ticket)
-    try:
-        desk.opened(ticket)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(sa.select(Ticket).where(Ticket.request_key == request_key))
-        if existing is None:
-            raise
-        return existing
+    requester = requester_for(email, name)
+    ticket, _ = open_ticket(TicketSource.PHONE, subject=subject, description=description, request_key=request_key,
+                            requester=requester, name=name, queue=queue, priority=priority, actor=actor)
     return ticket
 
 
-def add_reply(ticket: Ticket, body: str, *, request_key: str, author: User | None = None) -> Message:
-    """The requester's reply from the ticket page, kept once per form submission."""
-    return desk.requester_reply(ticket, body, request_key=request_key, author=author)
+def attachment(filename: str, content_type: str, data: bytes) -> Attachment:
+    """A file to store with a message (added with the message)."""
+    return Attachment(filename=filename, content_type=content_type[:120], size=len(data), data=data)
 
 
-def tickets_of(user: User) -> list:
-    """A requester's tickets, newest first."""
-    return db.session.scalars(sa.select(Ticket).where(Ticket.requester_id == user.id)
-                              .order_by(Ticket.id.desc())).all()
+# -- status, assignment, priority, queue ----------------------------------------------------------------
 
 
-def ticket_by_number(number: int) -> Ticket | None:
-    return db.session.get(Ticket, Ticket.id_from_number(number))
+def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kind=EventKind.STATUS,
+                actor_name: str | None = None) -> None:
+    old = ticket.status
+    if status == old:
+        raise ActionError(f"The ticket is already {status.value}.")
+    if status not in TRANSITIONS[old]:
+        raise ActionError(f"A {old.value} ticket can't be set to {status.value}.")
+    at = clock.now()
+    if old == TicketStatus.PENDING:  # the clock runs again; the wait does not count
+        _resume_clock(ticket, at)
+    if status == TicketStatus.PENDING:
+        ticket.paused_at = at
+    if status == TicketStatus.RESOLVED:
+        ticket.resolved_at = at
+    if status == TicketStatus.CLOSED:
+        ticket.closed_at = at
+    if status == TicketStatus.OPEN and old in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+        kind = EventKind.REOPENED
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    ticket.status = status
+    record(ticket, kind, actor, old=old.value, new=status.value, actor_name=actor_name)
+    if status == TicketStatus.RESOLVED:
+        notify.ticket_resolved(ticket, links.requester_url(ticket), links.reopen_url(ticket))
+
+
+def _resume_clock(ticket: Ticket, at: datetime) -> None:
+    if ticket.paused_at is not None:
+        waited = max(at - ticket.paused_at, timedelta(0))
+        ticket.paused_seconds = (ticket.paused_seconds or 0) + int(waited.total_seconds())
+        ticket.resolution_due_at = sla.resume(ticket.resolution_due_at, ticket.paused_at, at)
+        ticket.paused_at = None
+
+
+def set_status(ticket: Ticket, status: TicketStatus | str, actor: User) -> Ticket:
+    """Move a ticket along new -> open -> pending -> resolved -> closed, or reopen it."""
+    _require_staff(actor)
+    _set_status(ticket, TicketStatus(status), actor)
+    _commit()
+    return ticket
+
+
+def claim(ticket: Ticket, technician: User) -> Ticket:
+    """Take a ticket: it becomes yours, and a new one becomes open."""
+    return assign(ticket, technician, technician)
+
+
+def assign(ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
+    """Give a ticket to a technician (or to nobody); they are told by email unless they did it."""
+    _require_staff(actor)
+    if assignee is not None and not (assignee.is_staff and assignee.active):
+        raise ActionError("Tickets can only be assigned to active technicians.")
+    if (assignee.id if assignee else None) == ticket.assignee_id:
+        raise ActionError("The ticket is already assigned to " + (_name(assignee) if assignee else "nobody") + ".")
+    old = ticket.assignee.display_name if ticket.assignee else "nobody"
+    ticket.assignee_id = assignee.id if assignee else None
+    ticket.assignee = assignee
+    record(ticket, EventKind.ASSIGNED, actor, old=old, new=_name(assignee) if assignee else "nobody")
+    if assignee is not None and ticket.status == TicketStatus.NEW:
+        _set_status(ticket, TicketStatus.OPEN, actor)
+    if assignee is not None and assignee.id != actor.id:
+        notify.ticket_assigned(ticket, assignee, links.staff_url(ticket))
+    _commit()
+    return ticket
+
+
+def set_priority(ticket: Ticket, priority: Priority | str, actor: User) -> Ticket:
+    """Change the priority; the SLA due times follow it (from when the ticket was opened)."""
+    _require_staff(actor)
+    priority = Priority(priority)
+    if priority == ticket.priority:
+        raise ActionError(f"The priority is already {priority.value}.")
+    old = ticket.priority.value
+    ticket.priority = priority
+    response_due, resolution_due = sla.due_times(ticket.created_at, priority.value, current_app.config)
+    ticket.response_due_at = response_due
+    ticket.resolution_due_at = resolution_due + timedelta(seconds=ticket.paused_seconds or 0)
+    record(ticket, EventKind.PRIORITY, actor, old=old, new=priority.value)
+    _commit()
+    return ticket
+
+
+def set_queue(ticket: Ticket, queue: str, actor: User) -> Ticket:
+    """Move the ticket to another queue."""
+    _require_staff(actor)
+    queue = (queue or "").strip()
+    if not queue:
+        raise ActionError("Choose a queue.")
+    if queue == ticket.queue:
+        raise ActionError(f"The ticket is already in {queue}.")
+    old = ticket.queue
+    ticket.queue = queue[:QUEUE_MAX]
+    record(ticket, EventKind.QUEUE, actor, old=old, new=ticket.queue)
+    _commit()
+    return ticket
+
+
+# -- messages ---------------------------------------------------------------------------------------
+
+
+def _existing_message(ticket: Ticket, request_key: str | None) -> Message | None:
+    if not request_key:
+        return None
+    return db.session.scalar(sa.select(Message).where(Message.ticket_id == ticket.id,
+                                                      Message.request_key == request_key))
+
+
+def has_message(ticket: Ticket, request_key: str) -> bool:
+    """True if the form or email with this key already added its message to the ticket."""
+    return _existing_message(ticket, request_key) is not None
+
+
+def _commit_message(ticket: Ticket, message: Message, request_key: str | None) -> Message:
+    """Commit a new message; if a racing request stored the same form first, return that one."""
+    try:
+        _commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = _existing_message(ticket, request_key)
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, request_key: str | None) -> Message:
+    """A technician's public reply (emailed to the requester) or internal note (never shown to them).
+
+    The form's one-time key makes a double click or a retry add the message once.
+    """
+    _require_staff(author)
+    body = (body or "").strip()
+    if not body:
+        raise ActionError("Write something first.")
+    existing = _existing_message(ticket, request_key)
+    if existing is not None:
+        return existing
+    message = Message(ticket_id=ticket.id, author_id=author.id, author_name=author.display_name, body=body,
+                      internal=internal, from_requester=False, request_key=request_key)
+    db.session.add(message)
+    db.session.flush()
+    record(ticket, EventKind.NOTE if internal else EventKind.REPLY, author, message=message)
+    if not internal:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = clock.now()
+        if ticket.status == TicketStatus.NEW:
+            _set_status(ticket, TicketStatus.OPEN, author)
+        notify.public_reply(ticket, message, links.requester_url(ticket))
+    return _commit_message(ticket, message, request_key)
+
+
+def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, author: User | None = None,
+                    author_name: str | None = None, attachments=()) -> Message:
+    """The requester's reply (web or email), kept once per form or email.
+
+    A pending ticket goes back to open, and so does one resolved in the last 7 days; on an older
+    or closed ticket the reply is kept and the assignee is told.
+    """
+    existing = _existing_message(ticket, request_key)
+    if existing is not None:
+        return existing
+    message = Message(ticket_id=ticket.id, author_id=author.id if author else None,
+                      author_name=author_name or (author.display_name if author else ticket.requester_name),
+                      body=(body or "").strip(), internal=False, from_requester=True, request_key=request_key)
+    for item in attachments:
+        message.attachments.append(item)
+    db.session.add(message)
+    db.session.flush()
+    record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
+    if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
+        _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
+    notify.requester_replied(ticket, message, links.staff_url(ticket))
+    return _commit_message(ticket, message, request_key)
+
+
+def can_reopen(ticket: Ticket, at: datetime | None = None) -> bool:
+    """A resolved ticket can be reopened by its requester for 7 days."""
+    if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+        return False
+    return (at or clock.now()) - ticket.resolved_at <= timedelta(days=REOPEN_DAYS)
+
+
+def reopen(ticket: Ticket, actor: User | None = None) -> Ticket:
+    """The requester reopens a resolved ticket (within 7 days)."""
+    if not can_reopen(ticket):
+        raise ActionError("This ticket can no longer be reopened; please open a new one.")
+    _set_status(ticket, TicketStatus.OPEN, actor)
+    _commit()
+    return ticket
+
+
+# -- merging and linking --------------------------------------------------------------------------------
+
+
+def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
+    """Merge a duplicate into another ticket: its messages move over, it closes, its requester is told."""
+    _require_staff(actor)
+    if source.id == target.id:
+        raise ActionError("A ticket can't be merged into itself.")
+    if source.merged_into_id is not None:
+        raise ActionError(f"{source.label} is already merged.")
+    if target.merged_into_id is not None:
+        raise ActionError(f"{target.label} was itself merged into another ticket; merge into that one.")
+    for message in list(source.messages):
+        message.ticket_id = target.id
+    db.session.flush()
+    # The source's own timeline stays as it was: an audit trail is never rewritten.
+    note = Message(ticket_id=target.id, author_id=actor.id, author_name=actor.display_name, internal=True,
+                   from_requester=False,
+                   body=f"{source.label} ({source.subject}) from {source.requester_name or source.requester_email}"
+                        f" was merged into this ticket.")
+    db.session.add(note)
+    record(target, EventKind.MERGED, actor, old=source.label, new=target.label)
+    record(source, EventKind.MERGED, actor, old=source.label, new=target.label)
+    source.merged_into_id = target.id
+    if source.status != TicketStatus.CLOSED:
+        old = source.status
+        at = clock.now()
+        _resume_clock(source, at)
+        source.status = TicketStatus.CLOSED
+        source.closed_at = at
+        record(source, EventKind.STATUS, actor, old=old.value, new=TicketStatus.CLOSED.value)
+    notify.ticket_merged(source, target, links.requester_url(target))
+    _commit()
+    return target
+
+
+def link(ticket: Ticket, other: Ticket, actor: User) -> None:
+    """Mark two tickets as related (both timelines say so)."""
+    _require_staff(actor)
+    if ticket.id == other.id:
+        raise ActionError("A ticket can't be linked to itself.")
+    low, high = sorted((ticket.id, other.id))
+    if db.session.get(TicketLink, (low, high)) is not None:
+        raise ActionError(f"{ticket.label} and {other.label} are already linked.")
+    db.session.add(TicketLink(ticket_id=low, other_id=high))
+    record(ticket, EventKind.LINKED, actor, new=other.label)
+    record(other, EventKind.LINKED, actor, new=ticket.label)
+    _commit()
+
+
+# -- walking a flow with a caller ---------------------------------------------------------------------
+
+
+def note_caller_walk(ticket: Ticket, flow_title: str, actor: User) -> None:
+    """The timeline notes that a technician started a guide with the caller (not committed)."""
+    _require_staff(actor)
+    record(ticket, EventKind.NOTE, actor, new=f"started the guide {flow_title!r} with the caller")
+
+
+def attach_walk(ticket: Ticket, walk: Walk, state: engine.State, actor: User | None) -> Ticket:
+    """Put a caller walk's transcript into its ticket, exactly as if the caller had walked it."""
+    ticket.transcript = list(ticket.transcript or []) + [e.to_dict() for e in state.trail]
+    values = dict(ticket.form_values or {})
+    values.update(form_values(state))
+    ticket.form_values = values
+    ticket.client_facts = _client_facts(state)
+    ticket.flow_id = walk.flow_id
+    ticket.flow_title = walk.flow_title
+    ticket.flow_version = walk.version_hash
+    if state.failure:
+        ticket.failure = state.failure
+    outcome = "solved the problem" if state.status == engine.RESOLVED else "did not solve it"
+    record(ticket, EventKind.NOTE, actor, new=f"walked {walk.flow_title!r} with the caller: {outcome}")
+    _commit()
+    return ticket

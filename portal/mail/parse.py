@@ -1,14 +1,12 @@
-"""Inbound email: one RFC 822 message becomes a requester's reply or a new ticket.
+"""Reading inbound email: one RFC 822 message -> sender, subject, the reply's text and its files.
 
-``flask mail ingest`` reads the message on standard input, the way an MTA alias pipes mail to a
-help desk (``helpdesk: "|/srv/portal/venv/bin/flask --app app mail ingest"``). A message whose
-subject carries a ticket number (``[#1042]``) from that ticket's requester is added as their reply;
-any other opens a new ticket. Quoted history is trimmed from the text; attachments are kept up to
-``MAIL_ATTACHMENT_MAX_BYTES`` each and ``MAX_ATTACHMENTS`` per message. A message is taken once: its
-Message-ID becomes the reply's or the ticket's request key, so a redelivery changes nothing.
+Pure: no database, no app. :mod:`portal.tickets.inbound` decides what the message does to the
+tickets. Quoted history is trimmed from the text; attachments are kept up to
+``max_attachment_bytes`` each and ``MAX_ATTACHMENTS`` per message. The Message-ID (or, without
+one, the message's bytes) gives the message a key, so a redelivery can be recognised.
 
-Automatic mail (out-of-office replies, bounces) is ignored, so an autoresponder and the help desk's
-"we've received your request" never answer each other forever.
+Automatic mail (out-of-office replies, bounces) is flagged, so an autoresponder and the help
+desk's "we've received your request" never answer each other forever.
 """
 
 from __future__ import annotations
@@ -24,18 +22,10 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
-import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.exc import IntegrityError
-
-from ..desk import services as desk
-from ..extensions import db
-from ..models import Attachment, Message, Ticket, TicketSource, TicketStatus, User
-
 MAX_ATTACHMENTS = 10
 DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 SUBJECT_MAX = 200
-TICKET_TAG = re.compile(r"\[#(\d{1,9})\]")
+TICKET_TAG = re.compile(r"\[#(\d{1,9})\]")  # a ticket number in a subject: [#1042]
 ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
 
 
@@ -43,23 +33,13 @@ class IngestError(ValueError):
     """A message the help desk cannot take (no sender, not an email); the MTA should bounce it."""
 
 
-@dataclass
-class Result:
-    """What ingesting one message did, as one line for the MTA's log."""
+@dataclass(frozen=True)
+class File:
+    """A file sent with a message."""
 
-    action: str  # "reply", "opened", "duplicate" or "ignored"
-    ticket: Ticket | None = None
-    note: str = ""
-
-    def __str__(self) -> str:
-        label = self.ticket.label if self.ticket is not None else ""
-        if self.action == "reply":
-            return f"added reply to {label}{self.note}"
-        if self.action == "opened":
-            return f"opened ticket {label}"
-        if self.action == "duplicate":
-            return f"{self.note} {label}"
-        return f"ignored {self.note}"
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -71,26 +51,22 @@ class Inbound:
     subject: str
     body: str
     attachments: list
-    request_key: str
+    request_key: str  # from the Message-ID: the same message delivered twice has the same key
     automatic: str | None
 
-
-def ingest(raw: bytes) -> Result:
-    """Add one raw email to its ticket as the requester's reply, or open a ticket with it."""
-    inbound = parse(raw)
-    if inbound.automatic:
-        return Result("ignored", note=f"automatic message ({inbound.automatic})")
-    ticket = _referenced_ticket(inbound.subject)
-    if ticket is not None and _is_requester(ticket, inbound.address):
-        return _add_reply(ticket, inbound)
-    return _open_ticket(inbound)
+    def ticket_numbers(self) -> list:
+        """The ticket numbers the subject carries ([#1042]), in order."""
+        return [int(m.group(1)) for m in TICKET_TAG.finditer(self.subject)]
 
 
 # -- reading the message --------------------------------------------------------------------------
 
 
-def parse(raw: bytes) -> Inbound:
-    """Read sender, subject, trimmed text and attachments; IngestError if it is not usable mail."""
+def parse(raw: bytes, *, own_address: str = "", max_attachment_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES) -> Inbound:
+    """Read sender, subject, trimmed text and attachments; IngestError if it is not usable mail.
+
+    `own_address` is the help desk's From address: mail from it is automatic.
+    """
     if not raw or not raw.strip():
         raise IngestError("no message on standard input")
     try:
@@ -106,7 +82,7 @@ def parse(raw: bytes) -> Inbound:
         body = _text_of(body_part) if body_part is not None else ""
         if not _is_forward(subject):  # a forwarded message is the point of the email: keep it whole
             body = trim_quoted(body)
-        attachments, notes = _attachments(message, body_part)
+        attachments, notes = _attachments(message, body_part, max_attachment_bytes)
     except Exception as exc:
         raise IngestError(f"could not read the message: {exc}")
     if notes:
@@ -114,8 +90,8 @@ def parse(raw: bytes) -> Inbound:
     message_id = _header(message, "Message-ID").strip()
     basis = message_id.encode("utf-8", "replace") if message_id else raw  # no Message-ID: the same bytes
     return Inbound(address=address, name=name, subject=subject, body=body, attachments=attachments,
-                   request_key="email:" + hashlib.sha256(basis).hexdigest()[:48],
-                   automatic=_automatic(message, address))
+                   request_key=hashlib.sha256(basis).hexdigest()[:48],
+                   automatic=_automatic(message, address, own_address))
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -149,7 +125,7 @@ def _sender(message: EmailMessage) -> tuple[str, str]:
     return " ".join((name or "").split())[:120], address
 
 
-def _automatic(message: EmailMessage, address: str) -> str | None:
+def _automatic(message: EmailMessage, address: str, own_address: str) -> str | None:
     """Why the message was sent by a machine (RFC 3834 and common practice), or None."""
     auto = _header(message, "Auto-Submitted").strip().lower()
     if auto and auto != "no":
@@ -161,7 +137,7 @@ def _automatic(message: EmailMessage, address: str) -> str | None:
         return "an auto-reply"
     if message.get_content_type() == "multipart/report" or address.split("@")[0] in ("mailer-daemon", "postmaster"):
         return "a delivery report"
-    own = parseaddr(current_app.config.get("MAIL_FROM") or "")[1].lower()
+    own = parseaddr(own_address or "")[1].lower()
     if own and address == own:
         return "sent from the help desk's own address"
     return None
@@ -424,9 +400,8 @@ def _tidy(text: str) -> str:
 # -- attachments ----------------------------------------------------------------------------------
 
 
-def _attachments(message: EmailMessage, body_part) -> tuple[list, list]:
-    """The files of the message as Attachment rows (not added), and notes about the ones dropped."""
-    limit = int(current_app.config.get("MAIL_ATTACHMENT_MAX_BYTES") or DEFAULT_ATTACHMENT_MAX_BYTES)
+def _attachments(message: EmailMessage, body_part, limit: int) -> tuple[list, list]:
+    """The files of the message, and notes about the ones dropped."""
     kept: list = []
     notes: list = []
     for part in _leaves(message):
@@ -444,8 +419,7 @@ def _attachments(message: EmailMessage, body_part) -> tuple[list, list]:
             notes.append(f"[attachment {filename} was not kept: at most {MAX_ATTACHMENTS} files are kept "
                          f"per message]")
         else:
-            kept.append(Attachment(filename=filename, content_type=part.get_content_type()[:120],
-                                   size=len(data), data=data))
+            kept.append(File(filename, part.get_content_type()[:120], data))
     return kept, notes
 
 
@@ -498,79 +472,6 @@ def human_size(size: int) -> str:
     if size >= 1024:
         return f"{round(size / 1024):g} KB"
     return f"{size} bytes"
-
-
-# -- writing --------------------------------------------------------------------------------------
-
-
-def _referenced_ticket(subject: str) -> Ticket | None:
-    """The ticket whose number the subject carries ([#1042]), if it exists."""
-    for match in TICKET_TAG.finditer(subject):
-        ticket = db.session.get(Ticket, Ticket.id_from_number(int(match.group(1))))
-        if ticket is not None:
-            return ticket
-    return None
-
-
-def _is_requester(ticket: Ticket, address: str) -> bool:
-    if (ticket.requester_email or "").strip().lower() == address:
-        return True
-    return ticket.requester is not None and ticket.requester.email.lower() == address
-
-
-def _user(address: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == address))  # stored lower-cased
-
-
-def _add_reply(ticket: Ticket, inbound: Inbound) -> Result:
-    note = ""
-    for _ in range(10):  # a reply to a merged ticket belongs where the conversation went on
-        if ticket.merged_into is None:
-            break
-        note = f" ({ticket.label} was merged into it)"
-        ticket = ticket.merged_into
-    if _has_message(ticket, inbound.request_key):
-        return Result("duplicate", ticket, "this message was already added to")
-    body = inbound.body or ("(no text; see the attached files)" if inbound.attachments else "(empty message)")
-    desk.requester_reply(ticket, body, request_key=inbound.request_key, author=_user(inbound.address),
-                         author_name=inbound.name or None, attachments=inbound.attachments)
-    return Result("reply", ticket, note)
-
-
-def _has_message(ticket: Ticket, request_key: str) -> bool:
-    return db.session.scalar(sa.select(Message.id).where(Message.ticket_id == ticket.id,
-                                                         Message.request_key == request_key)) is not None
-
-
-def _open_ticket(inbound: Inbound) -> Result:
-    """Open a ticket from the message, once per Message-ID, with its files on the requester's first message."""
-    existing = db.session.scalar(sa.select(Ticket).where(Ticket.request_key == inbound.request_key))
-    if existing is not None:
-        return Result("duplicate", existing, "this message already opened ticket")
-    user = _user(inbound.address)
-    name = inbound.name or (user.display_name if user else "")
-    ticket = Ticket(request_key=inbound.request_key, requester_id=user.id if user else None, requester=user,
-                    requester_name=name[:120], requester_email=inbound.address,
-                    subject=clean_subject(inbound.subject), description=inbound.body,
-                    status=TicketStatus.NEW, source=TicketSource.EMAIL)
-    db.session.add(ticket)
-    author = (name or inbound.address)[:120]
-    try:
-        desk.opened(ticket, actor_name=author)
-        if inbound.attachments:
-            names = ", ".join(a.filename for a in inbound.attachments)
-            db.session.add(Message(ticket_id=ticket.id, author_id=user.id if user else None, author_name=author,
-                                   body=f"Files sent with the request: {names}", internal=False,
-                                   from_requester=True, request_key=inbound.request_key,
-                                   attachments=inbound.attachments))
-        db.session.commit()
-    except IntegrityError:  # the same message delivered twice at once: the other delivery opened it
-        db.session.rollback()
-        existing = db.session.scalar(sa.select(Ticket).where(Ticket.request_key == inbound.request_key))
-        if existing is None:
-            raise
-        return Result("duplicate", existing, "this message already opened ticket")
-    return Result("opened", ticket)
 
 
 def clean_subject(subject: str) -> str:

@@ -1,7 +1,7 @@
-"""Read-only queries of the workspace: the queue with its filters, counts and pages.
+"""Every read of tickets: one ticket, a requester's tickets, the queue with its filters, counts and pages.
 
-A fixed number of SQL statements per page whatever its size: the page's tickets with their
-assignees (one joined query), the total, and the counts by queue and status.
+The queue takes a fixed number of SQL statements per page whatever its size: the page's tickets
+with their assignees (one joined query), the total, and the counts by queue and status.
 """
 
 from __future__ import annotations
@@ -10,13 +10,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..extensions import db
-from ..models import Message, Priority, Ticket, TicketEvent, TicketStatus, User
+from ..models import (
+    OPEN_STATUSES,
+    EventKind,
+    Message,
+    Priority,
+    Queue,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+    TicketStatus,
+    User,
+)
 
 PAGE_SIZE = 50
-ACTIVE = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+ACTIVE = OPEN_STATUSES
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
 SORTS = {
     "due": "Due first",
     "newest": "Newest first",
@@ -102,8 +115,9 @@ def _where(filters: Filters, user_id: int) -> list:
         matches = [sa.func.lower(Ticket.subject).like(like, escape="\\"),
                    sa.func.lower(Ticket.requester_email).like(like, escape="\\"),
                    sa.func.lower(Ticket.requester_name).like(like, escape="\\")]
-        if text.isdigit() and len(text) < 12:
-            matches.append(Ticket.id == Ticket.id_from_number(int(text)))
+        number = Ticket.parse_number(text)
+        if number is not None and 0 < Ticket.id_from_number(number) <= MAX_ID:
+            matches.append(Ticket.id == Ticket.id_from_number(number))
         conditions.append(sa.or_(*matches))
     return conditions
 
@@ -171,15 +185,66 @@ def _duration(seconds: float) -> str:
     return f"{hours // 24} days"
 
 
+def technicians() -> list:
+    """Active technicians and admins, by name."""
+    return db.session.scalars(sa.select(User).where(User.role.in_([Role.TECHNICIAN, Role.ADMIN]),
+                                                    User.active.is_(True)).order_by(User.name, User.email)).all()
+
+
 def staff_choices() -> list:
     """(id, name) of people tickets can be assigned to."""
-    from .services import technicians
-
     return [(u.id, u.display_name) for u in technicians()]
 
 
-def user_by_email(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == (email or "").strip().lower()))
+def ticket_by_number(number: int | None) -> Ticket | None:
+    """The ticket shown as `number` (#1042), or None; never an error for a number out of range."""
+    if number is None:
+        return None
+    ticket_id = Ticket.id_from_number(number)
+    if not 0 < ticket_id <= MAX_ID:
+        return None
+    return db.session.get(Ticket, ticket_id)
+
+
+def ticket_by_typed_number(text: str | None) -> Ticket | None:
+    """The ticket a person typed the number of ("#1042", "1042"), or None."""
+    return ticket_by_number(Ticket.parse_number(text))
+
+
+def tickets_of(user: User) -> list:
+    """A requester's tickets, newest first."""
+    return db.session.scalars(sa.select(Ticket).where(Ticket.requester_id == user.id)
+                              .order_by(Ticket.id.desc())).all()
+
+
+def linked(ticket: Ticket) -> list:
+    """The tickets linked to this one."""
+    ids = db.session.execute(sa.select(TicketLink.ticket_id, TicketLink.other_id).where(
+        sa.or_(TicketLink.ticket_id == ticket.id, TicketLink.other_id == ticket.id))).all()
+    others = [b if a == ticket.id else a for a, b in ids]
+    if not others:
+        return []
+    return db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(others)).order_by(Ticket.id)).all()
+
+
+def queue_names() -> list:
+    """Every queue name: the admins' list, plus any a flow or ticket uses."""
+    names = set(db.session.scalars(sa.select(Queue.name).where(Queue.active.is_(True))))
+    # A loose index scan: one probe of the queue index per queue name, not a read of every ticket.
+    used = sa.select(sa.func.min(Ticket.queue).label("name")).cte("used_queues", recursive=True)
+    later = aliased(Ticket)
+    used = used.union_all(
+        sa.select(sa.select(sa.func.min(later.queue)).where(later.queue > used.c.name).scalar_subquery())
+        .where(used.c.name.is_not(None)))
+    names.update(db.session.scalars(sa.select(used.c.name).where(used.c.name.is_not(None))))
+    return sorted(n for n in names if n)
+
+
+def status_changes(ticket: Ticket) -> list:
+    """The ticket's status changes, oldest first, for the requester's page."""
+    return db.session.scalars(sa.select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id,
+        TicketEvent.kind.in_([EventKind.STATUS, EventKind.REOPENED, EventKind.MERGED])).order_by(TicketEvent.id)).all()
 
 
 def timeline(ticket: Ticket) -> list:
