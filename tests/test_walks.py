@@ -278,3 +278,10 @@ def test_branch_uses_the_browser_os(client):
            "Version/17.0 Safari/605.1.15")
     url = start(client, "Yes, it says Ready", **{"User-Agent": mac})
     assert "System Settings" in client.get(url).get_data(as_text=True)
+
+
+def test_every_operating_system_the_portal_recognises_is_one_flows_can_branch_on():
+    from portal.flows.model import CLIENT_OS
+    from portal.selfservice.services import OS_NAMES
+
+    assert set(OS_NAMES.values()) <= set(CLIENT_OS)

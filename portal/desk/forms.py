@@ -5,13 +5,14 @@ from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from ..flows.model import CLIENT_OS
 from ..models import Priority
 from ..tickets.forms import new_key
 from ..validators import EmailAddress
 
-OS_CHOICES = [SelectChoice(value, label) for value, label in [
-    ("Windows", "Windows"), ("macOS", "macOS"), ("Linux", "Linux"), ("ChromeOS", "ChromeOS"),
-    ("iOS", "iPhone or iPad"), ("Android", "Android"), ("Other", "Something else / don't know")]]
+#: How a technician names each of the flow format's `client.os` values to a caller.
+OS_LABELS = {"iOS": "iPhone or iPad", "Other": "Something else / don't know"}
+OS_CHOICES = [SelectChoice(value, OS_LABELS.get(value, value)) for value in CLIENT_OS]
 
 
 class NewTicketForm(FlaskForm):

@@ -26,8 +26,9 @@ from email.utils import format_datetime
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import clock
 from ..extensions import db
-from ..models import OutboxMessage, OutboxStatus, utcnow
+from ..models import OutboxMessage, OutboxStatus
 from ..models.ticket import TICKET_NUMBER_OFFSET
 
 logger = logging.getLogger("portal.mail")
@@ -50,7 +51,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 def send_pending(limit: int = 50, now: datetime | None = None) -> tuple[int, int]:
     """Send the due outbox messages (at most `limit`); return (sent, failed attempts)."""
-    now = now or utcnow()
+    now = now or clock.now()
     release_stale(now)
     due = db.session.scalars(
         sa.select(OutboxMessage.id)
@@ -76,7 +77,7 @@ def send_pending(limit: int = 50, now: datetime | None = None) -> tuple[int, int
                 failed += 1
             else:
                 row.status = OutboxStatus.SENT
-                row.sent_at = utcnow()
+                row.sent_at = clock.now()
                 row.last_error = None
                 db.session.commit()
                 sent += 1
@@ -85,7 +86,7 @@ def send_pending(limit: int = 50, now: datetime | None = None) -> tuple[int, int
 
 def release_stale(now: datetime | None = None) -> int:
     """Put rows whose sender died while sending (claimed over 15 minutes ago) back to pending."""
-    now = now or utcnow()
+    now = now or clock.now()
     stale = (OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.next_attempt_at < now - STALE_AFTER)
     if db.session.scalar(sa.select(OutboxMessage.id).where(*stale).limit(1)) is None:
         return 0  # the usual case: read only, so an idle sender never takes SQLite's write lock
@@ -147,7 +148,7 @@ def build_email(row: OutboxMessage, config) -> EmailMessage:
     message["From"] = sender
     message["To"] = row.to_address
     message["Subject"] = row.subject
-    message["Date"] = format_datetime(row.created_at or utcnow())
+    message["Date"] = format_datetime(row.created_at or clock.now())
     message["Message-ID"] = row.message_id
     if row.ticket_id is not None:
         # One made-up root per ticket, so mail clients thread every notification of a ticket together.

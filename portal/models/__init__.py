@@ -8,6 +8,6 @@ from .ticket import OPEN_STATUSES, Message, Priority, Ticket, TicketSource, Tick
 from .user import Role, User
 from .walk import FlowVersion, Walk, WalkStatus
 
-__all__ = ["Attachment", "CannedResponse", "EventKind", "FlowVersion", "Message", "OPEN_STATUSES", "OutboxMessage", "OutboxStatus",
-           "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink", "TicketSource",
-           "TicketStatus", "User", "Walk", "WalkStatus", "utcnow"]
+__all__ = ["Attachment", "CannedResponse", "EventKind", "FlowVersion", "Message", "OPEN_STATUSES", "OutboxMessage",
+           "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
+           "TicketSource", "TicketStatus", "User", "Walk", "WalkStatus", "utcnow"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from .. import clock
 from ..auth.decorators import staff_required
-from ..models import utcnow
 from ..web import render
 from . import chart
 from .services import (
@@ -25,7 +25,7 @@ TREND_DAYS = 30
 @staff_required
 def overview():
     """Open tickets by queue and status, overdue tickets, load per technician, and the 30-day trend."""
-    now = utcnow()
+    now = clock.now()
     days = opened_resolved_per_day(TREND_DAYS, now)
     return render("supervisor/overview.html", table=open_by_queue_and_status(now), load=load_per_technician(),
                   days=days, chart=chart.opened_resolved(days), statuses=OPEN_STATUSES, now=now,

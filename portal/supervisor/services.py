@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from .. import clock
 from ..extensions import db
 from ..models import Queue, Role, Ticket, TicketStatus, User
 
@@ -179,7 +180,7 @@ def opened_resolved_per_day(days: int = 30, now: datetime | None = None) -> list
     A ticket counts as resolved on the day of its `resolved_at` (reopening clears it, so a reopened
     ticket no longer counts); tickets closed without being resolved (merged duplicates) do not count.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)
     start = datetime.combine(first, time.min, tzinfo=UTC)
@@ -208,7 +209,7 @@ def top_search_misses(days: int = 30, now: datetime | None = None, limit: int = 
     """The searches that found no guide most often lately: (query, times, last seen), for flow authors."""
     from ..models import SearchMiss
 
-    since = (now or datetime.now(UTC)) - timedelta(days=days)
+    since = (now or clock.now()) - timedelta(days=days)
     query = sa.func.lower(SearchMiss.query)
     return db.session.execute(
         sa.select(query.label("query"), sa.func.count().label("times"), sa.func.max(SearchMiss.created_at))
