@@ -1,83 +1,161 @@
-"""Who may open which staff page: one parametrised test over every admin and staff URL, GET and POST.
+"""Who may open which page, for every URL the app serves (read from ``app.url_map``).
 
-Add your URLs to the lists below. Placeholders are filled from objects the test creates:
-``{user}`` a requester's id, ``{queue}`` a queue's id, ``{canned}`` a canned response's id,
-``{ticket}`` a ticket's number.
+Every endpoint is classified in ACCESS below. A new URL fails ``test_every_url_is_classified``
+until it is added there, so a staff or admin page cannot go out without its role check being
+tested. Then every staff and admin URL is requested, with each of its methods, by each role:
+anonymous people are sent to sign in (and back), requesters get 403, technicians get 403 on
+admin pages, and staff get the page. URL arguments are filled from objects the test creates
+(see ``_arguments``).
 """
 
+from __future__ import annotations
+
+import re
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from portal import create_app
 from portal.extensions import db
-from portal.models import CannedResponse, Queue, Ticket
+from portal.models import Attachment, CannedResponse, Message, Queue, Ticket
 
-#: Technicians and admins only (requesters get 403).
-STAFF_URLS = [
-    ("GET", "/desk/overview"),
-    ("GET", "/desk/"),
-    ("GET", "/desk/new"),
-    ("POST", "/desk/new"),
-    ("GET", "/desk/tickets/{ticket}"),
-    ("POST", "/desk/tickets/{ticket}/claim"),
-    ("POST", "/desk/tickets/{ticket}/assign"),
-    ("POST", "/desk/tickets/{ticket}/status"),
-    ("POST", "/desk/tickets/{ticket}/priority"),
-    ("POST", "/desk/tickets/{ticket}/queue"),
-    ("POST", "/desk/tickets/{ticket}/reply"),
-    ("POST", "/desk/tickets/{ticket}/merge"),
-    ("POST", "/desk/tickets/{ticket}/link"),
-    ("GET", "/desk/tickets/{ticket}/walk"),
-    ("POST", "/desk/tickets/{ticket}/walk"),
-]
+from .conftest import make_config
 
-#: Admins only (requesters and technicians get 403).
-ADMIN_URLS = [
-    ("GET", "/admin/users"),
-    ("POST", "/admin/users"),
-    ("POST", "/admin/users/{user}/role"),
-    ("POST", "/admin/users/{user}/deactivate"),
-    ("POST", "/admin/users/{user}/reactivate"),
-    ("GET", "/admin/queues"),
-    ("POST", "/admin/queues"),
-    ("POST", "/admin/queues/adopt"),
-    ("GET", "/admin/queues/{queue}"),
-    ("POST", "/admin/queues/{queue}"),
-    ("POST", "/admin/queues/{queue}/deactivate"),
-    ("POST", "/admin/queues/{queue}/reactivate"),
-    ("GET", "/admin/canned"),
-    ("POST", "/admin/canned"),
-    ("GET", "/admin/canned/{canned}"),
-    ("POST", "/admin/canned/{canned}"),
-    ("POST", "/admin/canned/{canned}/delete"),
-]
+PUBLIC = "public"  # anyone, signed in or not (a view may still check a walk's or a ticket's owner)
+SIGNED_IN = "signed in"  # any signed-in account
+STAFF = "staff"  # technicians and admins
+ADMIN = "admin"  # admins only
 
+#: Every endpoint, by who may use it. Add a new view here; the tests below then check it.
+ACCESS = {
+    "static": PUBLIC,
+    # self-service: walks belong to whoever holds the walk's id (tests/test_walks.py)
+    "selfservice.home": PUBLIC,
+    "selfservice.search": PUBLIC,
+    "selfservice.flow": PUBLIC,
+    "selfservice.begin": PUBLIC,
+    "selfservice.resume": PUBLIC,
+    "selfservice.step": PUBLIC,
+    "selfservice.answer": PUBLIC,
+    "selfservice.restart": PUBLIC,
+    "selfservice.need_help": PUBLIC,
+    "selfservice.contact": PUBLIC,
+    "selfservice.end": PUBLIC,
+    "selfservice.feedback": PUBLIC,
+    "auth.signin": PUBLIC,
+    "auth.signup": PUBLIC,
+    "auth.signout": PUBLIC,
+    # a requester's tickets: their own when signed in, or through the signed link they were mailed
+    "tickets.contact": PUBLIC,
+    "tickets.show": PUBLIC,
+    "tickets.reply": PUBLIC,
+    "tickets.reopen": PUBLIC,
+    "tickets.reopen_link": PUBLIC,
+    "tickets.mine": SIGNED_IN,
+    # the help desk
+    "desk.queue": STAFF,
+    "desk.new": STAFF,
+    "desk.show": STAFF,
+    "desk.claim": STAFF,
+    "desk.assign": STAFF,
+    "desk.status": STAFF,
+    "desk.priority": STAFF,
+    "desk.move": STAFF,
+    "desk.reply": STAFF,
+    "desk.merge": STAFF,
+    "desk.link": STAFF,
+    "desk.attachment": STAFF,
+    "desk.walk_with_caller": STAFF,
+    "supervisor.overview": STAFF,
+    # administration
+    "admin.users": ADMIN,
+    "admin.set_role": ADMIN,
+    "admin.deactivate": ADMIN,
+    "admin.reactivate": ADMIN,
+    "admin.queues": ADMIN,
+    "admin.adopt_queue": ADMIN,
+    "admin.edit_queue": ADMIN,
+    "admin.deactivate_queue": ADMIN,
+    "admin.reactivate_queue": ADMIN,
+    "admin.canned": ADMIN,
+    "admin.edit_canned": ADMIN,
+    "admin.delete_canned": ADMIN,
+}
+
+#: Values for the arguments of public URLs: none needs to exist, the check is that no sign-in comes first.
+PUBLIC_ARGUMENTS = {"walk_id": "no-such-walk", "flow_id": "no-such-flow", "number": 999999, "token": "not-a-token",
+                    "filename": "no-such-file.css"}
 ROLES = ("anonymous", "requester", "technician", "admin")
+_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?(\w+)>")
 
 
-def _expected(role: str, admin_only: bool):
+def _rules():
+    app = create_app(make_config(Path("/nonexistent"), SQLALCHEMY_DATABASE_URI="sqlite://"))
+    return [(rule.endpoint, rule.rule, method) for rule in app.url_map.iter_rules()
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+
+
+RULES = _rules()
+
+
+def _fill(rule: str, values: dict) -> str:
+    def value(match: re.Match) -> str:
+        if match.group(1) not in values:
+            pytest.fail(f"no value for <{match.group(1)}> in {rule}: add one to _arguments() in {__file__}")
+        return str(values[match.group(1)])
+
+    return _ARGUMENT.sub(value, rule)
+
+
+def _expected(role: str, access: str):
     if role == "anonymous":
         return "signin"
-    if role == "requester" or (role == "technician" and admin_only):
+    if role == "requester" and access in (STAFF, ADMIN) or role == "technician" and access == ADMIN:
         return 403
     return 200
 
 
-CASES = [pytest.param(method, url, role, _expected(role, admin_only), id=f"{role}-{method}-{url}")
-         for admin_only, urls in ((False, STAFF_URLS), (True, ADMIN_URLS))
-         for method, url in urls
-         for role in ROLES]
+def test_every_url_is_classified():
+    unclassified = sorted({f"{rule} ({endpoint})" for endpoint, rule, _ in RULES if endpoint not in ACCESS})
+    assert unclassified == [], "".join(
+        f"\nunclassified URL {url} — add its endpoint to ACCESS in tests/test_access.py" for url in unclassified)
 
 
-@pytest.mark.parametrize(("method", "url", "role", "expected"), CASES)
-def test_staff_and_admin_pages_check_the_role(app, client, auth, make_user, method, url, role, expected):
-    requester_id, requester_email = make_user("requester")
+def test_the_table_names_only_urls_that_exist():
+    served = {endpoint for endpoint, _, _ in RULES}
+    assert sorted(set(ACCESS) - served) == [], "ACCESS lists endpoints the app no longer serves"
+
+
+def test_desk_and_admin_urls_are_never_public():
+    loose = [f"{rule} ({endpoint}: {ACCESS.get(endpoint)})" for endpoint, rule, _ in RULES
+             if rule.startswith(("/desk", "/admin")) and ACCESS.get(endpoint) not in (STAFF, ADMIN)]
+    assert loose == []
+
+
+def _arguments(app, requester_id: int) -> dict:
+    """One of each object a staff or admin URL names, by the URL argument it fills."""
     with app.app_context():
         queue, canned = Queue(name="network", title="Network"), CannedResponse(title="Hi", body="Hello")
         ticket = Ticket(subject="Printer", requester_id=requester_id)
-        db.session.add_all([queue, canned, ticket])
+        message = Message(ticket=ticket, body="The error, attached.")
+        attachment = Attachment(message=message, filename="error.txt", content_type="text/plain", size=5,
+                                data=b"oops\n")
+        db.session.add_all([queue, canned, ticket, message, attachment])
         db.session.commit()
-        path = url.format(user=requester_id, queue=queue.id, canned=canned.id, ticket=ticket.number)
+        return {"number": ticket.number, "queue_id": queue.id, "canned_id": canned.id, "user_id": requester_id,
+                "attachment_id": attachment.id}
+
+
+CASES = [pytest.param(method, rule, role, _expected(role, ACCESS[endpoint]), id=f"{role}-{method}-{rule}")
+         for endpoint, rule, method in RULES if ACCESS.get(endpoint) in (STAFF, ADMIN, SIGNED_IN)
+         for role in ROLES]
+
+
+@pytest.mark.parametrize(("method", "rule", "role", "expected"), CASES)
+def test_each_role_gets_what_its_role_allows(app, client, auth, make_user, method, rule, role, expected):
+    requester_id, requester_email = make_user("requester")
+    path = _fill(rule, _arguments(app, requester_id))
     if role == "requester":
         auth.login(requester_email)
     elif role != "anonymous":
@@ -98,3 +176,15 @@ def test_staff_and_admin_pages_check_the_role(app, client, auth, make_user, meth
         assert response.status_code == 200
         assert response.request.path != "/signin"
         assert "Not for your account" not in response.get_data(as_text=True)
+
+
+def test_public_urls_never_ask_anonymous_people_to_sign_in(client):
+    refused = []
+    for endpoint, rule, method in RULES:
+        if ACCESS.get(endpoint) != PUBLIC:
+            continue
+        response = client.open(_fill(rule, PUBLIC_ARGUMENTS), method=method)
+        location = urlsplit(response.headers.get("Location", ""))
+        if response.status_code in (401, 403) or location.path == "/signin":
+            refused.append(f"{method} {rule}: {response.status_code} {response.headers.get('Location', '')}")
+    assert refused == []
