@@ -11,6 +11,7 @@ import above the top package) comes back with ``module=None``, so a check can re
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ class Import:
 
     path: str  # file, relative to the repository
     line: int
-    text: str  # the statement as written, for messages
+    text: str  # the statement, for messages
     module: str | None  # absolute dotted name; None when it cannot be resolved
     names: tuple = ()
     function: str | None = None  # the enclosing function ("create_app", "Form.validate"); None at module level
@@ -83,11 +84,12 @@ def resolve(package: str, level: int, module: str | None) -> str | None:
     return f"{base}.{module}" if module else base
 
 
-def imports_of(module: Module) -> list:
+@functools.lru_cache(maxsize=1024)
+def imports_of(module: Module) -> tuple:
     """Every import in `module`'s source, resolved (see the module docstring)."""
     reader = _Reader(module)
     reader.visit(ast.parse(module.source, filename=module.path))
-    return reader.found
+    return tuple(reader.found)
 
 
 def read(source: str, name: str, is_package: bool = False) -> list:
@@ -108,9 +110,7 @@ class _Reader(ast.NodeVisitor):
         return ".".join(name for name, _ in self.scope)
 
     def _add(self, node: ast.AST, module: str | None, names: tuple = ()) -> None:
-        text = ast.get_source_segment(self.module.source, node) or ast.unparse(node)
-        self.found.append(Import(self.module.path, node.lineno, " ".join(text.split()), module, names,
-                                 self._function()))
+        self.found.append(Import(self.module.path, node.lineno, ast.unparse(node), module, names, self._function()))
 
     def _scoped(self, node: ast.AST, name: str, is_function: bool) -> None:
         self.scope.append((name, is_function))
@@ -192,13 +192,13 @@ def import_graph(modules: Mapping) -> dict:
 
 
 def cycles(graph: Mapping) -> list:
-    """One shortest cycle (a list of names, first repeated last) per strongly connected group of `graph`."""
+    """(cycle, group) for each strongly connected group of `graph` (nodes that all reach each other):
+    one shortest cycle through its first node, a list of names with the first repeated last."""
     found = []
     for group in _strongly_connected(graph):
         if len(group) > 1:
-            start = min(group)
-            found.append(_shortest_cycle(graph, start, group))
-    return sorted(found)
+            found.append((_shortest_cycle(graph, min(group), group), frozenset(group)))
+    return sorted(found, key=lambda found: found[0])
 
 
 def _strongly_connected(graph: Mapping) -> list:
@@ -263,9 +263,13 @@ def _shortest_cycle(graph: Mapping, start: str, group: set) -> list:
     raise AssertionError(f"{start} is in a cycle but none was found")  # pragma: no cover
 
 
-def describe_cycle(graph: Mapping, cycle: list) -> str:
-    """ "a -> b -> a", then each edge's first import statement, one per line."""
+def describe_cycle(graph: Mapping, cycle: list, group: frozenset = frozenset()) -> str:
+    """ "a -> b -> a", the rest of its tangle if larger, then the import behind each step, one per line."""
     lines = [" -> ".join(cycle)]
+    if len(group) > len(cycle) - 1:
+        lines.append(f"    (within a tangle of {len(group)} that all reach each other: {', '.join(sorted(group))})")
     for source, target in zip(cycle, cycle[1:], strict=False):
-        lines.append(f"    {source} -> {target}: {graph[source][target][0].where()}")
+        imports = graph[source][target]
+        more = f" (and {len(imports) - 1} more)" if len(imports) > 1 else ""
+        lines.append(f"    {source} -> {target}: {imports[0].where()}{more}")
     return "\n".join(lines)
