@@ -92,7 +92,7 @@ def imports_of(module: Module) -> tuple:
     return tuple(reader.found)
 
 
-def read(source: str, name: str, is_package: bool = False) -> list:
+def read(source: str, name: str, is_package: bool = False) -> tuple:
     """The imports of a source string, as if it were module `name` (the checkers' own tests use this)."""
     path = name.replace(".", "/") + ("/__init__.py" if is_package else ".py")
     return imports_of(Module(name, path, is_package, source))
