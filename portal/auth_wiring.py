@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Flask, request, url_for
 
 from .extensions import db, login_manager
+from .models import User
 from .web import go_to
 
 
 def init_app(app: Flask) -> None:
     """Tell Flask-Login how to load users and how to ask for a sign-in."""
-    from .models import User
-
     login_manager.login_view = "auth.signin"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"

@@ -6,6 +6,7 @@ import os
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_migrate import upgrade as migrate_upgrade
 
 from .extensions import db
 
@@ -40,8 +41,6 @@ def init_app(app: Flask) -> None:
 
 def upgrade(app: Flask) -> None:
     """Run the Alembic migrations up to head (what `flask db upgrade` does)."""
-    from flask_migrate import upgrade as migrate_upgrade
-
     with app.app_context():
         migrate_upgrade(directory=migrations_dir())
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from flask import Flask, flash, redirect, render_template
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from .extensions import htmx
+from .flows.markup import render_markdown
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -106,8 +108,4 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("markdown")
     def _markdown(text):
-        from markupsafe import Markup
-
-        from .flows.markup import render_markdown
-
         return Markup(render_markdown(text))

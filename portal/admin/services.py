@@ -14,8 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.services import AccountError, create_user, find_user, normalise_email
 from ..extensions import db
-from ..models import CannedResponse, Queue, Role, Ticket, User
-from ..supervisor.services import OPEN_STATUSES
+from ..models import OPEN_STATUSES, CannedResponse, Queue, Role, Ticket, User
 
 #: The accounts table shows at most this many rows; a filter narrows it down.
 ACCOUNTS_SHOWN = 200

@@ -16,10 +16,9 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from .. import clock
 from ..extensions import db
-from ..models import Queue, Role, Ticket, TicketStatus, User
+from ..models import OPEN_STATUSES, Queue, Role, SearchMiss, Ticket, TicketStatus, User
 
 #: Somebody still has to act on these.
-OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 #: Open tickets whose SLA clock runs (a pending ticket waits for its requester: the clock is paused).
 RUNNING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
 
@@ -207,8 +206,6 @@ def _as_date(value) -> date:
 
 def top_search_misses(days: int = 30, now: datetime | None = None, limit: int = 15) -> list:
     """The searches that found no guide most often lately: (query, times, last seen), for flow authors."""
-    from ..models import SearchMiss
-
     since = (now or clock.now()) - timedelta(days=days)
     query = sa.func.lower(SearchMiss.query)
     return db.session.execute(
