@@ -16,8 +16,9 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after signing in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    """Only same-site paths are followed after signing in (no scheme, host, backslash or control character)."""
+    if (target and len(target) <= 2000 and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable() and not urlsplit(target).netloc):
         return target
     return url_for("selfservice.home")
 
