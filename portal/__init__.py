@@ -7,6 +7,7 @@ import os
 from flask import Flask
 
 from . import config as config_module
+from . import urls
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -17,6 +18,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.config.update(config_module.DEFAULTS)
     if config is None:
         app.config.update(config_module.from_environment(app.instance_path))
+        urls.check_config(app, production=bool(os.environ.get("DATABASE_URL")))
     elif isinstance(config, dict):
         app.config.update(config)
     else:

@@ -45,6 +45,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no"),
         # The portal's address as people reach it, for links in emails (e.g. https://help.example.com).
         "PUBLIC_URL": os.environ.get("PUBLIC_URL") or None,
+        # Host names the portal answers to (Flask refuses others); lets emails use the request's host.
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()] or None,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT") or 25),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "helpdesk@localhost",

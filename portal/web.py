@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, flash, redirect, render_template
+from flask import Flask, Request, abort, flash, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 
 from .extensions import htmx
 from .flows.markup import render_markdown
@@ -17,6 +20,35 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'self'; object-src 'none'"
 )
+
+
+#: The largest row id the database can hold (PostgreSQL's integer): a bigger number in a URL is no row's.
+MAX_ROW_ID = 2**31 - 1
+RETRY_AFTER_SECONDS = 30
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` in URLs, refused (404) past what an id column holds instead of failing in the database."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ROW_ID + 1000)  # ticket numbers are ids + 1000
+        super().__init__(map, *args, **kwargs)
+
+
+class NulFreeMultiDict(ImmutableMultiDict):
+    """Form fields and query arguments without NUL characters: no database stores them, and no person types them."""
+
+    def __init__(self, mapping=None):
+        if mapping is not None and not isinstance(mapping, dict):
+            mapping = [(k.replace("\x00", ""), v.replace("\x00", "") if isinstance(v, str) else v)
+                       for k, v in mapping]
+        elif isinstance(mapping, dict):
+            mapping = {k.replace("\x00", ""): v for k, v in mapping.items()}
+        super().__init__(mapping)
+
+
+class PortalRequest(Request):
+    parameter_storage_class = NulFreeMultiDict
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context):
@@ -56,7 +88,14 @@ def go_to(url: str, code: int = 303):
 
 
 def init_app(app: Flask) -> None:
-    """Security headers, error pages and template helpers."""
+    """Security headers, error pages, template helpers, and what every request may carry."""
+    app.request_class = PortalRequest
+    app.url_map.converters["int"] = BoundedInt
+
+    @app.before_request
+    def _refuse_nul_in_path():
+        if "\x00" in request.path:
+            abort(404)
 
     @app.after_request
     def _security_headers(response):
@@ -100,6 +139,17 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(429)
     def _too_many(e):
         return _error(429, "Too many attempts", "Please wait a minute before trying again.")
+
+    @app.errorhandler(OperationalError)
+    def _database_down(e):
+        # The database is restarting or out of reach: nothing was saved, and trying again will work.
+        app.logger.error("database unavailable: %s", e.orig if isinstance(e, DBAPIError) else e)
+        body, status, headers = _error(503, "The help desk is busy for a moment",
+                                       "We couldn't reach our database, so nothing was saved. "
+                                       "Please try again in a minute; what you typed is still on the page "
+                                       "if you go back.")
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return body, status, headers
 
     @app.errorhandler(500)
     def _server_error(e):

@@ -1,6 +1,8 @@
-"""Signed links to tickets: the requester's own link (no account needed) and one-click reopen.
+"""Signed links to tickets: the requester's own link (no account needed) and the reopen link.
 
-A ticket's link is signed with the app's secret; the reopen link is also timed (7 days).
+A ticket's link is signed with the app's secret. The reopen link of a "resolved" email is timed
+(7 days) and bound to that resolution: once the ticket is reopened, or resolved again, it no
+longer works, so a link that leaks (a forwarded email, a mail scanner) can reopen nothing later.
 """
 
 from __future__ import annotations
@@ -57,14 +59,20 @@ def staff_url(ticket) -> str:
     return external_url("desk.show", number=ticket.number)
 
 
+def _resolution(ticket) -> int | None:
+    return int(ticket.resolved_at.timestamp()) if ticket.resolved_at is not None else None
+
+
 def reopen_url(ticket) -> str:
-    """The one-click reopen link sent when a ticket is resolved."""
-    return external_url("tickets.reopen_link", number=ticket.number, token=_reopen().dumps(ticket.id))
+    """The reopen link sent when a ticket is resolved (it opens a page that asks to confirm)."""
+    token = _reopen().dumps([ticket.id, _resolution(ticket)])
+    return external_url("tickets.reopen_link", number=ticket.number, token=token)
 
 
-def reopen_token_ticket_id(token: str) -> int | None:
-    """The ticket id a reopen token was made for, if it is genuine and under 7 days old."""
+def reopen_token_fits(token: str, ticket) -> bool:
+    """True if `token` is genuine, under 7 days old, and was made for this ticket's current resolution."""
     try:
-        return _reopen().loads(token, max_age=REOPEN_SECONDS)
-    except (BadSignature, SignatureExpired):
-        return None
+        ticket_id, resolution = _reopen().loads(token, max_age=REOPEN_SECONDS)
+    except (BadSignature, SignatureExpired, TypeError, ValueError):
+        return False
+    return ticket_id == ticket.id and resolution is not None and resolution == _resolution(ticket)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+import secrets
+
+from flask import Blueprint, abort, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import limiter
@@ -11,7 +13,7 @@ from ..validators import is_email
 from ..web import render
 from . import queries, services
 from .forms import ContactForm, ReplyForm, new_key
-from .links import key_opens, reopen_token_ticket_id, signed_ticket_url
+from .links import key_opens, reopen_token_fits, signed_ticket_url
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
 
@@ -71,16 +73,23 @@ def reopen(number: int):
     return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
 
 
-@bp.get("/tickets/<int:number>/reopen/<token>")
+@bp.route("/tickets/<int:number>/reopen/<token>", methods=["GET", "POST"])
 def reopen_link(number: int, token: str):
-    """The one-click reopen link of the "resolved" email (valid for 7 days)."""
+    """The reopen link of the "resolved" email: a page that asks to confirm, then reopens once.
+
+    A GET changes nothing (mail scanners open links); the button posts. The link works for 7 days
+    and only for the resolution it was sent for.
+    """
     ticket = queries.ticket_by_number(number)
-    if ticket is None or reopen_token_ticket_id(token) != ticket.id:
+    if ticket is None or not reopen_token_fits(token, ticket) or not services.can_reopen(ticket):
         return render("tickets/reopen_expired.html", status=410)
-    if services.can_reopen(ticket):
-        services.reopen(ticket, ticket.requester)
+    if request.method == "GET":
+        return render("tickets/reopen_confirm.html", ticket=ticket, token=token)
+    services.reopen(ticket, ticket.requester)
+    if current_user.is_authenticated and current_user.id == ticket.requester_id:
         flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
-    return redirect(signed_ticket_url(ticket), code=303)
+        return redirect(url_for("tickets.show", number=ticket.number), code=303)
+    return render("tickets/reopened.html", ticket=ticket)
 
 
 @bp.route("/contact", methods=["GET", "POST"])
@@ -95,12 +104,21 @@ def contact():
     if form.is_submitted() and _contact_details_ok(form, anonymous) and valid:
         ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data,
                                          description=form.description.data or "",
-                                         request_key=form.key.data or new_key(),
+                                         request_key=form.key.data or new_key(), owner=_submitter(),
                                          requester=None if anonymous else current_user,
                                          name=form.name.data or "", email=form.email.data or "")
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
     return render("tickets/contact.html", form=form, anonymous=anonymous)
+
+
+def _submitter() -> str:
+    """Who sends this form: the account, or this browser's session (the form's key is bound to it)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    if "submitter" not in session:
+        session["submitter"] = secrets.token_urlsafe(16)
+    return f"session:{session['submitter']}"
 
 
 def _contact_details_ok(form: ContactForm, anonymous: bool) -> bool:

@@ -13,6 +13,7 @@ one-time key (the form's hidden key, the email's Message-ID) stored in the names
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -106,9 +107,20 @@ def _priority(value) -> Priority:
     return Priority(value) if value in Priority.__members__.values() else Priority.NORMAL
 
 
-def _stored_key(source: TicketSource, request_key: str | None) -> str | None:
-    """The one-time key as stored: each source has its own namespace, so one can't claim another's."""
-    return f"{source.value}:{request_key}" if request_key else None
+def _stored_key(source: TicketSource, request_key: str | None, owner: str = "") -> str | None:
+    """The one-time key as stored: in its source's namespace and bound to who sent it.
+
+    A key only finds the ticket that the same person (`owner`: an account, a browser session)
+    opened with it from the same source, so a key that leaks (a hidden form field, an email's
+    Message-ID seen in a Cc) can't be used to reach somebody else's ticket. The form's key is
+    hashed, so whatever length or characters it arrives with, the stored key fits its column.
+    """
+    if not request_key:
+        return None
+    if source == TicketSource.EMAIL:
+        return f"email:{request_key}"  # already a digest of the Message-ID; email has no session
+    digest = hashlib.sha256(f"{owner}\n{request_key}".encode("utf-8", "replace")).hexdigest()[:48]
+    return f"{source.value}:{digest}"
 
 
 def _existing(walk_id: str | None, stored_key: str | None) -> Ticket | None:
@@ -129,7 +141,8 @@ def start_clock(ticket: Ticket, at: datetime | None = None) -> None:
 
 
 def open_ticket(source: TicketSource | str, *, subject: str, description: str = "",
-                request_key: str | None = None, requester: User | None = None, name: str = "", email: str = "",
+                request_key: str | None = None, owner: str = "", requester: User | None = None, name: str = "",
+                email: str = "",
                 queue: str | None = None, priority: Priority | str | None = None,
                 walk: Walk | None = None, state: engine.State | None = None,
                 actor: User | None = None, attachments: tuple | list = ()) -> tuple[Ticket, bool]:
@@ -137,12 +150,13 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
 
     A second call with the same walk or key (double click, reload, retry, a racing request, an
     email delivered twice) returns the ticket the first one opened: the unique ``walk_id`` and
-    ``request_key`` columns make a second row impossible. Everything a new ticket needs (the SLA
+    ``request_key`` columns make a second row impossible. The key counts only for the same `owner`
+    (see :func:`_stored_key`). Everything a new ticket needs (the SLA
     clock, the first line of its timeline, the requester's email, the files sent with it) is
     committed with it.
     """
     source = TicketSource(source)
-    key = _stored_key(source, request_key)
+    key = _stored_key(source, request_key, owner or (f"user:{requester.id}" if requester else ""))
     walk_id = walk.id if walk is not None else None
     existing = _existing(walk_id, key)
     if existing is not None:
@@ -207,12 +221,14 @@ def open_on_behalf(actor: User, *, email: str, name: str, subject: str, descript
                    priority: str, request_key: str) -> Ticket:
     """A ticket a technician logs for a caller, found by email or created (without a password)."""
     _require_staff(actor)
-    existing = _existing(None, _stored_key(TicketSource.PHONE, request_key))
+    owner = f"user:{actor.id}"
+    existing = _existing(None, _stored_key(TicketSource.PHONE, request_key, owner))
     if existing is not None:
         return existing
     requester = requester_for(email, name)
     ticket, _ = open_ticket(TicketSource.PHONE, subject=subject, description=description, request_key=request_key,
-                            requester=requester, name=name, queue=queue, priority=priority, actor=actor)
+                            owner=owner, requester=requester, name=name, queue=queue, priority=priority,
+                            actor=actor)
     return ticket
 
 
@@ -336,9 +352,16 @@ def has_message(ticket: Ticket, request_key: str) -> bool:
     return _existing_message(ticket, request_key) is not None
 
 
-def _commit_message(ticket: Ticket, message: Message, request_key: str | None) -> Message:
-    """Commit a new message; if a racing request stored the same form first, return that one."""
+def _add_message_once(ticket: Ticket, message: Message, request_key: str | None, then) -> Message:
+    """Add and commit a new message with what it causes (`then(message)`), once per form or email.
+
+    A racing request that stored the same form first (a double click that reached two workers)
+    makes the insert fail, at the flush or at the commit: then that request's message is the one.
+    """
     try:
+        db.session.add(message)
+        db.session.flush()
+        then(message)
         _commit()
     except IntegrityError:
         db.session.rollback()
@@ -363,16 +386,17 @@ def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, requ
         return existing
     message = Message(ticket_id=ticket.id, author_id=author.id, author_name=author.display_name, body=body,
                       internal=internal, from_requester=False, request_key=request_key)
-    db.session.add(message)
-    db.session.flush()
-    record(ticket, EventKind.NOTE if internal else EventKind.REPLY, author, message=message)
-    if not internal:
-        if ticket.first_response_at is None:
-            ticket.first_response_at = clock.now()
-        if ticket.status == TicketStatus.NEW:
-            _set_status(ticket, TicketStatus.OPEN, author)
-        notify.public_reply(ticket, message, links.requester_url(ticket))
-    return _commit_message(ticket, message, request_key)
+
+    def then(message: Message) -> None:
+        record(ticket, EventKind.NOTE if internal else EventKind.REPLY, author, message=message)
+        if not internal:
+            if ticket.first_response_at is None:
+                ticket.first_response_at = clock.now()
+            if ticket.status == TicketStatus.NEW:
+                _set_status(ticket, TicketStatus.OPEN, author)
+            notify.public_reply(ticket, message, links.requester_url(ticket))
+
+    return _add_message_once(ticket, message, request_key, then)
 
 
 def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, author: User | None = None,
@@ -390,13 +414,14 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
                       body=(body or "").strip(), internal=False, from_requester=True, request_key=request_key)
     for item in attachments:
         message.attachments.append(item)
-    db.session.add(message)
-    db.session.flush()
-    record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
-    if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
-        _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
-    notify.requester_replied(ticket, message, links.staff_url(ticket))
-    return _commit_message(ticket, message, request_key)
+
+    def then(message: Message) -> None:
+        record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
+        if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
+            _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
+        notify.requester_replied(ticket, message, links.staff_url(ticket))
+
+    return _add_message_once(ticket, message, request_key, then)
 
 
 def can_reopen(ticket: Ticket, at: datetime | None = None) -> bool:
