@@ -285,3 +285,55 @@ def test_a_desk_ticket_page_shows_where_it_came_from(app):
     for number, source in ((1001, "web"), (1002, "email")):
         view = tech.get(f"/desk/tickets/{number}").get_data(as_text=True)
         assert re.search(rf"opened the ticket \({source}\)", view), source
+
+
+# -- a technician walks a guide with a caller: the transcript goes into the caller's ticket -------
+
+
+def browse(client, url: str, form: dict) -> tuple[str, str]:
+    """POST a form and follow the redirects as a browser does (307 sends the form again): (last URL, page)."""
+    response = client.post(url, data=form)
+    for _ in range(10):
+        if response.status_code not in (301, 302, 303, 307, 308):
+            return url, response.get_data(as_text=True)
+        url = response.headers["Location"]
+        response = client.post(url, data=form) if response.status_code in (307, 308) else client.get(url)
+    raise AssertionError(f"too many redirects, the last to {url}")
+
+
+@pytest.mark.parametrize(("answers", "outcome", "walk_status"), [
+    ([("2", {"answer": "Yes, it says Ready"}), ("2", {"answer": "Continue"}), ("3", {"answer": "Yes"})],
+     "solved the problem", WalkStatus.RESOLVED),
+    ([("1", {"answer": "It shows an error"}), ("2", {"printer_name": "HP-3F", "urgent": "no"})],
+     "did not solve it", WalkStatus.ESCALATED),
+])
+def test_a_walk_with_the_caller_fills_their_ticket_and_opens_no_other(any_app, answers, outcome, walk_status):
+    app = any_app
+    _, tech = technician(app)
+    tech.post("/desk/new", data={"email": "cal@example.com", "name": "Cal Caller", "subject": "Printing",
+                                 "queue": "general", "priority": "normal", "key": new_key()})
+    step_url, page = browse(tech, "/desk/tickets/1001/walk", {"flow": "printer", "os": "Windows", "mobile": "no"})
+    assert re.fullmatch(r"/walks/[\w-]+/1", step_url) and "Is the printer on?" in page
+    walk_id = step_url.split("/")[2]
+    first = tech.post(step_url, data=answers[0][1])
+    response = first
+    for number, form in answers[1:]:
+        response = tech.post(f"/walks/{walk_id}/{number}", data=form)
+    assert response.headers["Location"] == "/desk/tickets/1001"
+    assert count(app, Ticket) == 1 and sent(app) == [("opened", "cal@example.com")]
+    ticket = the_ticket(app)
+    assert ticket["flow_id"] == "printer" and ticket["client_facts"] == {"os": "Windows", "mobile": False}
+    assert ticket["transcript"][0]["step"] == "power" and ticket["transcript"][0]["answer"] == answers[0][1].get(
+        "answer")
+    if walk_status == WalkStatus.ESCALATED:
+        assert ticket["form_values"]["printer_name"] == {"label": "Printer name", "value": "HP-3F"}
+        assert ticket["transcript"][-1]["step"] == "escalate"
+    else:
+        assert ticket["transcript"][-1]["step"] == "fixed"
+    assert (ticket["source"].value, ticket["queue"], ticket["subject"]) == ("phone", "general", "Printing")
+    started, walked = events(app, 1001)[1:]
+    assert started[0] == walked[0] == "note"
+    assert re.fullmatch(r"started the guide .My printer won't print. with the caller", started[2])
+    assert re.fullmatch(rf"walked .My printer won't print. with the caller: {outcome}", walked[2])
+    with app.app_context():
+        assert db.session.get(Walk, walk_id).status == walk_status
