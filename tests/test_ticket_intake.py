@@ -180,6 +180,10 @@ def test_a_signed_in_requesters_contact_form_sent_twice_opens_one_ticket_of_thei
     assert (ticket["requester_id"], ticket["requester_name"], ticket["requester_email"]) == (
         user_id, "Bo Berg", "bo@example.com")
     assert sent(app) == [("opened", "bo@example.com")]
+    client.post("/tickets/1001/reply", data={"body": "Still dropping.", "key": "k1"})
+    client.post("/tickets/1001/reply", data={"body": "Still dropping.", "key": "k1"})
+    assert messages(app, 1001) == [{"body": "Still dropping.", "internal": False, "from_requester": True,
+                                    "author_id": user_id, "author_name": "Bo Berg"}]
 
 
 def test_a_desk_ticket_sent_twice_opens_one_ticket_and_one_requester(any_app):
@@ -255,6 +259,21 @@ def test_the_same_reply_email_delivered_twice_is_added_once(any_app):
                                     "author_id": None, "author_name": "Alex Kim"}]
     assert sent(app, before) == [("requester-reply", "tess@example.com")]
     assert snapshot(app, 1001)["status"].value == "open"  # the answer ends the wait
+
+
+def test_a_reply_email_to_a_merged_ticket_goes_where_the_conversation_went(any_app):
+    app = any_app
+    _, tech = technician(app)
+    assert ingest(app, mail("Laptop will not charge", "It stopped charging.", "a@contoso.com")).exit_code == 0
+    assert ingest(app, mail("Charger broken", "The cable is frayed.", "b@contoso.com")).exit_code == 0
+    tech.post("/desk/tickets/1001/merge", data={"into": "#1002"})
+    result = ingest(app, mail("Re: [#1001] Laptop will not charge", "Any news?", "c@contoso.com"))
+    assert result.output.strip() == "added reply to #1002 (#1001 was merged into it)"
+    assert [m["body"] for m in messages(app, 1002) if m["from_requester"]] == ["Any news?"]
+    assert messages(app, 1001) == [] and count(app, Ticket) == 2
+    stranger = ingest(app, mail("Re: [#1002] Charger broken", "Me too!", "d@fabrikam.com",
+                                sender="Eve <eve@fabrikam.com>"))
+    assert stranger.output.strip() == "opened ticket #1003"  # only the requester's mail is a reply
 
 
 def test_a_reply_sent_twice_from_the_same_form_is_added_once(any_app):
