@@ -14,9 +14,12 @@ depends_on = None
 
 
 def upgrade():
+    # Two steps: SQLite's batch mode rebuilds the table, and a key on the renamed column must be
+    # added once the column has its new name.
     with op.batch_alter_table('walks', schema=None) as batch_op:
         batch_op.drop_constraint('fk_walks_ticket_id_tickets', type_='foreignkey')
         batch_op.alter_column('ticket_id', new_column_name='caller_ticket_id')
+    with op.batch_alter_table('walks', schema=None) as batch_op:
         batch_op.create_foreign_key('fk_walks_caller_ticket_id_tickets', 'tickets', ['caller_ticket_id'], ['id'])
 
 
@@ -24,4 +27,5 @@ def downgrade():
     with op.batch_alter_table('walks', schema=None) as batch_op:
         batch_op.drop_constraint('fk_walks_caller_ticket_id_tickets', type_='foreignkey')
         batch_op.alter_column('caller_ticket_id', new_column_name='ticket_id')
+    with op.batch_alter_table('walks', schema=None) as batch_op:
         batch_op.create_foreign_key('fk_walks_ticket_id_tickets', 'tickets', ['ticket_id'], ['id'])
