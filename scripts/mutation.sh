@@ -14,7 +14,8 @@
 #   MUTATION_CHILDREN    parallel workers (default 2: this machine's 2 cores are shared)
 #   MUTATION_PYTEST_ARGS extra pytest arguments, e.g. "--noconftest" for tests that need no app
 #   MUTATION_EQUIVALENT  file of mutant names (one a line, `#` comments) judged unable to change
-#                        behaviour; they are set aside in the second kill rate
+#                        behaviour, set aside in the second kill rate (default
+#                        scripts/mutation-equivalent.txt; only the names of MODULE count)
 #   MUTATION_KEEP=1      reuse the previous copy and results (only new or changed mutants run)
 # Needs mutmut 3 in the Python that runs the tests (`pip install mutmut==3.8.1`).
 set -euo pipefail
@@ -31,8 +32,8 @@ tests=("$@")
 [[ ${#tests[@]} -gt 0 ]] || tests=(tests/)
 slug=$(tr / . <<<"${module%.py}")
 work=mutants/$slug
-equivalent=${MUTATION_EQUIVALENT:-}
-[[ -z $equivalent ]] || equivalent=$(realpath "$equivalent")
+equivalent=${MUTATION_EQUIVALENT:-scripts/mutation-equivalent.txt}
+[[ ! -f $equivalent ]] || equivalent=$(realpath "$equivalent")
 command -v mutmut >/dev/null || { echo "mutmut is not installed: pip install mutmut==3.8.1" >&2; exit 2; }
 
 if [[ ${MUTATION_KEEP:-} != 1 ]]; then
@@ -75,21 +76,22 @@ mutmut run --max-children "${MUTATION_CHILDREN:-2}" >mutmut-run.log 2>&1 || {
 seconds=$(($(date +%s) - start))
 mutmut results --all true >mutmut-results.txt
 
-python - "$module" "$seconds" "$equivalent" <<'EOF'
+python - "$module" "$slug" "$seconds" "$equivalent" <<'EOF'
 import collections
+import os
 import sys
 
-module, seconds, equivalent_path = sys.argv[1:]
+module, slug, seconds, equivalent_path = sys.argv[1:]
 status = {}
 for line in open("mutmut-results.txt", encoding="utf-8"):
     name, sep, verdict = line.strip().rpartition(": ")
     if sep:
         status[name] = verdict
 equivalent = set()
-if equivalent_path:
+if os.path.isfile(equivalent_path):
     for line in open(equivalent_path, encoding="utf-8"):
         name = line.split("#", 1)[0].strip()
-        if name:
+        if name.startswith(slug + "."):
             equivalent.add(name)
 unknown = sorted(equivalent - status.keys())
 counts = collections.Counter(status.values())
@@ -101,7 +103,7 @@ for verdict, count in sorted(counts.items(), key=lambda item: -item[1]):
 print(f"kill rate {killed / total:.1%}  (killed + timeout) / all mutants" if total else "no mutants")
 survivors = sorted(name for name, verdict in status.items() if verdict not in ("killed", "timeout"))
 judged = [name for name in survivors if name in equivalent]
-if equivalent_path and total > len(judged):
+if equivalent and total > len(judged):
     print(f"kill rate {killed / (total - len(judged)):.1%}  with {len(judged)} equivalent mutants set aside")
 killed_equivalent = sorted(name for name in equivalent if status.get(name) in ("killed", "timeout"))
 if killed_equivalent:
