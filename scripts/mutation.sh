@@ -17,7 +17,8 @@
 #                        behaviour, set aside in the second kill rate (default
 #                        scripts/mutation-equivalent.txt; only the names of MODULE count)
 #   MUTATION_KEEP=1      reuse the previous copy and results (only new or changed mutants run)
-# Needs mutmut 3 in the Python that runs the tests (`pip install mutmut==3.8.1`).
+# Needs mutmut 3 in the Python that runs the tests: `pip install mutmut==3.8.1 click==8.4.2` (mutmut
+# alone pulls click 8.5, whose deprecations the mail tests turn into errors).
 set -euo pipefail
 
 if [[ $# -lt 1 || ! -f $1 || $1 != *.py ]]; then
