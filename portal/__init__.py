@@ -13,8 +13,10 @@ from .extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 def create_app(config: dict | object | None = None) -> Flask:
     """Create the portal: settings, extensions, flow registry, blueprints and CLI."""
+    from . import database
+
     app = Flask(__name__, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    database.private_dir(app.instance_path)  # the secret key and the embedded database live there
     app.config.update(config_module.DEFAULTS)
     if config is None:
         app.config.update(config_module.from_environment(app.instance_path))
@@ -23,8 +25,6 @@ def create_app(config: dict | object | None = None) -> Flask:
         app.config.update(config)
     else:
         app.config.from_object(config)
-
-    from . import database
 
     database.engine_options(app)
     db.init_app(app)

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request, url_for
 
 from .extensions import db, login_manager
 from .models import User
 from .web import go_to
+
+_SESSION_ID = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
+
+
+def load_user(session_id: str) -> User | None:
+    """The account of a session id ("42:3", see User.get_id), if the session has not been ended.
+
+    Checked on every request: after a sign-out, a password change or a deactivation the old
+    session (or a copy of its cookie) finds no user, so it is anonymous.
+    """
+    match = _SESSION_ID.fullmatch(session_id or "")
+    if match is None:
+        return None
+    user = db.session.get(User, int(match[1]))
+    if user is None or not user.active or user.session_version != int(match[2]):
+        return None
+    return user
 
 
 def init_app(app: Flask) -> None:
@@ -17,11 +36,8 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def _load(user_id: str):
-        try:
-            return db.session.get(User, int(user_id))
-        except (TypeError, ValueError):
-            return None
+    def _load(session_id: str):
+        return load_user(session_id)
 
     @login_manager.unauthorized_handler
     def _unauthorized():

@@ -23,7 +23,7 @@ def _secret_key(instance_path: str) -> str:
         )
     path = Path(instance_path) / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
@@ -60,8 +60,23 @@ def from_environment(instance_path: str) -> dict:
         # --- end mail ---
         # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
         "AUTO_UPGRADE_DB": not os.environ.get("DATABASE_URL"),
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        # Cookies only over HTTPS when the portal is served over HTTPS (SESSION_COOKIE_SECURE=false overrides).
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=_is_https(os.environ.get("PUBLIC_URL"))),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=_is_https(os.environ.get("PUBLIC_URL"))),
+        # A Redis that stops answering is given up on quickly; limits then count in memory meanwhile.
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
     }
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")
+
+
+def _is_https(url: str | None) -> bool:
+    return (url or "").strip().lower().startswith("https://")
 
 
 def _normalise_db_url(url: str) -> str:
@@ -79,7 +94,16 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_SWALLOW_ERRORS": True,  # Redis down must not take the portal down
+    # Redis down must neither take the portal down nor lift the limits: each process counts in
+    # memory until Redis answers again (Flask-Limiter's in-memory fallback, with the same limits).
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,  # the last resort, if even counting in memory failed
+    # Searching: requests per person (account, or address), and searches that found nothing kept
+    # for flow authors (beyond this, a miss is answered but not stored).
+    "SEARCH_RATE_LIMIT": "120 per minute; 2000 per hour",
+    "SEARCH_MISS_LIMIT": "20 per minute; 200 per day",
+    # Tickets one account may open itself (guides, Contact the help desk) within an hour.
+    "TICKETS_PER_HOUR": 10,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # --- mail delivery and inbound mail (portal/mail) ---
     "MAIL_TIMEOUT": 10,  # seconds per SMTP connection and command

@@ -22,6 +22,8 @@ CSP = (
 )
 
 
+HSTS_SECONDS = 365 * 24 * 3600
+
 #: The largest row id the database can hold (PostgreSQL's integer): a bigger number in a URL is no row's.
 MAX_ROW_ID = 2**31 - 1
 RETRY_AFTER_SECONDS = 30
@@ -103,6 +105,13 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if str(app.config.get("PUBLIC_URL") or "").lower().startswith("https://"):
+            # Served over HTTPS: browsers never try plain HTTP for this site again (for a year).
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
+        if request.endpoint != "static":
+            # Pages carry tickets, walks and names: no copy is kept by the browser or a proxy, so Back
+            # after signing out on a shared computer shows nothing, and nothing lingers on its disk.
+            response.headers.setdefault("Cache-Control", "no-store")
         if "Vary" in response.headers and "HX-Request" not in response.headers["Vary"]:
             response.headers["Vary"] += ", HX-Request"
         return response
@@ -138,7 +147,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(e):
-        return _error(429, "Too many attempts", "Please wait a minute before trying again.")
+        # A refusal may say why and for how long (``advice``); Flask-Limiter's say a minute at most.
+        advice = getattr(e, "advice", None) or "Please wait a minute before trying again."
+        return _error(429, "Too many attempts", advice)
 
     @app.errorhandler(OperationalError)
     def _database_down(e):

@@ -46,6 +46,9 @@ ACCESS = {
     "auth.signin": PUBLIC,
     "auth.signup": PUBLIC,
     "auth.signout": PUBLIC,
+    "auth.signup_sent": PUBLIC,
+    "auth.verify": PUBLIC,  # the emailed link: the token and the account's password decide
+    "auth.resend_verification": SIGNED_IN,
     # a requester's tickets: their own when signed in, or through the signed link they were mailed
     "tickets.contact": PUBLIC,
     "tickets.show": PUBLIC,

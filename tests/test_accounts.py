@@ -8,20 +8,27 @@ import sqlalchemy as sa
 from portal import create_app
 from portal.database import create_schema
 from portal.extensions import db
-from portal.models import Message, Role, Ticket, User, Walk
+from portal.models import Message, OutboxMessage, Role, Ticket, User, Walk
 
 from .conftest import PASSWORD, make_config
 
 
-def test_sign_up_signs_in_and_hashes_the_password(app, client):
+def test_sign_up_mails_a_link_that_confirms_the_address_and_signs_in(app, client):
     page = client.post("/signup", data={"name": "Ann Lee", "email": "Ann@Example.com", "password": PASSWORD,
                                         "confirm": PASSWORD})
-    assert page.status_code == 303
-    assert "Sign out" in client.get("/").get_data(as_text=True)
+    assert page.status_code == 303 and page.headers["Location"] == "/signup/sent"
+    assert "Check your email" in client.get("/signup/sent").get_data(as_text=True)
     with app.app_context():
         user = db.session.scalar(sa.select(User))
-        assert user.email == "ann@example.com" and user.role == Role.REQUESTER
+        assert user.email == "ann@example.com" and user.role == Role.REQUESTER and user.email_verified_at is None
         assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
+        mail = db.session.scalar(sa.select(OutboxMessage))
+    assert mail.to_address == "ann@example.com" and "Confirm your email address" in mail.subject
+    link = re.search(r"/verify/\S+", mail.body_text).group(0)
+    assert client.post(link, data={"password": PASSWORD}).status_code == 303
+    assert "Sign out" in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(User)).email_verified_at is not None
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -38,11 +45,15 @@ def test_sign_up_errors_sit_next_to_the_field(client, data, message):
         assert f'value="{data["name"]}"' in html  # nothing typed is lost
 
 
-def test_sign_up_twice_with_one_address(client, make_user):
+def test_sign_up_twice_with_one_address(app, client, make_user):
     make_user(email="taken@example.com")
-    html = client.post("/signup", data={"name": "A", "email": "TAKEN@example.com", "password": PASSWORD,
-                                        "confirm": PASSWORD}).get_data(as_text=True)
-    assert "already exists" in html
+    page = client.post("/signup", data={"name": "A", "email": "TAKEN@example.com", "password": PASSWORD,
+                                        "confirm": PASSWORD}, follow_redirects=True)
+    assert "Check your email" in page.get_data(as_text=True)  # the same answer as for a new address
+    assert "already exists" not in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+        assert db.session.scalar(sa.select(OutboxMessage.kind)) == "account-exists"  # the owner is told
 
 
 def test_sign_in_and_out(client, make_user, auth):

@@ -5,6 +5,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from ..auth.forms import StrongPassword
 from ..models import Role
 from ..validators import EmailAddress
 
@@ -40,8 +41,7 @@ class AccountForm(FlaskForm):
                        validators=[DataRequired("Enter an email address."), EmailAddress(), Length(max=254)])
     role = SelectField("Role", id="account-role", choices=ROLE_CHOICES, default=Role.REQUESTER.value)
     password = PasswordField("Initial password", id="account-password", validators=[
-        DataRequired("Choose an initial password."),
-        Length(min=10, message="Use at least 10 characters."), Length(max=200)])
+        DataRequired("Choose an initial password."), StrongPassword()])
 
 
 class RoleForm(FlaskForm):

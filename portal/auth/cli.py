@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from ..models import Role
+from .passwords import password_problem
 from .services import AccountError, create_user
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -22,8 +23,9 @@ def create_command(email: str, role: str, name: str, password: str) -> None:
     """Create an account."""
     if "@" not in email:
         raise click.BadParameter("must be an email address", param_hint="EMAIL")
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    problem = password_problem(password, email=email, name=name)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--password")
     try:
         user = create_user(email, password, name=name, role=role)
     except AccountError as exc:

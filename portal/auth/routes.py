@@ -5,12 +5,23 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
 from ..web import render
-from .forms import SignInForm, SignUpForm
-from .services import AccountError, authenticate, claim_walks, create_user
+from .forms import ConfirmEmailForm, EmptyForm, SignInForm, SignUpForm
+from .services import (
+    AccountError,
+    authenticate,
+    check_own_password,
+    claim_walks,
+    confirm_email,
+    end_sessions,
+    normalise_email,
+    send_verification,
+    sign_up,
+    verification_target,
+)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -50,25 +61,68 @@ def signin():
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("5 per minute; 20 per hour", methods=["POST"])
 def signup():
-    """Create a requester account."""
+    """Create a requester account: a confirmation link is mailed, and the page says the same for any address."""
     if current_user.is_authenticated:
         return redirect(url_for("selfservice.home"))
     form = SignUpForm()
     if form.validate_on_submit():
+        next_path = request.args.get("next")
         try:
-            user = create_user(form.email.data, form.password.data, name=form.name.data)
-        except AccountError as exc:
-            form.email.errors = [*form.email.errors, str(exc)]
+            sign_up(form.email.data, form.password.data, name=form.name.data,
+                    next_path=_safe_next(next_path) if next_path else "")
+        except AccountError as exc:  # the password policy; the form already checks it
+            form.password.errors = [*form.password.errors, str(exc)]
         else:
-            _after_sign_in(user)
-            flash("Your account is ready. You're signed in.", "success")
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            session["signup_email"] = normalise_email(form.email.data)
+            return redirect(url_for("auth.signup_sent"), code=303)
     return render("auth/signup.html", form=form, next=request.args.get("next", ""))
+
+
+@bp.get("/signup/sent")
+def signup_sent():
+    """"Check your email": where the confirmation link went."""
+    return render("auth/signup_sent.html", email=session.get("signup_email", ""))
+
+
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def verify(token: str):
+    """The emailed link: confirm the address (a GET changes nothing; the button posts)."""
+    target = verification_target(token)
+    if target is None:
+        return render("auth/verify_expired.html", status=410)
+    user, next_path = target
+    signed_in_as_user = current_user.is_authenticated and current_user.id == user.id
+    form = EmptyForm() if signed_in_as_user else ConfirmEmailForm()
+    error = None
+    if form.validate_on_submit():
+        # Whoever opened the link must know the password chosen at sign-up: someone who signed up
+        # with another person's address cannot have that person confirm it for them with one click.
+        if signed_in_as_user or check_own_password(user, form.password.data):
+            confirm_email(user)
+            if not signed_in_as_user:
+                _after_sign_in(user)
+            flash("Your email address is confirmed.", "success")
+            return redirect(_safe_next(next_path or url_for("tickets.mine")), code=303)
+        error = "That password doesn't match the account of this link."
+    return render("auth/verify.html", form=form, user=user, error=error, token=token)
+
+
+@bp.post("/verify")
+@login_required
+@limiter.limit("3 per hour")
+def resend_verification():
+    """Mail the signed-in person a new confirmation link."""
+    send_verification(current_user)
+    flash(f"We've sent a new link to {current_user.email}. It works for 3 days.", "success")
+    return redirect(url_for("tickets.mine"), code=303)
 
 
 @bp.post("/signout")
 def signout():
-    """Sign out and forget this browser's walks."""
+    """Sign out: this session and every other of the account end (a copied cookie too)."""
+    if current_user.is_authenticated:
+        end_sessions(current_user)
     logout_user()
     session.clear()
     flash("You're signed out.", "success")

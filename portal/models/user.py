@@ -32,6 +32,11 @@ class User(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.REQUESTER)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the person proved they read mail at `email` (a link); until then tickets others opened
+    # for that address (the desk, inbound mail) are not shown to this account.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's id (see get_id): raising it ends every session of the account.
+    session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role.value}>"
@@ -39,6 +44,22 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses deactivated accounts
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: the id and the session version.
+
+        The user loader refuses a session whose version is not the account's current one, so a
+        copied cookie stops working when its owner signs out or changes the password.
+        """
+        return f"{self.id}:{self.session_version or 1}"
+
+    def end_sessions(self) -> None:
+        """End every session of this account (a copied cookie included)."""
+        self.session_version = (self.session_version or 1) + 1
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def is_staff(self) -> bool:
@@ -49,7 +70,9 @@ class User(UserMixin, db.Model):
         return self.name or self.email.split("@", 1)[0]
 
     def set_password(self, password: str) -> None:
-        """Store a salted scrypt hash of `password`."""
+        """Store a salted scrypt hash of `password`; a changed password ends the account's other sessions."""
+        if self.password_hash:
+            self.end_sessions()
         self.password_hash = generate_password_hash(password, method="scrypt")
 
     def check_password(self, password: str) -> bool:

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, redirect, request, session, url
 from flask_login import current_user
 
 from ..auth.decorators import staff_required
-from ..extensions import db, htmx, limiter
+from ..extensions import config_limit, db, htmx, limiter, person_key, spend
 from ..flows import engine
 from ..flows.model import CLIENT_OS
 from ..flows_runtime import registry
@@ -54,13 +54,20 @@ def _search(query: str) -> tuple:
     words = len(normalize_query(query))
     # Guesses: fuzzy matches only, or no guide has all of the person's words (a hit's score counts them).
     guessed = bool(results) and all(hit.matched == "fuzzy" or int(hit.score) < words for _, hit in hits)
-    if not results or guessed:
-        # Nothing found, or only guesses: either way the library lacks words for this problem.
+    # Nothing found, or only guesses: either way the library lacks words for this problem (kept
+    # within a budget per person, so a flood of searches stores no flood of rows).
+    if (not results or guessed) and spend("search-miss", "SEARCH_MISS_LIMIT"):
         record_miss(query, current_user.id if current_user.is_authenticated else None)
     return results, guessed
 
 
+#: One budget of searches per person, shared by the start page and the as-you-type results.
+_search_limit = limiter.shared_limit(config_limit("SEARCH_RATE_LIMIT"), scope="search", key_func=person_key,
+                                     exempt_when=lambda: not request.args.get("q", "").strip())
+
+
 @bp.get("/")
+@_search_limit
 def home():
     """The start page: the search box, unfinished walks, and every flow by category."""
     query = request.args.get("q", "")
@@ -71,6 +78,7 @@ def home():
 
 
 @bp.get("/search")
+@_search_limit
 def search():
     """Search results as the user types (htmx), or a full page on a plain submit."""
     if not htmx:
@@ -103,8 +111,13 @@ def _owned(walk_id: str) -> services.Position:
     walk = db.session.get(Walk, walk_id[:64])
     if walk is None:
         abort(404)
-    if walk.user_id is not None:
-        if not (current_user.is_authenticated and current_user.id in (walk.user_id, walk.agent_id)):
+    if walk.agent_id is not None:
+        # A technician's walk with a caller is the technician's: the caller reads the answers out
+        # on the phone, and never answers the steps (nor ends the walk into their ticket) themself.
+        if not (current_user.is_authenticated and current_user.id == walk.agent_id):
+            abort(404)
+    elif walk.user_id is not None:
+        if not (current_user.is_authenticated and current_user.id == walk.user_id):
             abort(404)
     elif walk_id not in session.get(SESSION_WALKS, []):
         abort(404)

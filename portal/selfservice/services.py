@@ -343,7 +343,7 @@ def _same_answer(entry, value) -> bool:
 
 
 def active_walks(user_id: int, limit: int = 5) -> list:
-    """A signed-in user's unfinished walks, newest first."""
+    """A signed-in user's unfinished walks, newest first (not a technician's walks with them as the caller)."""
     return db.session.scalars(
-        sa.select(Walk).where(Walk.user_id == user_id, Walk.status == WalkStatus.ACTIVE)
+        sa.select(Walk).where(Walk.user_id == user_id, Walk.agent_id.is_(None), Walk.status == WalkStatus.ACTIVE)
         .order_by(Walk.updated_at.desc()).limit(limit)).all()

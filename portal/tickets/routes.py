@@ -23,7 +23,7 @@ def _viewable(number: int):
     ticket = queries.ticket_by_number(number)
     if ticket is None:
         abort(404)
-    if current_user.is_authenticated and (ticket.requester_id == current_user.id or current_user.is_staff):
+    if current_user.is_authenticated and (current_user.is_staff or queries.is_requesters_own(ticket, current_user)):
         return ticket, None
     key = request.args.get("key")
     if key_opens(key, ticket.id):

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import TooManyRequests
 
 from .. import clock
 from ..extensions import db
@@ -40,6 +41,7 @@ from ..models import (
     Walk,
 )
 from . import links, sla
+from .queries import SELF_OPENED_SOURCES
 
 SUBJECT_MAX = 200
 NAME_MAX = 120
@@ -161,6 +163,8 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
     existing = _existing(walk_id, key)
     if existing is not None:
         return existing, False
+    if requester is not None and source in SELF_OPENED_SOURCES:
+        _refuse_a_flood(requester)
     ticket = Ticket(
         walk_id=walk_id, request_key=None if walk is not None else key,
         requester_id=requester.id if requester else None, requester=requester,
@@ -187,6 +191,25 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
             raise
         return existing, False
     return ticket, True
+
+
+class TooManyTickets(TooManyRequests):
+    """An account opened more tickets itself within an hour than a person does (a script, a stuck form)."""
+
+    advice = ("You've opened several tickets in the last hour. Add anything new to one of them from My tickets, "
+              "or wait a little before opening another.")
+
+
+def _refuse_a_flood(requester: User) -> None:
+    """Refuse a ticket beyond ``TICKETS_PER_HOUR`` opened by this account itself (counted in the database)."""
+    limit = current_app.config.get("TICKETS_PER_HOUR")
+    if not limit or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return
+    since = clock.now() - timedelta(hours=1)
+    opened = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.requester_id == requester.id, Ticket.source.in_(SELF_OPENED_SOURCES), Ticket.created_at >= since))
+    if opened >= limit:
+        raise TooManyTickets()
 
 
 def _opened(ticket: Ticket, actor: User | None, attachments) -> None:
