@@ -1,21 +1,32 @@
-"""Form validators shared by the features."""
+"""Form validators and filters shared by the features."""
 
 from __future__ import annotations
 
 from wtforms.validators import ValidationError
 
 from .flows.model import is_email
+from .mail.header import one_line
 
-__all__ = ["EmailAddress", "is_email"]
+__all__ = ["EmailAddress", "is_email", "one_line", "single_line"]
 
 
 class EmailAddress:
-    """A plausible email address (name@domain.tld); delivery is what really checks it."""
+    """Exactly one plausible email address (name@domain.tld); delivery is what really checks it.
 
-    def __init__(self, message: str = "Enter an email address, like name@example.com."):
+    A list (``me@x.com, victim@y.com``), a display name (``Me <me@x.com>``) or a line break is
+    refused with a message under the field, never quietly cut down to one of its addresses.
+    """
+
+    def __init__(self, message: str = "Enter an email address (just one), like name@example.com."):
         self.message = message
 
     def __call__(self, form, field) -> None:
         value = (field.data or "").strip()
         if value and not is_email(value):
             raise ValidationError(self.message)
+
+
+def single_line(value):
+    """A WTForms filter for one-line fields (names, subjects): line breaks and control characters
+    become spaces, so what was typed is kept and can't start a header in a notification."""
+    return one_line(value) if isinstance(value, str) else value

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from portal import clock as portal_clock
 from portal.extensions import db
+from portal.mail import notify
 from portal.models import (
     EventKind,
     Message,
@@ -150,7 +151,7 @@ def test_internal_notes_are_not_emailed_and_replies_are(app, clock):
         assert kinds == ["opened", "reply"]
         mail = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "reply")).one()
         assert "Looks like the disk" not in mail.body_text and "We'll swap your disk" in mail.body_text
-        assert f"[{ticket.label}]" in mail.subject
+        assert f"[{notify.tag(ticket)}]" in mail.subject and notify.tag(ticket).startswith(f"{ticket.label}-")
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == 2
 
 

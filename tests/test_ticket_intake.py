@@ -30,6 +30,7 @@ from .test_ticket_rules import (
     sent,
     signed_in,
     snapshot,
+    tag,
     technician,
 )
 
@@ -250,7 +251,7 @@ def test_the_same_reply_email_delivered_twice_is_added_once(any_app):
     assert ingest(app, mail("Laptop will not charge", "It stopped charging.", "a@contoso.com")).exit_code == 0
     act(tech, 1001, "claim")
     act(tech, 1001, "status", status="pending")
-    raw = mail("RE: [#1001] Laptop will not charge", "Tried another socket, same.", "b@contoso.com")
+    raw = mail(f"RE: [{tag(app, 1001)}] Laptop will not charge", "Tried another socket, same.", "b@contoso.com")
     before = len(outbox(app))
     assert ingest(app, raw).output.strip() == "added reply to #1001"
     again = ingest(app, raw)
@@ -267,11 +268,11 @@ def test_a_reply_email_to_a_merged_ticket_goes_where_the_conversation_went(any_a
     assert ingest(app, mail("Laptop will not charge", "It stopped charging.", "a@contoso.com")).exit_code == 0
     assert ingest(app, mail("Charger broken", "The cable is frayed.", "b@contoso.com")).exit_code == 0
     tech.post("/desk/tickets/1001/merge", data={"into": "#1002"})
-    result = ingest(app, mail("Re: [#1001] Laptop will not charge", "Any news?", "c@contoso.com"))
+    result = ingest(app, mail(f"Re: [{tag(app, 1001)}] Laptop will not charge", "Any news?", "c@contoso.com"))
     assert result.output.strip() == "added reply to #1002 (#1001 was merged into it)"
     assert [m["body"] for m in messages(app, 1002) if m["from_requester"]] == ["Any news?"]
     assert messages(app, 1001) == [] and count(app, Ticket) == 2
-    stranger = ingest(app, mail("Re: [#1002] Charger broken", "Me too!", "d@fabrikam.com",
+    stranger = ingest(app, mail(f"Re: [{tag(app, 1002)}] Charger broken", "Me too!", "d@fabrikam.com",
                                 sender="Eve <eve@fabrikam.com>"))
     assert stranger.output.strip() == "opened ticket #1003"  # only the requester's mail is a reply
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from portal.extensions import db
+from portal.mail.tag import ticket_tag
 from portal.models import (
     Message,
     OutboxMessage,
@@ -51,6 +52,10 @@ ALLOWED = {("new", "open"), ("new", "pending"), ("new", "resolved"), ("new", "cl
 
 # -- helpers: people, tickets, rows ---------------------------------------------------------------
 
+
+def tag(app, number: int) -> str:
+    """The ticket's tag in the subject of its notifications: #1001-xxxxxx (number and reply code)."""
+    return ticket_tag(number, app.secret_key)
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -465,7 +470,7 @@ def test_the_resolved_email_carries_a_reopen_link_that_honours_the_seven_days(ap
     number, _ = open_by_contact(app)
     act(tech, number, "status", status="resolved")
     mail = outbox(app)[-1]
-    assert (mail["kind"], mail["to"]) == ("resolved", "ann@example.com") and f"[#{number}]" in mail["subject"]
+    assert (mail["kind"], mail["to"]) == ("resolved", "ann@example.com") and f"[{tag(app, number)}]" in mail["subject"]
     reopen = re.search(r"http://localhost(?::\d+)?(/tickets/\d+/reopen/\S+)", mail["text"]).group(1)
 
     stranger = app.test_client()
@@ -703,7 +708,7 @@ def test_assigning_opens_a_new_ticket_and_tells_the_technician_unless_they_took_
     act(tess, number, "assign", assignee=str(tom_id))
     assert snapshot(app, number)["assignee_id"] == tom_id
     assert sent(app, start) == [("assigned", "tom@example.com")]
-    assert f"[#{number}] Assigned to you" in outbox(app)[-1]["subject"]
+    assert f"[{tag(app, number)}] Assigned to you" in outbox(app)[-1]["subject"]
     assert 'role="alert">The ticket is already assigned to Tom Tech.</p>' in act(
         tess, number, "assign", assignee=str(tom_id))
     act(tess, number, "assign", assignee=str(admin_id))  # admins are technicians too
@@ -758,7 +763,7 @@ def test_the_emails_each_action_queues(any_app):
     other, other_link = open_by_contact(app, name="Bo Berg", email="bo@example.com")
     assert sent(app) == [("opened", "ann@example.com"), ("opened", "bo@example.com")]
     opened = outbox(app)[0]
-    assert f"[#{number}] We've received your request: Fan is loud" == opened["subject"]
+    assert f"[{tag(app, number)}] We've received your request: Fan is loud" == opened["subject"]
     assert "Hello Ann Lee" in opened["text"] and link in opened["text"].replace("&amp;", "&")
 
     steps = [
@@ -786,12 +791,12 @@ def test_the_emails_each_action_queues(any_app):
         action()
         assert sent(app, before) == expected, name
     mails = {m["kind"]: m for m in outbox(app)}
-    assert mails["reply"]["subject"] == f"Re: [#{number}] Fan is loud"
+    assert mails["reply"]["subject"] == f"Re: [{tag(app, number)}] Fan is loud"
     assert "A new fan is on its way." in mails["reply"]["text"]
-    assert mails["requester-reply"]["subject"] == f"[#{number}] Ann Lee replied: Fan is loud"
+    assert mails["requester-reply"]["subject"] == f"[{tag(app, number)}] Ann Lee replied: Fan is loud"
     assert "Thanks!" in mails["requester-reply"]["text"] and f"/desk/tickets/{number}" in mails["requester-reply"][
         "text"]
-    assert mails["merged"]["subject"] == f"[#{other}] Merged into #{number}: Fan is loud"
+    assert mails["merged"]["subject"] == f"[{tag(app, other)}] Merged into #{number}: Fan is loud"
     assert mails["merged"]["ticket"] == other
     assert all(m["ticket"] == number for m in outbox(app) if m["kind"] in ("reply", "resolved", "requester-reply"))
     # An inactive assignee is not written to.

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length
 from ..flows.model import CLIENT_OS
 from ..models import Priority
 from ..tickets.forms import new_key
-from ..validators import EmailAddress
+from ..validators import EmailAddress, single_line
 
 #: How a technician names each of the flow format's `client.os` values to a caller.
 OS_LABELS = {"iOS": "iPhone or iPad", "Other": "Something else / don't know"}
@@ -20,8 +20,9 @@ class NewTicketForm(FlaskForm):
 
     email = EmailField("Requester's email", validators=[DataRequired("Enter the requester's email address."),
                                                          EmailAddress(), Length(max=254)])
-    name = StringField("Requester's name", validators=[Length(max=120)])
-    subject = StringField("Subject", validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
+    name = StringField("Requester's name", filters=[single_line], validators=[Length(max=120)])
+    subject = StringField("Subject", filters=[single_line],
+                          validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
     description = TextAreaField("What's the problem?", validators=[Length(max=10000)])
     queue = SelectField("Queue")
     priority = SelectField("Priority", choices=[SelectChoice(p.value, p.value.capitalize()) for p in Priority],

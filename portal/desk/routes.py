@@ -52,7 +52,8 @@ def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", in
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
                   canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
                   typed=typed or {}, reply_internal=internal, reply_key=new_key(),
-                  linked=queries.linked(ticket), due_label=queries.due_label, sla_state=sla.state)
+                  linked=queries.linked(ticket), due_label=queries.due_label, sla_state=sla.state,
+                  failed_mail=queries.failed_mail(ticket))
 
 
 def _status_order(status: TicketStatus) -> int:

@@ -29,15 +29,29 @@ CLIENT_FACTS = ("client.os", "client.mobile")
 DEFAULT_QUEUE = "general"
 DEFAULT_PRIORITY = "normal"
 
-#: What the portal takes as an email address, everywhere one is typed (flow forms, web forms, mail).
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: What the portal takes as an email address, everywhere one is typed (flow forms, web forms, mail):
+#: exactly one address, no display name, no list: dot-separated words of RFC 5322's atext (letters
+#: outside ASCII allowed), "@", and a domain of at least two labels. No space, comma, quote, angle
+#: bracket or line break can get through, so a typed value can never become two recipients or a
+#: second header. Each part has one way to match: the check is linear in the length.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00a0-\U0010ffff-]+"
+_LABEL = r"[A-Za-z0-9\u00a0-\U0010ffff](?:[A-Za-z0-9\u00a0-\U0010ffff-]{0,61}[A-Za-z0-9\u00a0-\U0010ffff])?"
+EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
+EMAIL_MAX = 254
 
 EMPTY: Mapping = MappingProxyType({})
 
 
 def is_email(value: str | None) -> bool:
-    """A plausible email address (name@domain.tld); delivery is what really checks it."""
-    return bool(value) and EMAIL.match(value.strip()) is not None
+    """One plausible email address (name@domain.tld), strictly read; delivery is what really checks it."""
+    if not value:
+        return False
+    value = value.strip()
+    local = value.rpartition("@")[0]
+    # isprintable() refuses what the pattern's letters beyond ASCII would let through: the line
+    # and paragraph separators and other invisible characters.
+    return (len(value) <= EMAIL_MAX and len(local) <= 64 and value.isprintable()
+            and EMAIL.fullmatch(value) is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,10 @@ from flask import current_app
 
 from .. import clock
 from ..extensions import db
+from ..flows.model import is_email
 from ..models import OutboxMessage, OutboxStatus
 from ..models.ticket import TICKET_NUMBER_OFFSET
+from .header import one_line
 
 logger = logging.getLogger("portal.mail")
 
@@ -42,6 +44,10 @@ DEFAULT_TIMEOUT = 10  # seconds, for connecting and for each SMTP command
 
 class ConnectionFailed(Exception):
     """The SMTP server could not be reached or refused the session: no message can go out now."""
+
+
+class Undeliverable(ValueError):
+    """A message no attempt can deliver (its recipient is not one valid address): failed at once."""
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -67,6 +73,8 @@ def send_pending(limit: int = 50, now: datetime | None = None) -> tuple[int, int
             if row is None:
                 continue  # another sender has it
             try:
+                if not is_email(row.to_address):
+                    raise Undeliverable(f"{one_line(row.to_address)[:254]!r} is not one valid email address")
                 transport.send(build_email(row, current_app.config))
             except ConnectionFailed as exc:
                 _failed(row, exc, now)
@@ -138,18 +146,25 @@ def _permanent(exc: BaseException) -> bool:
     """A 5xx answer about this message (unknown recipient, content refused): retrying cannot help."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, Undeliverable):
+        return True
     return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
 
 
 def build_email(row: OutboxMessage, config) -> EmailMessage:
-    """The email of one outbox row: plain text with an HTML alternative."""
-    sender = config.get("MAIL_FROM") or "helpdesk@localhost"
+    """The email of one outbox row: plain text with an HTML alternative.
+
+    Never raises on what a row holds: every header value is put on one line first (a row written
+    before input was checked, with CR/LF in its subject or address, would otherwise fail to build
+    on every attempt).
+    """
+    sender = one_line(config.get("MAIL_FROM")) or "helpdesk@localhost"
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = row.to_address
-    message["Subject"] = row.subject
+    message["To"] = one_line(row.to_address)
+    message["Subject"] = one_line(row.subject)
     message["Date"] = format_datetime(row.created_at or clock.now())
-    message["Message-ID"] = row.message_id
+    message["Message-ID"] = one_line(row.message_id)
     if row.ticket_id is not None:
         # One made-up root per ticket, so mail clients thread every notification of a ticket together.
         root = f"<ticket-{row.ticket_id + TICKET_NUMBER_OFFSET}@{sender.rsplit('@', 1)[-1].strip('> ')}>"

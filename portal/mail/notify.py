@@ -2,7 +2,9 @@
 
 Each function adds one :class:`OutboxMessage` to the session and never commits: the service that
 calls it commits the change and its messages together, so a message exists exactly when its
-change does. Subjects carry ``[#1042]`` so replies thread back into the ticket.
+change does. Subjects carry the ticket's tag, ``[#1042-k7q2ab]`` (:mod:`.tag`): the number threads
+replies back into the ticket, the code shows a reply answers our mail (a forged From can't know it).
+Every subject passes through :func:`~.header.one_line`, so no subject or name can break a header.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from flask import current_app, render_template
 
 from ..extensions import db
 from ..models import OutboxMessage
+from .header import one_line
+from .tag import ticket_tag
+
+SUBJECT_MAX = 300  # the outbox column
 
 
 def _message_id() -> str:
@@ -25,7 +31,8 @@ def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **c
     """Add an email to the outbox (plain text and HTML from `mail/<template>.txt/.html`)."""
     if not to or "@" not in to:
         return None
-    context.update(ticket=ticket)
+    subject = one_line(subject)[:SUBJECT_MAX]
+    context.update(ticket=ticket, tag=tag(ticket) if ticket is not None else "")
     text = render_template(f"mail/{template}.txt", **context)
     html = render_template(f"mail/{template}.html", **context)
     message = OutboxMessage(kind=kind, ticket_id=ticket.id if ticket is not None else None, to_address=to,
@@ -34,33 +41,42 @@ def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **c
     return message
 
 
+def tag(ticket) -> str:
+    """The ticket's tag for a subject, ``#1042-k7q2ab`` (the number and its reply code)."""
+    return ticket_tag(ticket.number, current_app.secret_key)
+
+
 def ticket_opened(ticket, link: str) -> None:
     """Tell the requester their ticket's number and where to follow it."""
-    queue_mail("opened", ticket.requester_email, f"[{ticket.label}] We've received your request: {ticket.subject}",
+    queue_mail("opened", ticket.requester_email, f"[{tag(ticket)}] We've received your request: {ticket.subject}",
                "ticket_opened", ticket, link=link)
 
 
 def public_reply(ticket, message, link: str) -> None:
     """Send a technician's public reply to the requester."""
-    queue_mail("reply", ticket.requester_email, f"Re: [{ticket.label}] {ticket.subject}", "public_reply", ticket,
+    queue_mail("reply", ticket.requester_email, f"Re: [{tag(ticket)}] {ticket.subject}", "public_reply", ticket,
                message=message, link=link)
 
 
 def ticket_resolved(ticket, link: str, reopen_link: str) -> None:
     """Tell the requester the ticket is resolved, with a one-click reopen link."""
-    queue_mail("resolved", ticket.requester_email, f"[{ticket.label}] Resolved: {ticket.subject}",
+    queue_mail("resolved", ticket.requester_email, f"[{tag(ticket)}] Resolved: {ticket.subject}",
                "ticket_resolved", ticket, link=link, reopen_link=reopen_link)
 
 
 def ticket_assigned(ticket, technician, link: str) -> None:
     """Tell a technician a ticket is now theirs."""
-    queue_mail("assigned", technician.email, f"[{ticket.label}] Assigned to you: {ticket.subject}",
+    queue_mail("assigned", technician.email, f"[{tag(ticket)}] Assigned to you: {ticket.subject}",
                "ticket_assigned", ticket, technician=technician, link=link)
 
 
 def ticket_merged(ticket, into, link: str) -> None:
-    """Tell the requester their ticket continues in another one (`link` opens that one)."""
-    queue_mail("merged", ticket.requester_email, f"[{ticket.label}] Merged into {into.label}: {ticket.subject}",
+    """Tell the requester their ticket continues in another one.
+
+    `link` is their own ticket's page, which says it was merged: the other ticket is named, never
+    linked, since it belongs to somebody else.
+    """
+    queue_mail("merged", ticket.requester_email, f"[{tag(ticket)}] Merged into {into.label}: {ticket.subject}",
                "ticket_merged", ticket, into=into, link=link)
 
 
@@ -68,5 +84,13 @@ def requester_replied(ticket, message, link: str) -> None:
     """Tell the assigned technician that the requester answered."""
     if ticket.assignee is None or not ticket.assignee.active:
         return
-    queue_mail("requester-reply", ticket.assignee.email, f"[{ticket.label}] {message.author_name or 'The requester'}"
+    queue_mail("requester-reply", ticket.assignee.email, f"[{tag(ticket)}] {message.author_name or 'The requester'}"
                f" replied: {ticket.subject}", "requester_replied", ticket, message=message, link=link)
+
+
+def unverified_reply(ticket, message, link: str) -> None:
+    """Tell the assigned technician that an email without the ticket's reply code is held on it."""
+    if ticket.assignee is None or not ticket.assignee.active:
+        return
+    queue_mail("unverified-reply", ticket.assignee.email, f"[{tag(ticket)}] Unverified email held: {ticket.subject}",
+               "unverified_reply", ticket, message=message, link=link)

@@ -2,8 +2,17 @@
 
 Pure: no database, no app. :mod:`portal.tickets.inbound` decides what the message does to the
 tickets. Quoted history is trimmed from the text; attachments are kept up to
-``max_attachment_bytes`` each and ``MAX_ATTACHMENTS`` per message. The Message-ID (or, without
-one, the message's bytes) gives the message a key, so a redelivery can be recognised.
+``max_attachment_bytes`` each and ``max_attachments`` per message, and a message over
+``max_bytes`` is refused whole (:class:`MessageTooLarge`). The Message-ID (or, without one, the
+message's bytes) gives the message a key, so a redelivery can be recognised.
+
+Reading is bounded. Every pattern here runs in time linear in what it reads, and reads one line
+of at most ``PATTERN_LINE_MAX`` characters (longer lines are text: no header or separator is
+that long). HTML goes through the parser in chunks, so markup that never closes can't make it
+read the same text again and again. A :class:`Budget` counts the work and the seconds: when
+it runs out, the rest of the message is kept as it came, untrimmed, with the original HTML
+attached, so nothing the sender wrote is lost. A text longer than ``BODY_MAX_CHARS`` keeps its
+first part in the body and the whole in an attached ``message.txt``.
 
 Automatic mail (out-of-office replies, bounces) is flagged, so an autoresponder and the help
 desk's "we've received your request" never answer each other forever.
@@ -13,24 +22,72 @@ from __future__ import annotations
 
 import email
 import hashlib
+import html as html_lib
 import mimetypes
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import parseaddr
 from html.parser import HTMLParser
 
+from ..flows.model import is_email
+from .header import one_line
+from .tag import CODE_LENGTH, tags_in
+
 MAX_ATTACHMENTS = 10
 DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # the whole message as it arrives, headers and encoded files included
+DEFAULT_SECONDS = 10.0  # reading one message (trimming, HTML): then the rest is kept as it came
+DEFAULT_STEPS = 500_000_000  # characters the patterns and the HTML parser may read for one message
 SUBJECT_MAX = 200
-TICKET_TAG = re.compile(r"\[#(\d{1,9})\]")  # a ticket number in a subject: [#1042]
-ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
+SUBJECT_READ_MAX = 2000  # a subject is cut to this before anything reads it
+NAME_MAX = 120
+BODY_MAX_CHARS = 50_000  # more goes to an attached message.txt
+PATTERN_LINE_MAX = 1000  # no pattern reads a longer string: a reply header or a separator never is that long
+HTML_CHUNK = 32 * 1024
+HTML_PENDING_MAX = 256 * 1024  # markup left open this long is read as text
+HTML_CLOSE_MAX = 4 * 1024  # markup left open at the end, longer than this, is read as text
+ADDRESS_MAX = 254
 
 
 class IngestError(ValueError):
     """A message the help desk cannot take (no sender, not an email); the MTA should bounce it."""
+
+    exit_code = 1
+
+
+class MessageTooLarge(IngestError):
+    """A message over the size limit: the MTA bounces it to the sender with this text."""
+
+    exit_code = 65  # sysexits.h EX_DATAERR: a permanent failure, the text goes into the bounce
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"the message is {human_size(size)}; the help desk takes messages up to {human_size(limit)}"
+                         f" (send large files as a link, or in several messages)")
+        self.size = size
+        self.limit = limit
+
+
+class Budget:
+    """How much work reading one message may take: steps (characters read by a pattern or the HTML
+    parser) and seconds. Once either runs out, :meth:`spend` says so, and the rest is kept as it is."""
+
+    def __init__(self, steps: int | None = None, seconds: float | None = None, clock=time.monotonic):
+        self.limit = DEFAULT_STEPS if steps is None else steps
+        self.used = 0
+        self.clock = clock
+        self.deadline = clock() + (DEFAULT_SECONDS if seconds is None else seconds)
+        self.exhausted = False
+
+    def spend(self, steps: int) -> bool:
+        """Count `steps` of work; False once the budget is used up (and from then on)."""
+        self.used += steps
+        if not self.exhausted and (self.used > self.limit or self.clock() > self.deadline):
+            self.exhausted = True
+        return not self.exhausted
 
 
 @dataclass(frozen=True)
@@ -53,22 +110,33 @@ class Inbound:
     attachments: list
     request_key: str  # from the Message-ID: the same message delivered twice has the same key
     automatic: str | None
+    notes: list = field(default_factory=list)  # what reading the message could not do as usual
 
     def ticket_numbers(self) -> list:
-        """The ticket numbers the subject carries ([#1042]), in order."""
-        return [int(m.group(1)) for m in TICKET_TAG.finditer(self.subject)]
+        """The ticket numbers the subject carries ([#1042], [#1042-k7q2ab]), in order."""
+        return [number for number, _ in self.ticket_tags()]
+
+    def ticket_tags(self) -> list:
+        """(number, reply code or None) of each ticket tag in the subject, in order."""
+        return tags_in(self.subject)
 
 
 # -- reading the message --------------------------------------------------------------------------
 
 
-def parse(raw: bytes, *, own_address: str = "", max_attachment_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES) -> Inbound:
+def parse(raw: bytes, *, own_address: str = "", max_bytes: int = DEFAULT_MAX_BYTES,
+          max_attachment_bytes: int = DEFAULT_ATTACHMENT_MAX_BYTES, max_attachments: int = MAX_ATTACHMENTS,
+          budget: Budget | None = None) -> Inbound:
     """Read sender, subject, trimmed text and attachments; IngestError if it is not usable mail.
 
-    `own_address` is the help desk's From address: mail from it is automatic.
+    `own_address` is the help desk's From address: mail from it is automatic. A message over
+    `max_bytes` raises :class:`MessageTooLarge` before anything reads it.
     """
     if not raw or not raw.strip():
         raise IngestError("no message on standard input")
+    if len(raw) > max_bytes:
+        raise MessageTooLarge(len(raw), max_bytes)
+    budget = budget or Budget()
     try:
         message = email.message_from_bytes(raw, policy=policy.default)
         name, address = _sender(message)
@@ -77,21 +145,19 @@ def parse(raw: bytes, *, own_address: str = "", max_attachment_bytes: int = DEFA
     if not address:
         raise IngestError("the message has no usable sender address (From:)")
     try:
-        subject = " ".join(_header(message, "Subject").split())
+        subject = one_line(_header(message, "Subject")[:SUBJECT_READ_MAX])
         body_part = _body_part(message)
-        body = _text_of(body_part) if body_part is not None else ""
-        if not _is_forward(subject):  # a forwarded message is the point of the email: keep it whole
-            body = trim_quoted(body)
-        attachments, notes = _attachments(message, body_part, max_attachment_bytes)
+        body, own_files, notes = _read_body(body_part, _is_forward(subject), budget)
+        attachments, dropped = _attachments(message, body_part, max_attachment_bytes, max_attachments)
     except Exception as exc:
         raise IngestError(f"could not read the message: {exc}")
-    if notes:
-        body = (body + "\n\n" + "\n".join(notes)).strip()
+    if notes or dropped:
+        body = (body + "\n\n" + "\n".join(notes + dropped)).strip()
     message_id = _header(message, "Message-ID").strip()
     basis = message_id.encode("utf-8", "replace") if message_id else raw  # no Message-ID: the same bytes
-    return Inbound(address=address, name=name, subject=subject, body=body, attachments=attachments,
+    return Inbound(address=address, name=name, subject=subject, body=body, attachments=attachments + own_files,
                    request_key=hashlib.sha256(basis).hexdigest()[:48],
-                   automatic=_automatic(message, address, own_address))
+                   automatic=_automatic(message, address, own_address), notes=notes)
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -120,14 +186,14 @@ def _sender(message: EmailMessage) -> tuple[str, str]:
     except Exception:
         name, address = parseaddr(_header(message, "From"))
     address = (address or "").strip().lower()
-    if len(address) > 254 or not ADDRESS.match(address):
+    if len(address) > ADDRESS_MAX or not is_email(address):
         return "", ""
-    return " ".join((name or "").split())[:120], address
+    return one_line(name or "")[:NAME_MAX], address
 
 
 def _automatic(message: EmailMessage, address: str, own_address: str) -> str | None:
     """Why the message was sent by a machine (RFC 3834 and common practice), or None."""
-    auto = _header(message, "Auto-Submitted").strip().lower()
+    auto = one_line(_header(message, "Auto-Submitted")[:200]).lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
     precedence = _header(message, "Precedence").strip().lower()
@@ -144,7 +210,7 @@ def _automatic(message: EmailMessage, address: str, own_address: str) -> str | N
 
 
 def _is_forward(subject: str) -> bool:
-    return bool(re.match(r"\s*(fwd?|fw|wg|tr|vs)\s*:", subject, re.IGNORECASE))
+    return _FORWARD.match(subject) is not None
 
 
 def _body_part(message: EmailMessage):
@@ -155,8 +221,33 @@ def _body_part(message: EmailMessage):
         return None
 
 
-def _text_of(part) -> str:
-    """A text part as plain text: decoded, format=flowed joined, HTML converted."""
+def _read_body(part, whole: bool, budget: Budget) -> tuple[str, list, list]:
+    """(the text to keep, files made from the body, notes): trimmed unless `whole` (a forward)."""
+    if part is None:
+        return "", [], []
+    files: list = []
+    notes: list = []
+    text, original_html = _text_of(part, budget)
+    body = text if whole else trim_quoted(text, budget)
+    if budget.exhausted:
+        if original_html is not None:
+            files.append(File("message.html", "text/html", original_html.encode("utf-8")))
+            notes.append("[this message was too long or complex to read in the time allowed: it is kept as it "
+                         "came, and its original HTML is attached as message.html]")
+        else:
+            notes.append("[this message was too long or complex to read in the time allowed: it is kept as it "
+                         "came, quoted history included]")
+    if len(body) > BODY_MAX_CHARS:
+        files.append(File("message.txt", "text/plain", text.encode("utf-8")))
+        body = body[:BODY_MAX_CHARS].rstrip()
+        notes.append(f"[the message is longer than {BODY_MAX_CHARS:,} characters: the whole text is attached as "
+                     f"message.txt]")
+    return body, files, notes
+
+
+def _text_of(part, budget: Budget) -> tuple[str, str | None]:
+    """A text part as plain text (decoded, format=flowed joined, HTML converted), and the HTML it
+    came from when converting it ran out of budget (else None)."""
     try:
         text = part.get_content()
     except Exception:  # an unknown charset or a broken encoding: keep what can be read
@@ -169,28 +260,30 @@ def _text_of(part) -> str:
         text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if part.get_content_type() == "text/html":
-        return html_to_text(text)
+        converted, complete = _html_text(text, budget)
+        return converted, None if complete else text
     params = part.get_params() or []
     if any(k.lower() == "format" and str(v).lower() == "flowed" for k, v in params):
         delsp = any(k.lower() == "delsp" and str(v).lower() == "yes" for k, v in params)
         text = _unflow(text, delsp)
-    return text
+    return text, None
 
 
 def _unflow(text: str, delsp: bool) -> str:
     """Join the soft line breaks of format=flowed text (RFC 3676)."""
     lines: list = []
-    pending = ""
+    pending: list = []
     for line in text.split("\n"):
         if line.startswith(" "):
             line = line[1:]  # space-stuffing
         if line.endswith(" ") and line != "-- ":
-            pending += line[:-1] if delsp else line
+            pending.append(line[:-1] if delsp else line)
         else:
-            lines.append(pending + line)
-            pending = ""
+            pending.append(line)
+            lines.append("".join(pending))
+            pending = []
     if pending:
-        lines.append(pending)
+        lines.append("".join(pending))
     return "\n".join(lines)
 
 
@@ -256,7 +349,7 @@ class _HTMLText(HTMLParser):
         if self.hidden:
             return
         if not self.pre:
-            data = re.sub(r"[ \t\r\n\f]+", " ", data)
+            data = _SPACES.sub(" ", data)
             if not self.current and data == " ":
                 return  # the source's indentation, not text
         if self.pre and "\n" in data:
@@ -287,45 +380,102 @@ class _HTMLText(HTMLParser):
         self._end_line()
         return "\n".join(self.lines)
 
+    def read_as_text(self, markup: str) -> None:
+        """Markup the parser could not finish (never closed, or past the budget), kept as text:
+        tags dropped by one linear pattern, entities decoded; an unclosed comment is dropped."""
+        if markup.startswith("<!--"):
+            return
+        self.handle_data(html_lib.unescape(_ANY_TAG.sub(" ", markup)))
 
-def html_to_text(html: str) -> str:
+    def read_pending_as_text(self) -> None:
+        """Give up waiting for the end of the markup left open, and read it as text."""
+        pending, self.rawdata = self.rawdata, ""
+        self.read_as_text(pending)
+
+
+def html_to_text(html: str, budget: Budget | None = None) -> str:
     """Plain text of an HTML email body (stdlib html.parser; no markup survives)."""
+    return _html_text(html, budget or Budget())[0]
+
+
+def _html_text(html: str, budget: Budget) -> tuple[str, bool]:
+    """(plain text of the HTML, False if the budget ran out and the rest was read crudely as text).
+
+    The parser gets the HTML in chunks. Markup left open (``<a<a<a...`` never closing) waits in
+    its buffer and is read again with every chunk, so that buffer is capped: past
+    ``HTML_PENDING_MAX`` it is read as text, and at the end past ``HTML_CLOSE_MAX``. Each chunk
+    is paid for from the budget; when it runs out, what is left is read as text in one pass.
+    """
     parser = _HTMLText()
-    parser.feed(html)
+    complete = True
+    for start in range(0, len(html), HTML_CHUNK):
+        chunk = html[start:start + HTML_CHUNK]
+        if not budget.spend(len(chunk) + len(parser.rawdata)):
+            complete = False
+            pending, parser.rawdata = parser.rawdata, ""
+            parser.read_as_text(pending + html[start:])
+            break
+        parser.feed(chunk)
+        if len(parser.rawdata) > HTML_PENDING_MAX:
+            parser.read_pending_as_text()
+    if len(parser.rawdata) > HTML_CLOSE_MAX:
+        parser.read_pending_as_text()
     parser.close()
-    return _tidy(parser.text())
+    return _tidy(parser.text()), complete
 
 
 # -- trimming quoted history ----------------------------------------------------------------------
+#
+# Every pattern below reads one line (two for a wrapped reply header) of at most PATTERN_LINE_MAX
+# characters, and none can backtrack over what it read more than a fixed number of times: where a
+# header needs "a date, then later the verb", the date is found first and the verb searched for
+# after it, instead of one pattern with two greedy ".*".
 
-_WHEN = r"(?:\d{1,2}[:.]\d\d|\b(?:19|20)\d\d\b)"  # a time or a year: every client's header has one
-_REPLY_HEADERS = [  # "On <date>, <name> wrote:" as Gmail, Apple Mail and Thunderbird write it, in a few languages
-    re.compile(rf"^On\b.*{_WHEN}.*\bwrote:$", re.IGNORECASE),
-    re.compile(rf"^Am\b.*{_WHEN}.*\bschrieb\b.*:$", re.IGNORECASE),
-    re.compile(rf"^Le\b.*{_WHEN}.*\ba écrit\s*:$", re.IGNORECASE),
-    re.compile(rf"^El\b.*{_WHEN}.*\bescribió:$", re.IGNORECASE),
-    re.compile(rf"^Op\b.*{_WHEN}.*\bschreef\b.*:$", re.IGNORECASE),
-]
+_WHEN = re.compile(r"\d{1,2}[:.]\d\d|\b(?:19|20)\d\d\b")  # a time or a year: every client's header has one
+#: "On <date>, <name> wrote:" as Gmail, Apple Mail and Thunderbird write it, in a few languages:
+#: (the first word, the verb after the date). The line also ends with ":".
+_REPLY_HEADERS = (
+    (re.compile(r"On\b", re.IGNORECASE), re.compile(r"\bwrote:$", re.IGNORECASE)),
+    (re.compile(r"Am\b", re.IGNORECASE), re.compile(r"\bschrieb\b", re.IGNORECASE)),
+    (re.compile(r"Le\b", re.IGNORECASE), re.compile(r"\ba écrit\s*:$", re.IGNORECASE)),
+    (re.compile(r"El\b", re.IGNORECASE), re.compile(r"\bescribió:$", re.IGNORECASE)),
+    (re.compile(r"Op\b", re.IGNORECASE), re.compile(r"\bschreef\b", re.IGNORECASE)),
+)
 _ORIGINAL_MESSAGE = re.compile(
-    r"^-{3,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht)"
+    r"-{3,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht)"
     r"\s*-{3,}$", re.IGNORECASE)
-_SEPARATOR = re.compile(r"^_{10,}$")
-_OUTLOOK_FROM = re.compile(r"^\*?(from|von|de|van|da)\s?:\*?\s*\S", re.IGNORECASE)
-_OUTLOOK_SENT = re.compile(r"^\*?(sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|fecha)\s?:", re.IGNORECASE)
-_OUTLOOK_OTHER = re.compile(r"^\*?(to|subject|an|betreff|à|objet|para|asunto|aan|onderwerp|a|oggetto)\s?:",
+_SEPARATOR = re.compile(r"_{10,}$")
+_OUTLOOK_FROM = re.compile(r"\*?(?:from|von|de|van|da)\s?:\*?\s*\S", re.IGNORECASE)
+_OUTLOOK_SENT = re.compile(r"\*?(?:sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|fecha)\s?:",
+                           re.IGNORECASE)
+_OUTLOOK_OTHER = re.compile(r"\*?(?:to|subject|an|betreff|à|objet|para|asunto|aan|onderwerp|a|oggetto)\s?:",
                             re.IGNORECASE)
-_OUTLOOK_ONE_LINE = re.compile(r"^\*?from:.*\b(sent|date):.*\b(to|subject):", re.IGNORECASE)
+#: Outlook's header on one line, "From: ... Sent: ... To: ...": three words found one after the other.
+_OUTLOOK_ONE_LINE = (re.compile(r"\*?from:", re.IGNORECASE), re.compile(r"\b(?:sent|date):", re.IGNORECASE),
+                     re.compile(r"\b(?:to|subject):", re.IGNORECASE))
 _SIGNATURE = "--"  # the signature separator "-- ", compared stripped (many clients drop the space)
-_MOBILE_FOOTER = re.compile(r"^(sent from my \w[\w ]*|sent from (outlook|mail) for \w+.*|get outlook for \w+.*)$",
+_MOBILE_FOOTER = re.compile(r"(?:sent from my \w[\w ]*|sent from (?:outlook|mail) for \w.*|get outlook for \w.*)$",
                             re.IGNORECASE)
+_FORWARD = re.compile(r"\s*(?:fwd?|fw|wg|tr|vs)\s*:", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\r\n\f]+")
+_ANY_TAG = re.compile(r"<[^<>]*>")  # linear: a candidate ends at the next < or >
+_SUBJECT_PREFIX = re.compile(  # Re:, Fwd:, AW[2]:, [#1042], [#1042-k7q2ab]
+    r"\s*(?:(?:re|fwd?|fw|aw|wg|sv|vs|tr|antw)\s*(?:\[\d{1,9}\])?\s*:|\[#\d{1,9}(?:-[A-Za-z2-7]{"
+    + str(CODE_LENGTH) + r"})?\])\s*", re.IGNORECASE)
 
 
-def trim_quoted(text: str) -> str:
-    """The new text of a reply: quoted lines, earlier messages and the signature removed."""
+def trim_quoted(text: str, budget: Budget | None = None) -> str:
+    """The new text of a reply: quoted lines, earlier messages and the signature removed.
+
+    If the budget runs out, the text is kept whole (tidied): nothing is lost, only not trimmed.
+    """
+    budget = budget or Budget()
     lines = text.replace("\r\n", "\n").split("\n")
-    cut = _history_start(lines)
+    cut = _history_start(lines, budget)
+    if cut is None:
+        return _tidy(text)
     kept = [line for line in lines[:cut] if not line.lstrip().startswith(">")]
-    while kept and (not kept[-1].strip() or _MOBILE_FOOTER.match(kept[-1].strip())):
+    while kept and (not kept[-1].strip() or _is_mobile_footer(kept[-1].strip())):
         kept.pop()
     result = _tidy("\n".join(kept))
     if result:
@@ -333,14 +483,21 @@ def trim_quoted(text: str) -> str:
     # Nothing above the history: the reply was written below the quote (or is empty).
     rest = lines[cut:]
     if rest and _reply_header_at(lines, cut):  # drop the header itself (one line, or two when wrapped)
-        rest = rest[1:] if any(p.match(rest[0].strip()) for p in _REPLY_HEADERS) else rest[2:]
+        rest = rest[1:] if _is_reply_header(rest[0].strip()) else rest[2:]
     rest = [line for line in rest if not line.lstrip().startswith(">")]
     return _tidy("\n".join(rest)) or _tidy(text)
 
 
-def _history_start(lines: list) -> int:
-    """The index of the first line of quoted history or signature (len(lines) if there is none)."""
+def _history_start(lines: list, budget: Budget) -> int | None:
+    """The index of the first line of quoted history or signature (len(lines) if there is none),
+    or None if the budget ran out first."""
     for i, raw in enumerate(lines):
+        # A line is read by at most a fixed number of patterns, as itself and as the next line of
+        # the line above: its length (and one for the line break) pays for that.
+        if not budget.spend(len(raw) + 1):
+            return None
+        if len(raw) > PATTERN_LINE_MAX:
+            continue  # text: no header, separator or signature is that long
         line = raw.strip()
         if line == _SIGNATURE:
             return i
@@ -353,37 +510,59 @@ def _history_start(lines: list) -> int:
     return len(lines)
 
 
+def _is_reply_header(line: str) -> bool:
+    """True for "On <date>, <name> wrote:" and its translations (one line, at most PATTERN_LINE_MAX)."""
+    if len(line) > PATTERN_LINE_MAX or not line.endswith(":"):
+        return False
+    for first, verb in _REPLY_HEADERS:
+        begun = first.match(line)
+        if begun:
+            when = _WHEN.search(line, begun.end())
+            return when is not None and verb.search(line, when.end()) is not None
+    return False
+
+
 def _reply_header_at(lines: list, i: int) -> bool:
     line = lines[i].strip()
-    if not line or line.startswith(">"):
+    if not line or line.startswith(">") or len(line) > PATTERN_LINE_MAX:
         return False
-    candidates = [line]
-    if i + 1 < len(lines) and lines[i + 1].strip():  # Gmail wraps a long header over two lines
-        candidates.append(line + " " + lines[i + 1].strip())
-    return any(p.match(c) for p in _REPLY_HEADERS for c in candidates)
+    if _is_reply_header(line):
+        return True
+    if i + 1 < len(lines) and len(lines[i + 1]) <= PATTERN_LINE_MAX:  # Gmail wraps a long header over two lines
+        following = lines[i + 1].strip()
+        return bool(following) and _is_reply_header(line + " " + following)
+    return False
 
 
 def _outlook_header_at(lines: list, i: int) -> bool:
     """Outlook's "From: ... Sent: ... To: ... Subject: ..." block starts at line i."""
     line = lines[i].strip()
-    if _OUTLOOK_ONE_LINE.match(line):
-        return True
+    start, sent, to = _OUTLOOK_ONE_LINE
+    begun = start.match(line)
+    if begun:
+        said = sent.search(line, begun.end())
+        if said and to.search(line, said.end()):
+            return True
     if not _OUTLOOK_FROM.match(line):
         return False
-    following = [lines[j].strip() for j in range(i + 1, min(i + 7, len(lines)))]
+    following = [lines[j].strip() for j in range(i + 1, min(i + 7, len(lines))) if len(lines[j]) <= PATTERN_LINE_MAX]
     return any(_OUTLOOK_SENT.match(f) for f in following) and any(_OUTLOOK_OTHER.match(f) for f in following)
 
 
 def _back_over_separators(lines: list, i: int) -> int:
     """Move a cut up over the blank lines and "____" or "-----Original Message-----" lines above it."""
     j = i
-    while j > 0:
+    while j > 0 and len(lines[j - 1]) <= PATTERN_LINE_MAX:
         above = lines[j - 1].strip()
         if not above or _SEPARATOR.match(above) or _ORIGINAL_MESSAGE.match(above):
             j -= 1
         else:
             break
     return j
+
+
+def _is_mobile_footer(line: str) -> bool:
+    return len(line) <= PATTERN_LINE_MAX and _MOBILE_FOOTER.match(line) is not None
 
 
 def _tidy(text: str) -> str:
@@ -400,7 +579,7 @@ def _tidy(text: str) -> str:
 # -- attachments ----------------------------------------------------------------------------------
 
 
-def _attachments(message: EmailMessage, body_part, limit: int) -> tuple[list, list]:
+def _attachments(message: EmailMessage, body_part, limit: int, most: int) -> tuple[list, list]:
     """The files of the message, and notes about the ones dropped."""
     kept: list = []
     notes: list = []
@@ -415,8 +594,8 @@ def _attachments(message: EmailMessage, body_part, limit: int) -> tuple[list, li
             notes.append(f"[attachment {filename} could not be read and was not kept]")
         elif len(data) > limit:
             notes.append(f"[attachment {filename} ({human_size(len(data))}) was too large and was not kept]")
-        elif len(kept) >= MAX_ATTACHMENTS:
-            notes.append(f"[attachment {filename} was not kept: at most {MAX_ATTACHMENTS} files are kept "
+        elif len(kept) >= most:
+            notes.append(f"[attachment {filename} was not kept: at most {most} files are kept "
                          f"per message]")
         else:
             kept.append(File(filename, part.get_content_type()[:120], data))
@@ -475,9 +654,9 @@ def human_size(size: int) -> str:
 
 
 def clean_subject(subject: str) -> str:
-    """The subject without Re:/Fwd:/[#1042] prefixes; "(no subject)" when nothing is left."""
-    prefix = re.compile(r"^\s*((re|fwd?|fw|aw|wg|sv|vs|tr|antw)\s*(\[\d+\])?\s*:|\[#\d+\])\s*", re.IGNORECASE)
-    previous = None
-    while previous != subject:
-        previous, subject = subject, prefix.sub("", subject, count=1)
-    return subject.strip()[:SUBJECT_MAX] or "(no subject)"
+    """The subject without Re:/Fwd:/[#1042]/[#1042-k7q2ab] prefixes; "(no subject)" when nothing is left."""
+    subject = (subject or "")[:SUBJECT_READ_MAX]
+    position = 0
+    while (prefix := _SUBJECT_PREFIX.match(subject, position)) and prefix.end() > position:
+        position = prefix.end()  # one prefix after another, each read once
+    return subject[position:].strip()[:SUBJECT_MAX] or "(no subject)"

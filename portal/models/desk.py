@@ -102,7 +102,8 @@ class Attachment(db.Model):
     filename: Mapped[str] = mapped_column(sa.String(255))
     content_type: Mapped[str] = mapped_column(sa.String(120), default="application/octet-stream")
     size: Mapped[int] = mapped_column(default=0)
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Deferred: a page listing files reads their names and sizes; the bytes only when one is downloaded.
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     message = relationship("Message", back_populates="attachments")

@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import load_only
 from sqlalchemy.sql.functions import FunctionElement
 
 from .. import clock
 from ..extensions import db
-from ..models import OPEN_STATUSES, Queue, Role, SearchMiss, Ticket, TicketStatus, User
+from ..models import OPEN_STATUSES, OutboxMessage, OutboxStatus, Queue, Role, SearchMiss, Ticket, TicketStatus, User
+from ..models.ticket import TICKET_NUMBER_OFFSET
 
 #: Somebody still has to act on these.
 #: Open tickets whose SLA clock runs (a pending ticket waits for its requester: the clock is paused).
@@ -212,3 +214,30 @@ def top_search_misses(days: int = 30, now: datetime | None = None, limit: int = 
         sa.select(query.label("query"), sa.func.count().label("times"), sa.func.max(SearchMiss.created_at))
         .where(SearchMiss.created_at >= since).group_by(query)
         .order_by(sa.func.count().desc(), query).limit(limit)).all()
+
+
+@dataclass(frozen=True)
+class FailedMail:
+    """A notification the outbox gave up on: to whom, about which ticket, and why."""
+
+    created_at: datetime
+    kind: str
+    to_address: str
+    subject: str
+    attempts: int
+    error: str
+    ticket_number: int | None
+
+
+def failed_mail(days: int = 30, now: datetime | None = None, limit: int = 20) -> tuple[int, list]:
+    """(how many notifications failed for good in the last `days`, the latest `limit` of them)."""
+    since = (now or clock.now()) - timedelta(days=days)
+    failed = (OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.created_at >= since)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(*failed)) or 0
+    rows = db.session.scalars(
+        sa.select(OutboxMessage).options(load_only(
+            OutboxMessage.created_at, OutboxMessage.kind, OutboxMessage.to_address, OutboxMessage.subject,
+            OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.ticket_id))
+        .where(*failed).order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    return total, [FailedMail(r.created_at, r.kind, r.to_address, r.subject, r.attempts or 0, r.last_error or "",
+                              None if r.ticket_id is None else r.ticket_id + TICKET_NUMBER_OFFSET) for r in rows]

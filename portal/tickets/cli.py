@@ -1,29 +1,87 @@
-"""``flask mail ingest``: one inbound email (RFC 822, on standard input) becomes a reply or a ticket."""
+"""``flask mail ingest``: one inbound email (RFC 822, on standard input) becomes a reply or a ticket.
+
+The exit code is for the MTA that pipes the mail in (sysexits.h): 0 taken (or deliberately
+ignored), 1 or 65 (EX_DATAERR) refused for good, so the MTA bounces it to the sender with the
+message printed on standard error, 75 (EX_TEMPFAIL) try again later (the database is down).
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from .inbound import IngestError, ingest
+from ..mail.parse import DEFAULT_SECONDS
+from .inbound import IngestError, MessageTooLarge, max_bytes, read, take
 
 mail_cli = AppGroup("mail", help="Inbound email.")
 
+EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA bounces the message with our text
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
+READ_CHUNK = 1024 * 1024
+
+
+class ReadTimeout(IngestError):
+    """Reading one message took longer than its hard time limit."""
+
+    exit_code = EX_DATAERR
 
 
 @mail_cli.command("ingest")
 def ingest_command() -> None:
     """Read one email (RFC 822) on standard input: a requester's reply, or a new ticket."""
-    raw = click.get_binary_stream("stdin").read()
+    stream = click.get_binary_stream("stdin")
+    limit = max_bytes()
+    raw = stream.read(limit + 1)  # never more than the limit in memory, whatever is piped in
     try:
-        result = ingest(raw)
+        if len(raw) > limit:
+            raise MessageTooLarge(len(raw) + _drain(stream), limit)
+        seconds = float(current_app.config.get("MAIL_READ_SECONDS") or DEFAULT_SECONDS)
+        with _time_limit(max(30.0, 3 * seconds)):
+            inbound = read(raw)
     except IngestError as exc:
-        raise click.ClickException(str(exc))  # exit 1: the MTA bounces the message
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)  # the MTA bounces the message with this text
+    try:
+        result = take(inbound)
     except SQLAlchemyError as exc:
         click.echo(f"Error: the database is not available, try again later ({type(exc).__name__})", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(str(result))
+
+
+def _drain(stream) -> int:
+    """Read the rest of standard input without keeping it (the MTA expects it read); its size."""
+    size = 0
+    while chunk := stream.read(READ_CHUNK):
+        size += len(chunk)
+    return size
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Stop reading a message after `seconds` (SIGALRM: only in the main thread, where the CLI runs).
+
+    The parser's own budget stops trimming and HTML conversion long before; this is the backstop
+    for anything else in reading a message that could run away (the email package's own parsing).
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _stop(signum, frame):
+        raise ReadTimeout(f"the message could not be read within {seconds:g} seconds")
+
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

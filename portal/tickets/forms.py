@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from ..validators import EmailAddress
+from ..validators import EmailAddress, single_line
 
 
 def new_key() -> str:
@@ -16,7 +16,8 @@ def new_key() -> str:
 class ContactDetailsForm(FlaskForm):
     """Name and email of an anonymous requester, before their ticket opens."""
 
-    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    name = StringField("Your name", filters=[single_line],
+                       validators=[DataRequired("Enter your name."), Length(max=120)])
     email = EmailField("Your email address", validators=[
         DataRequired("Enter your email address so we can reply."),
         EmailAddress(), Length(max=254)])
@@ -25,9 +26,9 @@ class ContactDetailsForm(FlaskForm):
 class ContactForm(FlaskForm):
     """A ticket for a problem no flow covers."""
 
-    name = StringField("Your name", validators=[Length(max=120)])
+    name = StringField("Your name", filters=[single_line], validators=[Length(max=120)])
     email = EmailField("Your email address", validators=[Length(max=254)])
-    subject = StringField("What's the problem, in a few words?",
+    subject = StringField("What's the problem, in a few words?", filters=[single_line],
                           validators=[DataRequired("Tell us in a few words what's wrong."), Length(max=200)])
     description = TextAreaField("What happened, and what have you tried?",
                                 validators=[Length(max=10000, message="Please keep this under 10,000 characters.")])

@@ -1,11 +1,20 @@
-"""Inbound email -> tickets: one message becomes a requester's reply or a new ticket.
+"""Inbound email -> tickets: one message becomes a requester's reply, a held note, or a new ticket.
 
 ``flask mail ingest`` reads the message on standard input, the way an MTA alias pipes mail to a
-help desk (``helpdesk: "|/srv/portal/venv/bin/flask --app app mail ingest"``). A message whose
-subject carries a ticket number (``[#1042]``) from that ticket's requester is added as their reply;
-any other opens a new ticket. :mod:`portal.mail.parse` reads the message; this module decides what
-it does, and :mod:`portal.tickets.services` writes it. A message is taken once: its Message-ID
-becomes the reply's or the ticket's one-time key, so a redelivery changes nothing.
+help desk (``helpdesk: "|/srv/portal/venv/bin/flask --app app mail ingest"``). Every notification's
+subject carries the ticket's tag, ``[#1042-k7q2ab]``: the number and a reply code only the help
+desk can make (:mod:`portal.mail.tag`). A message from the ticket's requester whose subject carries
+the right tag is added as their reply. One whose subject names the ticket without the right code
+(a bare ``[#1042]``, an old subject, a guess) may have a forged From: it is held on the ticket as
+an internal note for a technician, never shown as the requester's. Any other message opens a new
+ticket. :mod:`portal.mail.parse` reads the message; this module decides what it does, and
+:mod:`portal.tickets.services` writes it. A message is taken once: its Message-ID becomes the
+reply's or the ticket's one-time key, so a redelivery changes nothing.
+
+Limits (settings, see ``docs/security.md``): ``MAIL_MAX_BYTES`` for a whole message (over it, the
+message is refused and bounced), ``MAIL_ATTACHMENT_MAX_BYTES`` per file and
+``MAIL_MAX_ATTACHMENTS`` per message (over them, a file is left out with a note on the ticket),
+``MAIL_READ_SECONDS`` for reading one message (then the rest is kept untrimmed).
 """
 
 from __future__ import annotations
@@ -16,11 +25,23 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..mail.parse import DEFAULT_ATTACHMENT_MAX_BYTES, Inbound, IngestError, clean_subject, parse
+from ..mail import tag
+from ..mail.parse import (
+    DEFAULT_ATTACHMENT_MAX_BYTES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_SECONDS,
+    MAX_ATTACHMENTS,
+    Budget,
+    Inbound,
+    IngestError,
+    MessageTooLarge,
+    clean_subject,
+    parse,
+)
 from ..models import Ticket, TicketSource, User
 from . import queries, services
 
-__all__ = ["IngestError", "Result", "ingest"]
+__all__ = ["IngestError", "MessageTooLarge", "Result", "ingest", "max_bytes", "read", "take"]
 
 MAX_MERGE_HOPS = 10
 
@@ -29,7 +50,7 @@ MAX_MERGE_HOPS = 10
 class Result:
     """What ingesting one message did, as one line for the MTA's log."""
 
-    action: str  # "reply", "opened", "duplicate" or "ignored"
+    action: str  # "reply", "held", "opened", "duplicate" or "ignored"
     ticket: Ticket | None = None
     note: str = ""
 
@@ -37,6 +58,9 @@ class Result:
         label = self.ticket.label if self.ticket is not None else ""
         if self.action == "reply":
             return f"added reply to {label}{self.note}"
+        if self.action == "held":
+            return (f"held on {label} for a technician{self.note}: the subject lacks the ticket's reply code, so "
+                    f"the sender is not verified")
         if self.action == "opened":
             return f"opened ticket {label}"
         if self.action == "duplicate":
@@ -44,26 +68,49 @@ class Result:
         return f"ignored {self.note}"
 
 
-def ingest(raw: bytes) -> Result:
-    """Add one raw email to its ticket as the requester's reply, or open a ticket with it."""
+def max_bytes() -> int:
+    """The largest message taken whole (``MAIL_MAX_BYTES``)."""
+    return int(current_app.config.get("MAIL_MAX_BYTES") or DEFAULT_MAX_BYTES)
+
+
+def read(raw: bytes) -> Inbound:
+    """Parse one raw email with the app's limits; IngestError (MessageTooLarge) if it can't be taken."""
     config = current_app.config
-    inbound = parse(raw, own_address=config.get("MAIL_FROM") or "",
-                    max_attachment_bytes=int(config.get("MAIL_ATTACHMENT_MAX_BYTES") or DEFAULT_ATTACHMENT_MAX_BYTES))
+    return parse(raw, own_address=config.get("MAIL_FROM") or "", max_bytes=max_bytes(),
+                 max_attachment_bytes=int(config.get("MAIL_ATTACHMENT_MAX_BYTES") or DEFAULT_ATTACHMENT_MAX_BYTES),
+                 max_attachments=int(config.get("MAIL_MAX_ATTACHMENTS") or MAX_ATTACHMENTS),
+                 budget=Budget(seconds=float(config.get("MAIL_READ_SECONDS") or DEFAULT_SECONDS)))
+
+
+def ingest(raw: bytes) -> Result:
+    """Add one raw email to its ticket as the requester's reply, hold it there, or open a ticket with it."""
+    return take(read(raw))
+
+
+def take(inbound: Inbound) -> Result:
+    """What a parsed email does: the requester's reply, a held note, a new ticket, or nothing."""
     if inbound.automatic:
         return Result("ignored", note=f"automatic message ({inbound.automatic})")
-    ticket = _referenced_ticket(inbound)
+    ticket, genuine = _referenced_ticket(inbound)
     if ticket is not None and _is_requester(ticket, inbound.address):
-        return _add_reply(ticket, inbound)
+        return _add_reply(ticket, inbound) if genuine else _hold(ticket, inbound)
     return _open_ticket(inbound)
 
 
-def _referenced_ticket(inbound: Inbound) -> Ticket | None:
-    """The ticket whose number the subject carries ([#1042]), if it exists."""
-    for number in inbound.ticket_numbers():
+def _referenced_ticket(inbound: Inbound) -> tuple[Ticket | None, bool]:
+    """The ticket the subject's tag names, if it exists, and whether the tag's reply code is right.
+
+    A tag with the right code wins over one without (a subject can carry several).
+    """
+    found = None
+    for number, code in inbound.ticket_tags():
         ticket = queries.ticket_by_number(number)
-        if ticket is not None:
-            return ticket
-    return None
+        if ticket is None:
+            continue
+        if tag.genuine(number, code, current_app.secret_key):
+            return ticket, True
+        found = found or ticket
+    return found, False
 
 
 def _is_requester(ticket: Ticket, address: str) -> bool:
@@ -80,20 +127,40 @@ def _files(inbound: Inbound) -> list:
     return [services.attachment(f.filename, f.content_type, f.data) for f in inbound.attachments]
 
 
-def _add_reply(ticket: Ticket, inbound: Inbound) -> Result:
+def _followed(ticket: Ticket) -> tuple[Ticket, str]:
+    """A merged ticket's mail belongs where the conversation went on: (that ticket, a note saying so)."""
     note = ""
-    for _ in range(MAX_MERGE_HOPS):  # a reply to a merged ticket belongs where the conversation went on
+    for _ in range(MAX_MERGE_HOPS):
         if ticket.merged_into is None:
             break
         note = f" ({ticket.label} was merged into it)"
         ticket = ticket.merged_into
+    return ticket, note
+
+
+def _body(inbound: Inbound) -> str:
+    return inbound.body or ("(no text; see the attached files)" if inbound.attachments else "(empty message)")
+
+
+def _add_reply(ticket: Ticket, inbound: Inbound) -> Result:
+    ticket, note = _followed(ticket)
     key = "email:" + inbound.request_key
     if services.has_message(ticket, key):
         return Result("duplicate", ticket, "this message was already added to")
-    body = inbound.body or ("(no text; see the attached files)" if inbound.attachments else "(empty message)")
-    services.requester_reply(ticket, body, request_key=key, author=_user(inbound.address),
+    services.requester_reply(ticket, _body(inbound), request_key=key, author=_user(inbound.address),
                              author_name=inbound.name or None, attachments=_files(inbound))
     return Result("reply", ticket, note)
+
+
+def _hold(ticket: Ticket, inbound: Inbound) -> Result:
+    """Keep a reply whose sender can't be verified as an internal note for a technician."""
+    ticket, note = _followed(ticket)
+    key = "email:" + inbound.request_key
+    if services.has_message(ticket, key):
+        return Result("duplicate", ticket, "this message was already added to")
+    services.hold_unverified_reply(ticket, _body(inbound), sender=inbound.address, name=inbound.name,
+                                   request_key=key, attachments=_files(inbound))
+    return Result("held", ticket, note)
 
 
 def _open_ticket(inbound: Inbound) -> Result:

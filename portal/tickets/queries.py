@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
     EventKind,
     Message,
+    OutboxMessage,
+    OutboxStatus,
     Priority,
     Queue,
     Role,
@@ -282,3 +284,17 @@ def timeline(ticket: Ticket) -> list:
             items.append(("message", message.created_at, message))
     items.sort(key=lambda item: (item[1], 0 if item[0] == "message" else 1))
     return items
+
+
+#: What a page shows of a notification that could not be delivered (never its bodies).
+FAILED_MAIL_COLUMNS = (OutboxMessage.id, OutboxMessage.ticket_id, OutboxMessage.kind, OutboxMessage.to_address,
+                       OutboxMessage.subject, OutboxMessage.attempts, OutboxMessage.last_error,
+                       OutboxMessage.created_at)
+
+
+def failed_mail(ticket: Ticket, limit: int = 20) -> list:
+    """The ticket's notifications that the outbox gave up on (status failed), newest first."""
+    return db.session.scalars(
+        sa.select(OutboxMessage).options(load_only(*FAILED_MAIL_COLUMNS))
+        .where(OutboxMessage.ticket_id == ticket.id, OutboxMessage.status == OutboxStatus.FAILED)
+        .order_by(OutboxMessage.id.desc()).limit(limit)).all()

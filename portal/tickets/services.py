@@ -447,6 +447,33 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
     return _add_message_once(ticket, message, request_key, then)
 
 
+def hold_unverified_reply(ticket: Ticket, body: str, *, sender: str, name: str = "", request_key: str | None,
+                          attachments=()) -> Message:
+    """An email that names the ticket without its reply code, kept once as an internal note.
+
+    Anyone can write the requester's address in From, so such a mail is not the requester's
+    reply: it is neither shown to them nor reopens the ticket. A technician sees it on the ticket
+    (the assignee is told) and decides what to do with it; its text and files are all kept.
+    """
+    existing = _existing_message(ticket, request_key)
+    if existing is not None:
+        return existing
+    who = f"{name} <{sender}>" if name else sender
+    message = Message(ticket_id=ticket.id, author_id=None, author_name=f"Unverified email from {who}"[:NAME_MAX],
+                      body=(f"Held for a technician: this email names {ticket.label} but not its reply code, so it"
+                            f" may not be from {who}. It is not shown to the requester; check with them before acting"
+                            f" on it.\n\n" + (body or "").strip()),
+                      internal=True, from_requester=False, request_key=request_key)
+    for item in attachments:
+        message.attachments.append(item)
+
+    def then(message: Message) -> None:
+        record(ticket, EventKind.NOTE, None, message=message, actor_name=message.author_name)
+        notify.unverified_reply(ticket, message, links.staff_url(ticket))
+
+    return _add_message_once(ticket, message, request_key, then)
+
+
 def can_reopen(ticket: Ticket, at: datetime | None = None) -> bool:
     """A resolved ticket can be reopened by its requester for 7 days."""
     if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
@@ -494,7 +521,8 @@ def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
         source.status = TicketStatus.CLOSED
         source.closed_at = at
         record(source, EventKind.STATUS, actor, old=old.value, new=TicketStatus.CLOSED.value)
-    notify.ticket_merged(source, target, links.requester_url(target))
+    # The source's own link: it says where the ticket went without opening the other requester's ticket.
+    notify.ticket_merged(source, target, links.requester_url(source))
     _commit()
     return target
 
