@@ -59,6 +59,7 @@ class Ticket(db.Model):
     requester_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     requester_name: Mapped[str] = mapped_column(sa.String(120), default="")
     requester_email: Mapped[str] = mapped_column(sa.String(254), default="", index=True)
+    requester_time_zone: Mapped[str | None] = mapped_column(sa.String(64))  # IANA zone, when known
     subject: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
     queue: Mapped[str] = mapped_column(sa.String(60), default="general", index=True)

@@ -37,6 +37,12 @@ class User(UserMixin, db.Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of every session's id (see get_id): raising it ends every session of the account.
     session_version: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
+    # The person's IANA time zone (e.g. "Europe/Paris"); None: the portal's default (DEFAULT_TIME_ZONE).
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    # Whether the person gets an email on each reply to their tickets.
+    email_on_reply: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # "ISSUER|SUB" of the single sign-on identity linked to this account, once it signed in with SSO.
+    sso_subject: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role.value}>"
