@@ -8,13 +8,14 @@ Flow files are read with YAML 1.2 rules on top of libyaml (PyYAML's C parser):
   and dates stay strings;
 * a key written twice in one mapping is reported, never silently replaced.
 
-The result is plain Python data (dicts, lists, str, int, float, bool, None) and a
-:class:`Positions` table that maps every path (a tuple of keys and list indexes, the same shape
-as the path used in lint findings) to the 1-based line and column of its key and of its value.
+The result is plain Python data (dicts, lists, str, int, float, bool, None) and its
+:class:`Positions`, which give for any path (a tuple of keys and list indexes, the same shape as
+the path used in lint findings) the 1-based line and column of its key and of its value.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -42,50 +43,105 @@ class Pos:
 class Positions:
     """Where each path's key and value stand in the source file.
 
-    Built lazily when made from source text: most files load without a single finding, and
-    recording the position of every key costs as much as the rest of the load. The first look-up
-    parses the text again, this time keeping every position.
+    Backed by the YAML node tree that libyaml composed, which already carries the line and column
+    of every node: nothing is recorded while loading, and a look-up follows the path down the tree
+    (each mapping is indexed by key on its first look-up). A file with findings is therefore read
+    once, however many findings it has. :meth:`release` drops the tree once a file is checked
+    (it is several times the size of the data); a later look-up parses the text again.
     """
 
-    __slots__ = ("_keys", "_values", "_text")
+    __slots__ = ("_root", "_text", "_index")
 
-    def __init__(self, keys: dict | None = None, values: dict | None = None, text: str | None = None):
-        self._keys = keys if keys is not None else ({} if text is None else None)
-        self._values = values if values is not None else ({} if text is None else None)
+    def __init__(self, root: yaml.Node | None = None, text: str | None = None):
+        self._root = root
         self._text = text
+        self._index: dict = {}  # id(mapping node) -> {key: (key node, value node)}, first key wins
 
-    def _load(self) -> None:
-        try:
-            found = parse(self._text).positions
-            self._keys, self._values = found._keys, found._values
-        except YamlProblem:  # cannot happen for text that parsed once; stay usable regardless
-            self._keys, self._values = {}, {}
+    def release(self) -> None:
+        """Drop the node tree; look-ups after this parse the text again (or find nothing without text)."""
+        self._root = None
+        self._index = {}
 
-    @property
-    def keys(self) -> dict:
-        if self._keys is None:
-            self._load()
-        return self._keys
+    def _tree(self) -> yaml.Node | None:
+        if self._root is None and self._text is not None:
+            try:
+                self._root = _compose(self._text)
+            except YamlProblem:  # cannot happen for text that parsed once; stay usable regardless
+                self._text = None
+        return self._root
 
-    @property
-    def values(self) -> dict:
-        if self._values is None:
-            self._load()
-        return self._values
+    def _follow(self, path) -> tuple:
+        """(how many parts of `path` exist, key node of the last part if it is a mapping key, deepest node)."""
+        node = self._tree()
+        if node is None:
+            return 0, None, None
+        key_node = None
+        for depth, part in enumerate(path):
+            kind = node.__class__
+            if kind is yaml.MappingNode:
+                entries = self._index.get(id(node))
+                if entries is None:
+                    entries = self._index[id(node)] = _entries(node)
+                entry = entries.get(part)
+                if entry is None:
+                    return depth, None, node
+                key_node, node = entry
+            elif kind is yaml.SequenceNode and part.__class__ is int and 0 <= part < len(node.value):
+                key_node, node = None, node.value[part]
+            else:
+                return depth, None, node
+        return len(path), key_node, node
 
     def key(self, path: Path) -> Pos:
         """The position of the key at `path`, else of its value, else of its nearest parent."""
-        return self.keys.get(path) or self.value(path)
+        _, key_node, node = self._follow(path)
+        if key_node is not None:
+            return _pos(key_node.start_mark)
+        return _pos(node.start_mark) if node is not None else Pos(1, 1)
 
     def value(self, path: Path) -> Pos:
         """The position of the value at `path`, else of its nearest known parent."""
-        path = tuple(path)
-        while path:
-            pos = self.values.get(path) or self.keys.get(path)
-            if pos:
-                return pos
-            path = path[:-1]
-        return self.values.get((), Pos(1, 1))
+        _, _, node = self._follow(path)
+        return _pos(node.start_mark) if node is not None else Pos(1, 1)
+
+    @property
+    def keys(self) -> dict:
+        """Every path that names a mapping key -> the key's position (for tests and debugging)."""
+        return self._table()[0]
+
+    @property
+    def values(self) -> dict:
+        """Every path -> the position of its value (for tests and debugging)."""
+        return self._table()[1]
+
+    def _table(self) -> tuple:
+        keys: dict = {}
+        values: dict = {}
+        root = self._tree()
+        if root is None:
+            return keys, values
+        values[()] = _pos(root.start_mark)
+        stack = [(root, ())]
+        while stack:
+            node, path = stack.pop()
+            if node.__class__ is yaml.MappingNode:
+                for key, (key_node, value_node) in _entries(node).items():
+                    keys[path + (key,)] = _pos(key_node.start_mark)
+                    values[path + (key,)] = _pos(value_node.start_mark)
+                    stack.append((value_node, path + (key,)))
+            elif node.__class__ is yaml.SequenceNode:
+                for index, item in enumerate(node.value):
+                    values[path + (index,)] = _pos(item.start_mark)
+                    stack.append((item, path + (index,)))
+        return keys, values
+
+
+def _entries(node: yaml.MappingNode) -> dict:
+    """A mapping node's entries by key, as the loaded data has them: the first of duplicate keys wins."""
+    entries: dict = {}
+    for key_node, value_node in node.value:
+        entries.setdefault(_key(key_node), (key_node, value_node))
+    return entries
 
 
 class YamlProblem(Exception):
@@ -114,40 +170,36 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _NULL = "tag:yaml.org,2002:null"
 
-_RE_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _RE_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$|^0x[0-9a-fA-F]+$|^0o[0-7]+$")
 _RE_FLOAT = re.compile(
     r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$"
     r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
 )
-_RE_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+#: The plain scalars that are not strings, other than numbers (YAML 1.2 core schema).
+_PLAIN_WORDS = {
+    "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
+    "null": None, "Null": None, "NULL": None, "~": None, "": None,
+}
+#: How every number starts; any other plain scalar outside _PLAIN_WORDS is a string.
+_NUMBER_START = frozenset("0123456789-+.")
 
 
 class FlowLoader(_BaseLoader):
-    """libyaml with the YAML 1.2 core schema's plain-scalar rules (see the module docstring)."""
+    """libyaml, with scalars typed afterwards by the YAML 1.2 rules of the module docstring.
+
+    The C composer calls ``resolve``, ``descend_resolver`` and ``ascend_resolver`` for every node,
+    which made these calls a third of the load. Typing waits for :func:`parse`'s walk, which looks
+    at every node anyway: ``resolve`` only hands on the composer's ``implicit`` flags (for a scalar,
+    whether it was written plain), so an untagged node's ``tag`` is a tuple or a bool and an
+    explicitly tagged one's is the tag. The path resolvers, which flow files never use, become
+    built-in functions that do nothing (a C call costs a fraction of a Python one).
+    """
 
     def resolve(self, kind, value, implicit):
-        # Called once per node by the C composer; keep it cheap. Quoted scalars are strings.
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
-        if not implicit[0]:
-            return _STR
-        first = value[:1]
-        if first in "tTfF" and _RE_BOOL.match(value):
-            return _BOOL
-        if first in "~nN" or not value:
-            if _RE_NULL.match(value):
-                return _NULL
-            return _STR
-        if first in "0123456789-+.":
-            digits = value.lstrip("+-")
-            if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
-                return _STR  # 0123 is a code or a phone extension, never octal or 123
-            if _RE_INT.match(value):
-                return _INT
-            if _RE_FLOAT.match(value):
-                return _FLOAT
-        return _STR
+        return implicit
+
+    descend_resolver = operator.is_  # (parent, index): result unused
+    ascend_resolver = tuple  # (): result unused
 
 
 class Int(int):
@@ -177,8 +229,20 @@ def source_text(value) -> str:
     return getattr(value, "text", None) or str(value)
 
 
-def _scalar(node: yaml.ScalarNode):
-    tag, value = node.tag, node.value
+def _number(value: str):
+    """A plain scalar that starts like a number: an :class:`Int`, a :class:`Float`, or the text."""
+    digits = value.lstrip("+-")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return value  # 0123 is a code or a phone extension, never octal or 123
+    if _RE_INT.match(value):
+        return _tagged(_INT, value)
+    if _RE_FLOAT.match(value):
+        return _tagged(_FLOAT, value)
+    return value
+
+
+def _tagged(tag: str, value: str):
+    """A scalar with an explicit tag (``!!int 12``), or a number the plain rules found."""
     if tag == _STR:
         return value
     if tag == _BOOL:
@@ -204,82 +268,110 @@ def _scalar(node: yaml.ScalarNode):
     return value  # an explicit tag we do not construct (e.g. !!binary): keep the text
 
 
+def _scalar(node: yaml.ScalarNode):
+    """A scalar node's value (see :class:`FlowLoader` for what its ``tag`` holds)."""
+    tag, value = node.tag, node.value
+    if tag.__class__ is not tuple:
+        return _tagged(tag, value)
+    if not tag[0]:  # quoted or block: a string
+        return value
+    typed = _PLAIN_WORDS.get(value, value)
+    if typed is value and value[0] in _NUMBER_START:
+        return _number(value)
+    return typed
+
+
+def _key(node: yaml.ScalarNode) -> str:
+    """A mapping key as text: as written, except that an integer key is its number (``0x1F`` is "31")."""
+    typed = _scalar(node)
+    return str(int(typed)) if isinstance(typed, int) and not isinstance(typed, bool) else node.value
+
+
 def _pos(mark) -> Pos:
     return Pos(mark.line + 1, mark.column + 1)
 
 
-def parse(text: str, *, lazy_positions: bool = False) -> Document:
-    """Parse YAML `text` into a :class:`Document`; raise :class:`YamlProblem` on bad syntax.
-
-    With `lazy_positions`, positions are not recorded now but on the first look-up (see
-    :class:`Positions`), which makes loading a clean file about twice as fast.
-    """
-    record = not lazy_positions
-    positions = Positions() if record else Positions(text=text)
-    duplicates: list = []
+def _compose(text: str) -> yaml.Node | None:
+    """libyaml's node tree of `text` (None for an empty file); :class:`YamlProblem` on bad syntax."""
     loader = FlowLoader(text)
     try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            pos = _pos(mark) if mark else Pos(1, 1)
-            problem = exc.problem or "invalid YAML"
-            if exc.context:
-                problem = f"{problem} ({exc.context})"
-            raise YamlProblem(problem, pos, hint=_syntax_hint(problem)) from None
-        except yaml.YAMLError as exc:
-            raise YamlProblem(str(exc).splitlines()[0], Pos(1, 1)) from None
-        except ValueError as exc:  # e.g. "unacceptable character" from the reader
-            raise YamlProblem(str(exc), Pos(1, 1)) from None
+        return loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = _pos(mark) if mark else Pos(1, 1)
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise YamlProblem(problem, pos, hint=_syntax_hint(problem)) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem(str(exc).splitlines()[0], Pos(1, 1)) from None
+    except ValueError as exc:  # e.g. "unacceptable character" from the reader
+        raise YamlProblem(str(exc), Pos(1, 1)) from None
     finally:
         loader.dispose()
-    if root is None:
-        return Document(None, positions, duplicates)
-    values = positions._values
-    keys = positions._keys
-    if record:
-        values[()] = _pos(root.start_mark)
 
-    # An explicit stack instead of recursion: a hostile file cannot blow Python's stack.
-    out_root: list = [None]
-    stack = [(root, (), out_root, 0)]
-    seen_nodes = 0
+
+def parse(text: str) -> Document:
+    """Parse YAML `text` into a :class:`Document`; raise :class:`YamlProblem` on bad syntax.
+
+    One pass over libyaml's node tree makes the plain data; the tree itself becomes the
+    document's :class:`Positions`.
+    """
+    root = _compose(text)
+    duplicates: list = []
+    if root is None:
+        return Document(None, Positions(), duplicates)
+    return Document(_walk(root, duplicates), Positions(root, text), duplicates)
+
+
+def _walk(root: yaml.Node, duplicates: list):
+    """The plain data of the tree under `root`; duplicate keys are appended to `duplicates`.
+
+    Collections are visited from an explicit stack, not by recursion, so a hostile file cannot
+    blow Python's stack; scalars, most of the nodes, are converted where their parent is.
+    """
+    ScalarNode, MappingNode = yaml.ScalarNode, yaml.MappingNode  # noqa: N806 - local aliases in the hot loop
+    plain_words, number_start = _PLAIN_WORDS, _NUMBER_START
+    if root.__class__ is ScalarNode:
+        return _scalar(root)
+    top: dict | list = {} if root.__class__ is MappingNode else []
+    stack = [(root, top)]
+    seen = 1
     while stack:
-        node, path, parent, slot = stack.pop()
-        seen_nodes += 1
-        if seen_nodes > MAX_NODES:
+        node, out = stack.pop()
+        children = node.value
+        if seen + len(children) > MAX_NODES:
+            crossing = children[MAX_NODES - seen]
             raise YamlProblem(
                 f"the file expands to more than {MAX_NODES} values",
-                _pos(node.start_mark),
+                _pos((crossing[1] if node.__class__ is MappingNode else crossing).start_mark),
                 hint="split the flow into several files, or use fewer &anchor/*alias repeats",
             )
-        if isinstance(node, yaml.ScalarNode):
-            parent[slot] = _scalar(node)
-        elif isinstance(node, yaml.MappingNode):
-            result: dict = {}
-            parent[slot] = result
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+        seen += len(children)
+        if node.__class__ is MappingNode:
+            for key_node, value_node in children:
+                if key_node.__class__ is not ScalarNode:
                     raise YamlProblem(
                         "a mapping key must be a plain value, not a list or mapping",
                         _pos(key_node.start_mark),
                         hint="write the key as a single word, e.g. `label:`",
                     )
-                key = _scalar(key_node)
-                if key is None or isinstance(key, (bool, float)):
+                tag = key_node.tag
+                if tag.__class__ is tuple:  # untagged: the text, unless it is a plain integer
                     key = key_node.value
-                key = str(key) if not isinstance(key, str) else key
-                if key == "<<" and key_node.tag != _STR:
-                    raise YamlProblem(
-                        "merge keys (<<) are not supported in flow files",
-                        _pos(key_node.start_mark),
-                        rule="yaml-syntax",
-                        hint="write the keys out in full",
-                    )
-                sub = path + (key,) if record else None
-                if key in result:
-                    first = next(_pos(k.start_mark) for k, _ in node.value if k.value == key_node.value)
+                    if tag[0] and key and key[0] in number_start:
+                        key = _key(key_node)
+                else:
+                    key = _key(key_node)
+                    if key == "<<" and tag != _STR:
+                        raise YamlProblem(
+                            "merge keys (<<) are not supported in flow files",
+                            _pos(key_node.start_mark),
+                            rule="yaml-syntax",
+                            hint="write the keys out in full",
+                        )
+                if key in out:
+                    first = next(_pos(k.start_mark) for k, _ in children if k.value == key_node.value)
                     duplicates.append(
                         YamlProblem(
                             f"duplicate key {key!r} (first written at line {first.line})",
@@ -289,24 +381,30 @@ def parse(text: str, *, lazy_positions: bool = False) -> Document:
                         )
                     )
                     continue
-                if record:
-                    keys[sub] = _pos(key_node.start_mark)
-                    values[sub] = _pos(value_node.start_mark)
-                result[key] = None
-                stack.append((value_node, sub, result, key))
-        elif isinstance(node, yaml.SequenceNode):
-            items = [None] * len(node.value)
-            parent[slot] = items
-            for index, item in enumerate(node.value):
-                if record:
-                    sub = path + (index,)
-                    values[sub] = _pos(item.start_mark)
+                kind = value_node.__class__
+                if kind is ScalarNode:
+                    tag = value_node.tag
+                    if tag.__class__ is tuple and not tag[0]:
+                        out[key] = value_node.value
+                    elif tag.__class__ is tuple:
+                        value = value_node.value
+                        typed = plain_words.get(value, value)
+                        out[key] = _number(value) if typed is value and value[0] in number_start else typed
+                    else:
+                        out[key] = _tagged(tag, value_node.value)
                 else:
-                    sub = None
-                stack.append((item, sub, items, index))
-        else:  # pragma: no cover - libyaml only makes the three node kinds
-            parent[slot] = None
-    return Document(out_root[0], positions, duplicates)
+                    child = {} if kind is MappingNode else []
+                    out[key] = child
+                    stack.append((value_node, child))
+        else:
+            for item in children:
+                if item.__class__ is ScalarNode:
+                    out.append(_scalar(item))
+                else:
+                    child = {} if item.__class__ is MappingNode else []
+                    out.append(child)
+                    stack.append((item, child))
+    return top
 
 
 def _syntax_hint(problem: str) -> str:
