@@ -11,6 +11,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from ..urls import external_url
+from .queries import is_requesters_own
 
 ACCESS_SALT = "ticket-access"
 REOPEN_SALT = "ticket-reopen"
@@ -48,8 +49,9 @@ def signed_ticket_url(ticket, external: bool = False) -> str:
 
 
 def requester_url(ticket) -> str:
-    """The absolute link an email gives the requester: the signed link, or the page behind sign-in."""
-    if ticket.requester_id is None:
+    """The absolute link an email gives the requester: the page behind sign-in when their account shows the
+    ticket, else the signed link (no account, or one whose address is not confirmed yet)."""
+    if ticket.requester_id is None or not is_requesters_own(ticket, ticket.requester):
         return signed_ticket_url(ticket, external=True)
     return external_url("tickets.show", number=ticket.number)
 
