@@ -86,7 +86,7 @@ def reopen_link(number: int, token: str):
     if request.method == "GET":
         return render("tickets/reopen_confirm.html", ticket=ticket, token=token)
     services.reopen(ticket, ticket.requester)
-    if current_user.is_authenticated and current_user.id == ticket.requester_id:
+    if current_user.is_authenticated and queries.is_requesters_own(ticket, current_user):
         flash(f"Ticket {ticket.label} is open again. Tell us below what's still wrong.", "success")
         return redirect(url_for("tickets.show", number=ticket.number), code=303)
     return render("tickets/reopened.html", ticket=ticket)
