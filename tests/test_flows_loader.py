@@ -57,3 +57,62 @@ def test_alias_bombs_are_refused():
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
     with pytest.raises(YamlProblem, match="more than"):
         parse("\n".join(lines))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: !!str 12", "12"),
+        ("a: '12'", "12"),
+        ("a: !!int 0x1F", 31),
+        ("a: 0x1F", 31),
+        ("a: 0o17", 15),
+        ("a: !!float 1", 1.0),
+        ("a: !!bool yes", False),
+        ("a: !!null x", None),
+        ("a: !!int abc", "abc"),
+        ("a: -.inf", float("-inf")),
+        ("a: 1e3", 1000.0),
+        ("a: +12", 12),
+        ("a: -0123", "-0123"),
+        ("a: |\n  true\n", "true\n"),
+        ("a:", None),
+    ],
+)
+def test_plain_tagged_and_quoted_scalars(text, expected):
+    assert parse(text).data["a"] == expected
+
+
+def test_numbers_keep_their_spelling_and_integer_keys_their_value():
+    doc = parse("a: 1.10\n0x1F: b\n1e3: c\ntrue: d\n")
+    assert doc.data["a"].text == "1.10"
+    assert list(doc.data) == ["a", "31", "1e3", "true"]
+
+
+def test_a_merge_key_is_refused_only_when_tagged_as_one():
+    assert parse("<<: a\n").data == {"<<": "a"}
+    with pytest.raises(YamlProblem, match="merge keys"):
+        parse("!!merge <<: {a: 1}\n")
+
+
+def test_a_duplicate_key_points_at_the_first_one():
+    doc = parse("a: 1\nb: 2\na: 3\n")
+    assert doc.data == {"a": 1, "b": 2}
+    assert doc.positions.key(("a",)) == Pos(1, 1)
+    assert doc.positions.value(("a",)) == Pos(1, 4)
+
+
+def test_a_missing_path_falls_back_to_its_nearest_parent():
+    doc = parse("steps:\n  power:\n    options:\n      - label: Yes\n")
+    assert doc.positions.key(("steps", "power", "next")) == Pos(3, 5)  # the value of `power`
+    assert doc.positions.value(("steps", "power", "options", 3, "label")) == Pos(4, 7)
+    assert doc.positions.value(("nothing", "here")) == Pos(1, 1)
+
+
+def test_positions_after_release_are_read_again_from_the_text():
+    text = "id: x\nsteps:\n  power:\n    options:\n      - label: Yes\n        next: b\n"
+    doc = parse(text)
+    before = (doc.positions.keys, doc.positions.values)
+    doc.positions.release()
+    assert doc.positions.key(("steps", "power", "options", 0, "next")) == Pos(6, 9)
+    assert (doc.positions.keys, doc.positions.values) == before

@@ -33,6 +33,7 @@ from .model import (
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-+[a-z0-9]+)*$")
 NAME = re.compile(r"^[A-Za-z0-9_]+(?:[-_][A-Za-z0-9_]+)*$")
+LINK_URL = re.compile(r"^(https?://|mailto:)")
 
 class Keys(dict):
     """The keys a mapping may hold -> whether each is required; ``required`` is the set of required ones."""
@@ -257,7 +258,7 @@ def _build_step(s: _Shape, step_id, raw) -> Step | None:
         if s.keys(item, iloc, LINK_KEYS, f"link {i + 1} of {what}"):
             label = s.text(item, "label", iloc, "link", required=True)
             url = s.text(item, "url", iloc, "link", required=True)
-            if url and not re.match(r"^(https?://|mailto:)", url):
+            if url and not LINK_URL.match(url):
                 r.error(iloc + ("url",), f"link url {url!r} must start with https://, http:// or mailto:",
                         "wrong-value", key=False)
             elif label and url:
