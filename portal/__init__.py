@@ -78,4 +78,8 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(mail_cli)
     outbox_worker.init_app(app)  # the background sender, only when OUTBOX_THREAD is set
+
+    from .auth import sso
+
+    sso.init_app(app)  # single sign-on pages, and the provider when OIDC_ISSUER is set
     return app

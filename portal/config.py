@@ -62,6 +62,9 @@ def from_environment(instance_path: str) -> dict:
         # The embedded default is one process: it sends its own mail from a background thread.
         "OUTBOX_THREAD": not os.environ.get("DATABASE_URL"),
         # --- end mail ---
+        # --- single sign-on (portal/auth/sso.py; README, "Single sign-on") ---
+        **_sso(),
+        # --- end single sign-on ---
         # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
         "AUTO_UPGRADE_DB": not os.environ.get("DATABASE_URL"),
         # Cookies only over HTTPS when the portal is served over HTTPS (SESSION_COOKIE_SECURE=false overrides).
@@ -81,6 +84,18 @@ def _flag(name: str, default: bool) -> bool:
 
 def _is_https(url: str | None) -> bool:
     return (url or "").strip().lower().startswith("https://")
+
+
+def _sso() -> dict:
+    """OpenID Connect sign-in and LOCAL_LOGIN, as set in the environment (defaults in DEFAULTS)."""
+    settings = {name: os.environ[name].strip() for name in
+                ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_ROLE_CLAIM", "OIDC_NAME")
+                if os.environ.get(name, "").strip()}
+    for name in ("OIDC_TECHNICIAN_VALUES", "OIDC_ADMIN_VALUES"):
+        if os.environ.get(name, "").strip():
+            settings[name] = [v.strip() for v in os.environ[name].split(",") if v.strip()]
+    settings["LOCAL_LOGIN"] = _flag("LOCAL_LOGIN", default=True)
+    return settings
 
 
 def _normalise_db_url(url: str) -> str:
@@ -118,4 +133,15 @@ DEFAULTS = {
     "MAIL_READ_SECONDS": 10,  # for trimming one inbound message; then the rest is kept untrimmed
     "OUTBOX_INTERVAL": 10,  # seconds between rounds of the background sender
     # --- end mail ---
+    # --- single sign-on (portal/auth/sso.py) ---
+    "OIDC_ISSUER": None,  # e.g. https://login.microsoftonline.com/<tenant id>/v2.0; unset: no SSO
+    "OIDC_CLIENT_ID": None,
+    "OIDC_CLIENT_SECRET": None,  # unset: a public client (PKCE alone)
+    "OIDC_NAME": "SSO",  # the button says "Sign in with <OIDC_NAME>"
+    "OIDC_ROLE_CLAIM": None,  # unset: roles are kept in the portal; set: each SSO sign-in sets the role
+    "OIDC_TECHNICIAN_VALUES": [],
+    "OIDC_ADMIN_VALUES": [],
+    "OIDC_TIMEOUT": 10,  # seconds for each request to the provider
+    "LOCAL_LOGIN": True,  # false: no password sign-in or sign-up (`flask users create` still works)
+    # --- end single sign-on ---
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
@@ -24,6 +24,9 @@ from .services import (
 )
 
 bp = Blueprint("auth", __name__, template_folder="templates")
+
+#: LOCAL_LOGIN=false: what a password sign-in posted anyway is told (the page shows the SSO button).
+PASSWORD_SIGN_IN_OFF = "Password sign-in is turned off here: use the single sign-on button below."
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,6 +51,9 @@ def signin():
         return redirect(_safe_next(request.args.get("next")))
     form = SignInForm()
     error = None
+    if request.method == "POST" and not current_app.config["LOCAL_LOGIN"]:  # single sign-on only
+        return render("auth/signin.html", form=form, error=PASSWORD_SIGN_IN_OFF, next=request.args.get("next", ""),
+                      status=403)
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
@@ -64,6 +70,9 @@ def signup():
     """Create a requester account: a confirmation link is mailed, and the page says the same for any address."""
     if current_user.is_authenticated:
         return redirect(url_for("selfservice.home"))
+    if not current_app.config["LOCAL_LOGIN"]:  # accounts come from single sign-on
+        flash(f"Accounts here are created when you first sign in with {current_app.config['OIDC_NAME']}.", "info")
+        return redirect(url_for("auth.signin", next=request.args.get("next") or None), code=303)
     form = SignUpForm()
     if form.validate_on_submit():
         next_path = request.args.get("next")
