@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .flows.lint import check_file, check_set, findings_json, flow_files, paused_gc
+from .flows.lint import Checked, check_file, check_set, findings_json, flow_files, paused_gc
 from .flows.model import Flow
 from .flows.testing import run_tests
 
@@ -30,6 +31,10 @@ def _check_paths(paths) -> list:
     missing = [p for p in files if not p.exists()]
     for p in missing:
         raise click.UsageError(f"no such file or directory: {p}")
+    if not paths:
+        loaded = _as_loaded(files)
+        if loaded is not None:
+            return loaded
     with paused_gc():  # a large library loads twice as fast without the collector (see paused_gc)
         checked = [check_file(p, _display(p)) for p in files]
     known: dict = {}
@@ -39,6 +44,23 @@ def _check_paths(paths) -> list:
         known = {c.flow.id: c.flow for c in others if c.flow is not None}
     check_set(checked, known_flows=known)
     return checked
+
+
+def _as_loaded(files: list) -> list | None:
+    """FLOWS_DIR as the app's registry checked it at start (same files, same set checks), else None.
+
+    The app loads every flow when it starts, so linting FLOWS_DIR again would read each file twice.
+    """
+    checked = current_app.extensions["flows"].checked
+    if len(checked) != len(files):
+        return None
+    same = []
+    for c, path in zip(checked, files, strict=True):
+        if Path(c.path).resolve() != path.resolve():
+            return None
+        name = _display(path)
+        same.append(c if c.path == name else Checked(name, [replace(f, path=name) for f in c.findings], c.flow, c.hash))
+    return same
 
 
 def _display(path: Path) -> str:
