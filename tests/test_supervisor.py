@@ -203,7 +203,7 @@ def test_the_queries_are_aggregates_not_loops(app):
 
 
 def test_overview_page(app, monkeypatch):
-    monkeypatch.setattr("portal.supervisor.routes.utcnow", lambda: NOW)
+    monkeypatch.setattr("portal.clock.now", lambda: NOW)
     seed(app)
     client = app.test_client()
     client.post("/signin", data={"email": "ben@example.com", "password": PASSWORD})  # a technician
