@@ -57,6 +57,7 @@ def tag(app, number: int) -> str:
     """The ticket's tag in the subject of its notifications: #1001-xxxxxx (number and reply code)."""
     return ticket_tag(number, app.secret_key)
 
+
 def now() -> datetime:
     return datetime.now(UTC)
 

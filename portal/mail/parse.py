@@ -655,7 +655,7 @@ def human_size(size: int) -> str:
 
 def clean_subject(subject: str) -> str:
     """The subject without Re:/Fwd:/[#1042]/[#1042-k7q2ab] prefixes; "(no subject)" when nothing is left."""
-    subject = (subject or "")[:SUBJECT_READ_MAX]
+    subject = subject or ""
     position = 0
     while (prefix := _SUBJECT_PREFIX.match(subject, position)) and prefix.end() > position:
         position = prefix.end()  # one prefix after another, each read once

@@ -27,7 +27,7 @@ class ContactForm(FlaskForm):
     """A ticket for a problem no flow covers."""
 
     name = StringField("Your name", filters=[single_line], validators=[Length(max=120)])
-    email = EmailField("Your email address", validators=[Length(max=254)])
+    email = EmailField("Your email address", validators=[EmailAddress(), Length(max=254)])
     subject = StringField("What's the problem, in a few words?", filters=[single_line],
                           validators=[DataRequired("Tell us in a few words what's wrong."), Length(max=200)])
     description = TextAreaField("What happened, and what have you tried?",
