@@ -25,6 +25,7 @@ mail_cli = AppGroup("mail", help="Inbound email.")
 EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA bounces the message with our text
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 READ_CHUNK = 1024 * 1024
+HARD_LIMIT_FACTOR = 3  # reading one message stops for good at 3 x MAIL_READ_SECONDS (30 s by default)
 
 
 class ReadTimeout(IngestError):
@@ -43,7 +44,7 @@ def ingest_command() -> None:
         if len(raw) > limit:
             raise MessageTooLarge(len(raw) + _drain(stream), limit)
         seconds = float(current_app.config.get("MAIL_READ_SECONDS") or DEFAULT_SECONDS)
-        with _time_limit(max(30.0, 3 * seconds)):
+        with _time_limit(HARD_LIMIT_FACTOR * seconds):
             inbound = read(raw)
     except IngestError as exc:
         click.echo(f"Error: {exc}", err=True)
