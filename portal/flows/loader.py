@@ -30,6 +30,16 @@ Path = tuple  # tuple[str | int, ...]
 
 #: Aliases can expand a small file into a huge tree ("billion laughs"); stop well before that.
 MAX_NODES = 200_000
+#: A flow file's size. The largest shipped flow is a few KB; 1,000 flows of 40 steps average 18 KB.
+MAX_FILE_BYTES = 512 * 1024
+#: How deep lists and mappings may nest. A flow needs about six levels (steps > step > options >
+#: option > links > link); libyaml composes nodes recursively in C, and a file nested thousands
+#: deep overflows the C stack and kills the whole process, so such files are refused before that.
+MAX_DEPTH = 64
+#: How many *alias references a file may hold (anchors are rare in flows; thousands are an attack).
+MAX_ALIASES = 200
+#: A line that starts with this much indentation (or "- - - ..." run) could nest deeper than MAX_DEPTH.
+_DEEP_LINE = re.compile(rf"^[ \t?-]{{{MAX_DEPTH},}}", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +301,48 @@ def _pos(mark) -> Pos:
     return Pos(mark.line + 1, mark.column + 1)
 
 
+def check_limits(text: str) -> None:
+    """Refuse text too large, too deeply nested or with too many aliases, before libyaml composes it.
+
+    Cheap for ordinary files: two counts and one search, all in C. Only a file that could nest
+    deeply or repeat aliases is read event by event (libyaml's parser keeps its own stack, so this
+    pass cannot overflow), and the first event past a limit gives the finding's line and column.
+    """
+    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > MAX_FILE_BYTES else len(text)
+    if size > MAX_FILE_BYTES:
+        raise YamlProblem(f"the file is {size // 1024} KB; a flow file may be at most {MAX_FILE_BYTES // 1024} KB",
+                          Pos(1, 1), rule="file-too-large",
+                          hint="split it into several flows joined by `goto` steps")
+    if (text.count("[") + text.count("{") <= MAX_DEPTH and not _DEEP_LINE.search(text)
+            and not ("&" in text and text.count("*") > MAX_ALIASES)):
+        return
+    depth = aliases = 0
+    opening = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    closing = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, opening):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlProblem(f"lists and mappings nest more than {MAX_DEPTH} levels deep",
+                                      _pos(event.start_mark), rule="too-deep",
+                                      hint="a flow needs only a few levels (steps, a step, its options); "
+                                           "check the brackets and the indentation here")
+            elif isinstance(event, closing):
+                depth -= 1
+            elif isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise YamlProblem(f"more than {MAX_ALIASES} *alias references",
+                                      _pos(event.start_mark), rule="too-many-aliases",
+                                      hint="write the repeated parts out, or split the flow")
+    except yaml.YAMLError:
+        return  # a syntax error: the composer reports it with its position
+
+
 def _compose(text: str) -> yaml.Node | None:
     """libyaml's node tree of `text` (None for an empty file); :class:`YamlProblem` on bad syntax."""
+    check_limits(text)
     loader = FlowLoader(text)
     try:
         return loader.get_single_node()
