@@ -353,6 +353,19 @@ def test_every_address_field_refuses_anything_but_one_address(app, form_class, n
         assert form[name].validate(form), form[name].errors
 
 
+def one_line_fields() -> list:
+    """The name and subject fields of every form where an address is typed: what reaches a mail header."""
+    forms = {form for form, _ in email_forms()}
+    return [(form, name) for form in sorted(forms, key=lambda f: f.__name__) for name in ("name", "subject")
+            if name in vars(form)]
+
+
+@pytest.mark.parametrize(("form_class", "name"), one_line_fields(), ids=lambda x: getattr(x, "__name__", x))
+def test_every_name_and_subject_field_is_kept_on_one_line(app, form_class, name):
+    with app.test_request_context(method="POST", data={name: " Ann\r\nBcc: victim@example.net\u2028x\x85y "}):
+        assert form_class()[name].data == "Ann Bcc: victim@example.net x y"
+
+
 @pytest.mark.parametrize("value", NOT_ONE_ADDRESS)
 def test_the_contact_form_refuses_a_list_next_to_the_field(any_app, value):
     app = any_app

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..auth.forms import StrongPassword
 from ..models import Role
-from ..validators import EmailAddress
+from ..validators import EmailAddress, single_line
 
 #: (value, label) of each role, in the order the role selects show them.
 ROLES = [(Role.REQUESTER.value, "Requester"), (Role.TECHNICIAN.value, "Technician"), (Role.ADMIN.value, "Admin")]
@@ -35,7 +35,7 @@ class AccountForm(FlaskForm):
     """Add an account."""
 
     # Explicit ids: the filter form on the same page has its own "role" field.
-    name = StringField("Name", id="account-name",
+    name = StringField("Name", id="account-name", filters=[single_line],
                        validators=[DataRequired("Enter the person's name."), Length(max=120)])
     email = EmailField("Email address", id="account-email",
                        validators=[DataRequired("Enter an email address."), EmailAddress(), Length(max=254)])

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from ..validators import EmailAddress
+from ..validators import EmailAddress, single_line
 from .passwords import password_problem
 
 
@@ -27,7 +27,8 @@ class SignInForm(FlaskForm):
 
 
 class SignUpForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    name = StringField("Your name", filters=[single_line],
+                       validators=[DataRequired("Enter your name."), Length(max=120)])
     email = EmailField("Email address", validators=[DataRequired("Enter your email address."),
                                                      EmailAddress(),
                                                      Length(max=254)])
