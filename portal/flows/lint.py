@@ -33,7 +33,7 @@ from .build import (  # noqa: F401 - the key tables are lint's rules too; tests 
 )
 from .findings import Finding, Report, did_you_mean, findings_json
 from .graph import check_graph
-from .loader import Pos, YamlProblem, parse
+from .loader import MAX_FILE_BYTES, Pos, YamlProblem, parse
 from .model import Flow
 
 
@@ -84,6 +84,11 @@ def check_file(path: Path | str, display: str | None = None) -> Checked:
     path = Path(path)
     name = display or str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:  # refused unread: a 50 MB file must not be read into memory
+            return Checked(name, [Finding(name, 1, 1, "error", f"the file is {size // 1024} KB; a flow file may be "
+                                          f"at most {MAX_FILE_BYTES // 1024} KB", "file-too-large",
+                                          "split it into several flows joined by `goto` steps")], None, "")
         raw = path.read_bytes()
     except OSError as exc:
         return Checked(name, [Finding(name, 1, 1, "error", f"cannot read the file: {exc.strerror}", "io")], None, "")
