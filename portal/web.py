@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
+from . import timefmt
 from .extensions import htmx
 from .flows.markup import render_markdown
 
@@ -93,6 +94,7 @@ def init_app(app: Flask) -> None:
     """Security headers, error pages, template helpers, and what every request may carry."""
     app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedInt
+    timefmt.init_app(app)  # |when: every date and time in the viewer's time zone
 
     @app.before_request
     def _refuse_nul_in_path():

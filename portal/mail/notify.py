@@ -53,7 +53,9 @@ def ticket_opened(ticket, link: str) -> None:
 
 
 def public_reply(ticket, message, link: str) -> None:
-    """Send a technician's public reply to the requester."""
+    """Send a technician's public reply to the requester, unless their profile asks for no email on each reply."""
+    if ticket.requester is not None and not ticket.requester.email_on_reply:
+        return
     queue_mail("reply", ticket.requester_email, f"Re: [{tag(ticket)}] {ticket.subject}", "public_reply", ticket,
                message=message, link=link)
 

@@ -336,7 +336,8 @@ def contact(walk_id: str):
         return _moved(services.open_ticket(pos, requester=_requester()))
     form = ContactDetailsForm()
     if form.validate_on_submit():
-        return _moved(services.open_ticket(pos, name=form.name.data, email=form.email.data))
+        return _moved(services.open_ticket(pos, name=form.name.data, email=form.email.data,
+                                           time_zone=form.time_zone.data))
     return _contact_view(pos, form)
 
 

@@ -272,7 +272,8 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
     return _moved_to(walk, state)
 
 
-def open_ticket(pos: Position, *, requester: User | None = None, name: str = "", email: str = "") -> Position:
+def open_ticket(pos: Position, *, requester: User | None = None, name: str = "", email: str = "",
+                time_zone: str | None = None) -> Position:
     """Hand an escalated walk to the help desk: its ticket opens and the walk ends, in one transaction.
 
     Exactly once per walk: a second call (double click, reload, retry, a racing request) finds
@@ -285,7 +286,7 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     _mark_escalated(pos.walk, state)
     tickets.open_ticket(TicketSource.WALK, subject=info.get("summary") or f"{pos.walk.flow_title}: not solved",
                         queue=info.get("queue"), priority=info.get("priority"), walk=pos.walk, state=state,
-                        requester=requester, name=name, email=email)
+                        requester=requester, name=name, email=email, time_zone=time_zone)
     return position(pos.walk)
 
 

@@ -21,6 +21,7 @@ class ContactDetailsForm(FlaskForm):
     email = EmailField("Your email address", validators=[
         DataRequired("Enter your email address so we can reply."),
         EmailAddress(), Length(max=254)])
+    time_zone = HiddenField()  # the browser's, filled by static/js/timezone.js; checked by open_ticket
 
 
 class ContactForm(FlaskForm):
@@ -33,6 +34,7 @@ class ContactForm(FlaskForm):
     description = TextAreaField("What happened, and what have you tried?",
                                 validators=[Length(max=10000, message="Please keep this under 10,000 characters.")])
     key = HiddenField(default=new_key)
+    time_zone = HiddenField()  # the browser's, filled by static/js/timezone.js; checked by open_ticket
 
 
 class ReplyForm(FlaskForm):

@@ -106,7 +106,8 @@ def contact():
                                          description=form.description.data or "",
                                          request_key=form.key.data or new_key(), owner=_submitter(),
                                          requester=None if anonymous else current_user,
-                                         name=form.name.data or "", email=form.email.data or "")
+                                         name=form.name.data or "", email=form.email.data or "",
+                                         time_zone=form.time_zone.data)
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
     return render("tickets/contact.html", form=form, anonymous=anonymous)

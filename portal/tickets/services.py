@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import TooManyRequests
 
-from .. import clock
+from .. import clock, timefmt
 from ..extensions import db
 from ..flows import engine
 from ..mail import notify
@@ -144,7 +144,7 @@ def start_clock(ticket: Ticket, at: datetime | None = None) -> None:
 
 def open_ticket(source: TicketSource | str, *, subject: str, description: str = "",
                 request_key: str | None = None, owner: str = "", requester: User | None = None, name: str = "",
-                email: str = "",
+                email: str = "", time_zone: str | None = None,
                 queue: str | None = None, priority: Priority | str | None = None,
                 walk: Walk | None = None, state: engine.State | None = None,
                 actor: User | None = None, attachments: tuple | list = ()) -> tuple[Ticket, bool]:
@@ -155,7 +155,8 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
     ``request_key`` columns make a second row impossible. The key counts only for the same `owner`
     (see :func:`_stored_key`). Everything a new ticket needs (the SLA
     clock, the first line of its timeline, the requester's email, the files sent with it) is
-    committed with it.
+    committed with it. The requester's time zone is their account's, else `time_zone` (their browser's)
+    when it is a real one.
     """
     source = TicketSource(source)
     key = _stored_key(source, request_key, owner or (f"user:{requester.id}" if requester else ""))
@@ -173,6 +174,8 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
         subject=(subject or "").strip()[:SUBJECT_MAX] or "(no subject)", description=(description or "").strip(),
         queue=((queue or "").strip() or DEFAULT_QUEUE)[:QUEUE_MAX], priority=_priority(priority),
         status=TicketStatus.NEW, source=source,
+        requester_time_zone=(timefmt.valid_zone(requester.time_zone if requester else None)
+                             or timefmt.valid_zone(time_zone)),
     )
     if walk is not None and state is not None:
         ticket.flow_id, ticket.flow_title, ticket.flow_version = walk.flow_id, walk.flow_title, walk.version_hash
