@@ -212,6 +212,16 @@ def test_an_sso_sign_in_is_a_session_like_a_password_sign_in(sso_app, client, pr
     assert signed_in_as(copy) is None  # signing out ended every session of the account
 
 
+def test_a_browser_keeps_only_its_latest_unfinished_sign_ins(sso_app, client, provider):
+    provider.person("many-1", email="many@example.com", email_verified=True)
+    first = start(client)
+    for _ in range(20):  # a person who clicks the button again and again, or leaves tabs at the provider
+        latest = start(client)
+    assert len(client.get_cookie("session").value) < 1000  # browsers drop cookies past 4 KB: the session with it
+    assert back(client, provider.approve(first, "many-1")).status_code == 400
+    assert back(client, provider.approve(latest, "many-1")).status_code == 303
+
+
 # --- what must be refused: state, nonce, expiry, signature, PKCE, a provider that is down ----------
 
 

@@ -269,14 +269,27 @@ def start():
     try:
         provider.metadata()
         found = provider.client.create_authorization_url(redirect_uri)
-    except IssuerMismatch as exc:
+    except RuntimeError as exc:  # IssuerMismatch, or a discovery document without the endpoints
         current_app.logger.error("single sign-on: %s", exc)
         return _failed(provider, "config", next_path)
     except UNREACHABLE as exc:
         current_app.logger.warning("single sign-on: discovery at %s failed: %s", provider.issuer, exc)
         return _failed(provider, "down", next_path)
-    provider.client.save_authorize_data(redirect_uri=redirect_uri, next=next_path, **found)
+    _forget_old_flows(keep=2)
+    provider.client.save_authorize_data(redirect_uri=redirect_uri, state=found["state"], nonce=found["nonce"],
+                                        code_verifier=found["code_verifier"], next=next_path)
     return redirect(found["url"])
+
+
+def _forget_old_flows(keep: int) -> None:
+    """Keep the session cookie small: only the latest few unfinished sign-ins of a browser can finish.
+
+    Authlib keeps each started sign-in in the session under ``_state_<client name>_<state>``.
+    """
+    pending = sorted((key for key in session if key.startswith("_state_sso_")),
+                     key=lambda key: (session[key] or {}).get("exp") or 0)
+    for key in pending[:max(len(pending) - keep, 0)]:
+        session.pop(key)
 
 
 @bp.get("/signin/sso/callback")
@@ -294,12 +307,15 @@ def callback():
         token = provider.client.authorize_access_token(claims_options=provider.claims_options())
     except MismatchingStateError:
         return _failed(provider, "state", next_path)
-    except IssuerMismatch as exc:
-        current_app.logger.error("single sign-on: %s", exc)
-        return _failed(provider, "config", next_path)
     except (JoseError, AuthlibBaseError) as exc:  # signature, issuer, audience, expiry, nonce; a refused code
         current_app.logger.warning("single sign-on: refused an answer from %s: %r", provider.issuer, exc)
         return _failed(provider, "token", next_path)
+    except (KeyError, TypeError) as exc:  # an answer without the fields a token response has
+        current_app.logger.warning("single sign-on: a malformed answer from %s: %r", provider.issuer, exc)
+        return _failed(provider, "token", next_path)
+    except RuntimeError as exc:  # IssuerMismatch, or a discovery document without jwks_uri
+        current_app.logger.error("single sign-on: %s", exc)
+        return _failed(provider, "config", next_path)
     except UNREACHABLE as exc:
         current_app.logger.warning("single sign-on: %s did not answer: %s", provider.issuer, exc)
         return _failed(provider, "down", next_path)
