@@ -49,6 +49,9 @@ ACCESS = {
     "auth.signup_sent": PUBLIC,
     "auth.verify": PUBLIC,  # the emailed link: the token and the account's password decide
     "auth.resend_verification": SIGNED_IN,
+    # single sign-on: the provider decides who comes back (tests/test_sso.py); 404 when not configured
+    "sso.start": PUBLIC,
+    "sso.callback": PUBLIC,
     # a requester's tickets: their own when signed in, or through the signed link they were mailed
     "tickets.contact": PUBLIC,
     "tickets.show": PUBLIC,
