@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Flask, request, url_for
 
@@ -41,5 +42,16 @@ def init_app(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def _unauthorized():
-        target = url_for("auth.signin", next=request.full_path.rstrip("?"))
+        target = url_for("auth.signin", next=_back_after_sign_in())
         return go_to(target, code=302)  # a sign-in wall, not the answer to a form
+
+
+def _back_after_sign_in() -> str | None:
+    """Where signing in leads back to: this page, or for a form sent signed out (a session that ended
+    meanwhile), the page the form was on; never the form's own URL, which would answer a GET with 405."""
+    if request.method in ("GET", "HEAD"):
+        return request.full_path.rstrip("?")
+    page = urlsplit(request.referrer or "")
+    if page.netloc == request.host and page.path.startswith("/"):
+        return page.path + (f"?{page.query}" if page.query else "")
+    return None

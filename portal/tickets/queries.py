@@ -221,15 +221,21 @@ SELF_OPENED_SOURCES = (TicketSource.WALK, TicketSource.WEB)
 
 
 def _requesters_own(user: User):
-    """The condition for the tickets that are `user`'s as their requester."""
+    """The condition for the tickets that are `user`'s as their requester.
+
+    Once the account's address is confirmed, that includes the tickets opened with the address and
+    no account: by email, or on the contact form or a guide before signing up or while signed out.
+    """
     own = Ticket.requester_id == user.id
     if user.email_verified:
-        return own
+        return sa.or_(own, sa.and_(Ticket.requester_id.is_(None), Ticket.requester_email == user.email))
     return sa.and_(own, Ticket.source.in_(SELF_OPENED_SOURCES))
 
 
 def is_requesters_own(ticket: Ticket, user: User) -> bool:
-    """True if `user` may see `ticket` as its requester (see :func:`tickets_of`)."""
+    """True if `user` may see `ticket` as its requester (see :func:`_requesters_own`)."""
+    if ticket.requester_id is None:
+        return user.email_verified and ticket.requester_email == user.email
     return ticket.requester_id == user.id and (user.email_verified or ticket.source in SELF_OPENED_SOURCES)
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import limiter
 from ..models import TicketSource
 from ..validators import is_email
-from ..web import render
+from ..web import go_to, render
 from . import queries, services
 from .forms import ContactForm, ReplyForm, new_key
 from .links import key_opens, reopen_token_fits, signed_ticket_url
@@ -19,16 +19,27 @@ bp = Blueprint("tickets", __name__, template_folder="templates")
 
 
 def _viewable(number: int):
-    """The ticket if the current person may see it; 404 otherwise (never reveal that it exists)."""
+    """The ticket and its signed key (or None) if the current person may see it.
+
+    Signed out, without a key that opens it: asked to sign in, then brought back to the ticket's
+    page (an emailed link works), whether or not the ticket exists, so a stranger learns nothing.
+    Signed in to an account that doesn't show it: "not found", the same page as for no ticket at all.
+    """
     ticket = queries.ticket_by_number(number)
-    if ticket is None:
-        abort(404)
-    if current_user.is_authenticated and (current_user.is_staff or queries.is_requesters_own(ticket, current_user)):
+    if ticket is not None and current_user.is_authenticated and (
+            current_user.is_staff or queries.is_requesters_own(ticket, current_user)):
         return ticket, None
     key = request.args.get("key")
-    if key_opens(key, ticket.id):
+    if ticket is not None and key_opens(key, ticket.id):
         return ticket, key
-    abort(404)
+    if current_user.is_authenticated:
+        abort(make_response(render(
+            "error.html", status=404, title="Ticket not found",
+            message=f"There's no ticket #{number} on the account you're signed in with ({current_user.email}). "
+                    "If the link came to another email address, sign out and sign in with that address.")))
+    # A form sent from the ticket's page (a reply, reopen) comes back to the page, never to the form's URL.
+    flash("Sign in to see your ticket.", "info")
+    abort(make_response(go_to(url_for("auth.signin", next=url_for("tickets.show", number=number)), code=302)))
 
 
 @bp.get("/tickets")
