@@ -52,6 +52,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     auth_wiring.init_app(app)
 
     from .admin.routes import bp as admin_bp
+    from .auth.recovery_routes import bp as recovery_bp
     from .auth.routes import bp as auth_bp
     from .desk.routes import bp as desk_bp
     from .selfservice.routes import bp as selfservice_bp
@@ -60,6 +61,7 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     app.register_blueprint(selfservice_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(recovery_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(supervisor_bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -73,9 +74,25 @@ def from_environment(instance_path: str) -> dict:
         # Cookies only over HTTPS when the portal is served over HTTPS (SESSION_COOKIE_SECURE=false overrides).
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=_is_https(os.environ.get("PUBLIC_URL"))),
         "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=_is_https(os.environ.get("PUBLIC_URL"))),
+        # --- sessions and password links (portal/auth/recovery.py) ---
+        **_durations(),
+        # --- end sessions ---
         # A Redis that stops answering is given up on quickly; limits then count in memory meanwhile.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
     }
+
+
+def _durations() -> dict:
+    """Session lifetimes and password-link lifetimes set in the environment (defaults in DEFAULTS)."""
+    settings = {}
+    if os.environ.get("SESSION_LIFETIME_DAYS"):
+        settings["PERMANENT_SESSION_LIFETIME"] = timedelta(days=float(os.environ["SESSION_LIFETIME_DAYS"]))
+    if os.environ.get("REMEMBER_COOKIE_DAYS"):
+        settings["REMEMBER_COOKIE_DURATION"] = timedelta(days=float(os.environ["REMEMBER_COOKIE_DAYS"]))
+    for name in ("RESET_LINK_HOURS", "INVITE_LINK_DAYS"):
+        if os.environ.get(name):
+            settings[name] = float(os.environ[name])
+    return settings
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -127,6 +144,14 @@ DEFAULTS = {
     # Tickets one account may open itself (guides, Contact the help desk) within an hour.
     "TICKETS_PER_HOUR": 10,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # --- sessions and password links (portal/auth/recovery.py) ---
+    # A sign-in without "Remember me" lasts until the browser closes, and at most this long after
+    # signing in (SESSION_LIFETIME_DAYS); "Remember me" keeps a person signed in for REMEMBER_COOKIE_DAYS.
+    "PERMANENT_SESSION_LIFETIME": timedelta(days=7),
+    "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+    "RESET_LINK_HOURS": 2,  # "Forgot your password?" links
+    "INVITE_LINK_DAYS": 7,  # invitations to set a password (accounts the desk or an admin made)
+    # --- end sessions ---
     # --- mail delivery and inbound mail (portal/mail) ---
     "MAIL_TIMEOUT": 10,  # seconds per SMTP connection and command
     "MAIL_MAX_ATTEMPTS": 8,  # then the message is marked failed

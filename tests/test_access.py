@@ -50,6 +50,14 @@ ACCESS = {
     "auth.signup_sent": PUBLIC,
     "auth.verify": PUBLIC,  # the emailed link: the token and the account's password decide
     "auth.resend_verification": SIGNED_IN,
+    # getting back in: the emailed link's token decides (tests/test_recovery.py)
+    "recovery.forgot": PUBLIC,
+    "recovery.forgot_sent": PUBLIC,
+    "recovery.reset": PUBLIC,
+    "recovery.invitation": PUBLIC,
+    "recovery.signout_everywhere": PUBLIC,
+    "recovery.password": SIGNED_IN,
+    "recovery.email_me_a_link": SIGNED_IN,
     # single sign-on: the provider decides who comes back (tests/test_sso.py); 404 when not configured
     "sso.start": PUBLIC,
     "sso.callback": PUBLIC,
@@ -82,6 +90,8 @@ ACCESS = {
     "admin.set_role": ADMIN,
     "admin.deactivate": ADMIN,
     "admin.reactivate": ADMIN,
+    "admin.edit_account": ADMIN,
+    "admin.password_link": ADMIN,
     "admin.queues": ADMIN,
     "admin.adopt_queue": ADMIN,
     "admin.edit_queue": ADMIN,

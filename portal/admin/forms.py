@@ -40,8 +40,18 @@ class AccountForm(FlaskForm):
     email = EmailField("Email address", id="account-email",
                        validators=[DataRequired("Enter an email address."), EmailAddress(), Length(max=254)])
     role = SelectField("Role", id="account-role", choices=ROLE_CHOICES, default=Role.REQUESTER.value)
-    password = PasswordField("Initial password", id="account-password", validators=[
-        DataRequired("Choose an initial password."), StrongPassword()])
+    # Empty: the person is emailed an invitation to choose their own password (nobody else ever knows it).
+    password = PasswordField("Initial password (optional)", id="account-password", validators=[
+        Optional(), StrongPassword()])
+
+
+class EditAccountForm(FlaskForm):
+    """Edit an account's name and email address (a new address must be confirmed by its owner)."""
+
+    name = StringField("Name", filters=[single_line],
+                       validators=[DataRequired("Enter the person's name."), Length(max=120)])
+    email = EmailField("Email address", validators=[DataRequired("Enter an email address."), EmailAddress(),
+                                                     Length(max=254)])
 
 
 class RoleForm(FlaskForm):

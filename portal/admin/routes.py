@@ -19,6 +19,7 @@ from .forms import (
     AccountFilterForm,
     AccountForm,
     CannedForm,
+    EditAccountForm,
     QueueEditForm,
     QueueForm,
     RoleForm,
@@ -55,11 +56,13 @@ def users():
     form = AccountForm()
     if form.validate_on_submit():
         try:
-            user = services.add_account(form.name.data, form.email.data, form.role.data, form.password.data)
+            user = services.add_account(form.name.data, form.email.data, form.role.data, form.password.data or None)
         except AdminError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
-            flash(f"Added {user.display_name} ({user.email}) as {services.role_phrase(user.role)}.", "success")
+            invited = "" if user.password_hash else " We've emailed them an invitation to choose a password."
+            flash(f"Added {user.display_name} ({user.email}) as {services.role_phrase(user.role)}.{invited}",
+                  "success")
             return redirect(url_for("admin.users", q=user.email, _anchor=f"user-{user.id}"), code=303)
     filters = _filters()
     accounts, total = services.find_accounts(**filters)
@@ -104,6 +107,35 @@ def deactivate(user_id: int):
 def reactivate(user_id: int):
     """Let a deactivated account sign in again."""
     return _toggle_account(user_id, services.reactivate)
+
+
+@bp.post("/users/<int:user_id>/password-link")
+@admin_required
+def password_link(user_id: int):
+    """Email a person a link to choose a new password (an invitation if they never had one)."""
+    user = db.get_or_404(User, user_id)
+    try:
+        message = services.send_password_link(user)
+    except AdminError as exc:
+        return _account_outcome(user, str(exc), ok=False, at="sign-in")
+    return _account_outcome(user, message, ok=True, at="sign-in")
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def edit_account(user_id: int):
+    """Edit a person's name and email address."""
+    user = db.get_or_404(User, user_id)
+    form = EditAccountForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            message = services.edit_account(user, form.name.data, form.email.data)
+        except AdminError as exc:
+            form.email.errors = [*form.email.errors, str(exc)]
+        else:
+            flash(message, "success")
+            return redirect(url_for("admin.users", q=user.email, _anchor=f"user-{user.id}"), code=303)
+    return render("admin/account_edit.html", form=form, user=user)
 
 
 def _toggle_account(user_id: int, operation):

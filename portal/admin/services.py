@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.services import AccountError, create_user, find_user, normalise_email
+from ..auth import password_links, recovery
+from ..auth.services import AccountError, create_user, find_user, normalise_email, verification_link
 from ..extensions import db
+from ..mail import notify
 from ..models import OPEN_STATUSES, CannedResponse, Queue, Role, Ticket, User
 
 #: The accounts table shows at most this many rows; a filter narrows it down.
@@ -41,16 +43,64 @@ def find_accounts(role: str | None = None, q: str | None = None, limit: int = AC
     return accounts, total
 
 
-def add_account(name: str, email: str, role: Role | str, password: str) -> User:
-    """Create an account for somebody else; refuse an email address that already has one."""
+def add_account(name: str, email: str, role: Role | str, password: str | None = None) -> User:
+    """Create an account for somebody else; refuse an email address that already has one.
+
+    Without a password the person is emailed an invitation to choose one (:mod:`portal.auth.recovery`).
+    """
     taken = f"There is already an account for {normalise_email(email)}."
     if find_user(email) is not None:
         raise AdminError(taken)
     try:
+        if not password:
+            return recovery.invite_new_account(email, name=name, role=role)
         return create_user(email, password, name=name, role=role)
     except (AccountError, IntegrityError):  # a double click, or another admin at the same moment
         db.session.rollback()
         raise AdminError(taken)
+
+
+def edit_account(user: User, name: str, email: str) -> str:
+    """Change an account's name and address; a new address is unconfirmed until its owner opens the emailed link.
+
+    An account with a password gets a confirmation link at the new address; one without gets the
+    invitation there (choosing a password from it confirms the address too). Reset links sent to
+    the old address stop working (they are bound to the address).
+    """
+    email = normalise_email(email)
+    name = (name or "").strip()[:120]
+    moved = email != user.email
+    if moved and find_user(email) is not None:
+        raise AdminError(f"There is already an account for {email}.")
+    if not moved and name == user.name:
+        return f"Nothing changed: {user.display_name}'s name and address are as they were."
+    user.name = name
+    if moved:
+        user.email = email
+        user.email_verified_at = None
+    try:
+        db.session.flush()
+    except IntegrityError:  # the address taken at the same moment
+        db.session.rollback()
+        raise AdminError(f"There is already an account for {email}.") from None
+    if moved and user.password_hash:
+        notify.queue_mail("verify", email, "Confirm your new email address for IT Help", "address_changed",
+                          name=user.display_name, email=email, link=verification_link(user))
+    elif moved and user.active:
+        password_links.mail_link(user, password_links.INVITE)
+    db.session.commit()
+    if moved:
+        return (f"Saved. {user.display_name}'s address is now {email}; we've emailed a link there to confirm it. "
+                "Until it's confirmed, tickets opened for that address by others don't show in the account.")
+    return f"Saved {user.display_name}'s name."
+
+
+def send_password_link(user: User) -> str:
+    """Email the person a link to choose a new password (an invitation if they never had one)."""
+    try:
+        return recovery.send_password_link(user)
+    except AccountError as exc:
+        raise AdminError(str(exc)) from None
 
 
 def _open_assigned(user: User) -> int:

@@ -1,7 +1,7 @@
 """Sign-in, sign-up and address-confirmation forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from ..validators import EmailAddress, single_line
@@ -24,6 +24,7 @@ class SignInForm(FlaskForm):
     email = EmailField("Email address", validators=[DataRequired("Enter your email address."),
                                                      EmailAddress()])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Remember me on this computer")
 
 
 class SignUpForm(FlaskForm):

@@ -57,7 +57,7 @@ def signin():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
-            _after_sign_in(user)
+            _after_sign_in(user, remember=bool(form.remember.data))
             target = request.args.get("next") or (url_for("desk.queue") if user.is_staff else None)
             return redirect(_safe_next(target), code=303)
         error = "That email address and password don't match an account."
@@ -130,9 +130,16 @@ def resend_verification():
 @bp.post("/signout")
 def signout():
     """Sign out: this session and every other of the account end (a copied cookie too)."""
+    sign_out_everywhere()
+    flash("You're signed out.", "success")
+    return redirect(url_for("selfservice.home"), code=303)
+
+
+def sign_out_everywhere() -> None:
+    """End every session of the signed-in account, this browser's included, and forget its remember cookie."""
     if current_user.is_authenticated:
         end_sessions(current_user)
     logout_user()
     session.clear()
-    flash("You're signed out.", "success")
-    return redirect(url_for("selfservice.home"), code=303)
+    if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
+        session["_remember"] = "clear"  # Flask-Login deletes the cookie (session.clear() dropped its mark)

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..mail import notify
 from ..models import Role, User, Walk
 from ..urls import external_url
+from . import password_links
 from .passwords import password_problem
 
 VERIFY_SALT = "email-verify"
@@ -85,7 +86,10 @@ def sign_up(email: str, password: str, *, name: str = "", next_path: str = "") -
         else:
             notify.queue_mail("verify", email, "Confirm your email address for IT Help", "verify_email",
                               name=user.display_name, link=verification_link(user, next_path))
-    if existing is not None:
+    if existing is not None and not existing.password_hash and existing.active:
+        # An account the desk or an admin made, never given a password: the way in is the invitation.
+        password_links.mail_link(existing, password_links.INVITE)
+    elif existing is not None:
         notify.queue_mail("account-exists", email, "You already have an IT Help account", "account_exists",
                           name=existing.display_name, link=external_url("auth.signin"))
     db.session.commit()

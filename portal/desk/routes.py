@@ -13,6 +13,8 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import clock
 from ..auth.decorators import staff_required
+from ..auth.recovery import invite
+from ..auth.services import find_user
 from ..extensions import db
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
@@ -208,11 +210,15 @@ def new():
     names = queries.queue_names()
     form.queue.choices = [SelectChoice(q, q) for q in (names if "general" in names else ["general", *names])]
     if form.validate_on_submit():
+        new_caller = find_user(form.email.data) is None
         ticket = services.open_on_behalf(current_user, email=form.email.data, name=form.name.data,
                                          subject=form.subject.data, description=form.description.data or "",
                                          queue=form.queue.data, priority=form.priority.data,
                                          request_key=form.key.data or new_key())
-        flash(f"Ticket {ticket.label} opened for {ticket.requester_name or ticket.requester_email}.", "success")
+        # A caller the desk just made an account for is invited to choose a password (mail in portal/auth).
+        invited = new_caller and ticket.requester is not None and invite(ticket.requester)
+        flash(f"Ticket {ticket.label} opened for {ticket.requester_name or ticket.requester_email}."
+              + (" We've emailed them an invitation to choose a password." if invited else ""), "success")
         if form.walk.data:
             return redirect(url_for("desk.walk_with_caller", number=ticket.number), code=303)
         return redirect(url_for("desk.show", number=ticket.number), code=303)
