@@ -58,7 +58,8 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         # Inbound mail limits, when set (the defaults are in DEFAULTS below; docs/security.md explains them).
         **{name: float(os.environ[name]) if name == "MAIL_READ_SECONDS" else int(os.environ[name])
-           for name in ("MAIL_MAX_BYTES", "MAIL_ATTACHMENT_MAX_BYTES", "MAIL_MAX_ATTACHMENTS", "MAIL_READ_SECONDS")
+           for name in ("MAIL_MAX_BYTES", "MAIL_MAX_PARTS", "MAIL_ATTACHMENT_MAX_BYTES", "MAIL_MAX_ATTACHMENTS",
+                        "MAIL_READ_SECONDS")
            if os.environ.get(name)},
         # The embedded default is one process: it sends its own mail from a background thread.
         "OUTBOX_THREAD": not os.environ.get("DATABASE_URL"),
@@ -156,6 +157,7 @@ DEFAULTS = {
     "MAIL_TIMEOUT": 10,  # seconds per SMTP connection and command
     "MAIL_MAX_ATTEMPTS": 8,  # then the message is marked failed
     "MAIL_MAX_BYTES": 25 * 1024 * 1024,  # a whole inbound message; larger ones are bounced (exit 65)
+    "MAIL_MAX_PARTS": 200,  # MIME parts of an inbound message; more are bounced (exit 65)
     "MAIL_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,  # per inbound attachment; larger ones are left out, with a note
     "MAIL_MAX_ATTACHMENTS": 10,  # files kept per inbound message; the rest are left out, with a note
     "MAIL_READ_SECONDS": 10,  # for trimming one inbound message; then the rest is kept untrimmed

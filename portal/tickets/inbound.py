@@ -11,8 +11,9 @@ ticket. :mod:`portal.mail.parse` reads the message; this module decides what it 
 :mod:`portal.tickets.services` writes it. A message is taken once: its Message-ID becomes the
 reply's or the ticket's one-time key, so a redelivery changes nothing.
 
-Limits (settings, see ``docs/security.md``): ``MAIL_MAX_BYTES`` for a whole message (over it, the
-message is refused and bounced), ``MAIL_ATTACHMENT_MAX_BYTES`` per file and
+Limits (settings, see ``docs/security.md``): ``MAIL_MAX_BYTES`` for a whole message and
+``MAIL_MAX_PARTS`` for its MIME parts (over them, the message is refused and bounced),
+``MAIL_ATTACHMENT_MAX_BYTES`` per file and
 ``MAIL_MAX_ATTACHMENTS`` per message (over them, a file is left out with a note on the ticket),
 ``MAIL_READ_SECONDS`` for reading one message (then the rest is kept untrimmed).
 """
@@ -29,11 +30,13 @@ from ..mail import tag
 from ..mail.parse import (
     DEFAULT_ATTACHMENT_MAX_BYTES,
     DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PARTS,
     DEFAULT_SECONDS,
     MAX_ATTACHMENTS,
     Budget,
     Inbound,
     IngestError,
+    MessageTooComplex,
     MessageTooLarge,
     clean_subject,
     parse,
@@ -41,7 +44,7 @@ from ..mail.parse import (
 from ..models import Ticket, TicketSource, User
 from . import queries, services
 
-__all__ = ["IngestError", "MessageTooLarge", "Result", "ingest", "max_bytes", "read", "take"]
+__all__ = ["IngestError", "MessageTooComplex", "MessageTooLarge", "Result", "ingest", "max_bytes", "read", "take"]
 
 MAX_MERGE_HOPS = 10
 
@@ -79,6 +82,7 @@ def read(raw: bytes) -> Inbound:
     return parse(raw, own_address=config.get("MAIL_FROM") or "", max_bytes=max_bytes(),
                  max_attachment_bytes=int(config.get("MAIL_ATTACHMENT_MAX_BYTES") or DEFAULT_ATTACHMENT_MAX_BYTES),
                  max_attachments=int(config.get("MAIL_MAX_ATTACHMENTS") or MAX_ATTACHMENTS),
+                 max_parts=int(config.get("MAIL_MAX_PARTS") or DEFAULT_MAX_PARTS),
                  budget=Budget(seconds=float(config.get("MAIL_READ_SECONDS") or DEFAULT_SECONDS)))
 
 
