@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import urls
@@ -26,6 +27,11 @@ def create_app(config: dict | object | None = None) -> Flask:
     else:
         app.config.from_object(config)
 
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        # Behind that many proxies, the client's address and scheme are the ones they forward (the
+        # last `proxies` entries of X-Forwarded-For); without, those headers are ignored: anyone can send them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     database.engine_options(app)
     db.init_app(app)
 

@@ -78,6 +78,9 @@ def from_environment(instance_path: str) -> dict:
         # --- sessions and password links (portal/auth/recovery.py) ---
         **_durations(),
         # --- end sessions ---
+        # --- rate limits and proxies (portal/extensions.py; README, "Rate limits") ---
+        **_limits(),
+        # --- end rate limits ---
         # A Redis that stops answering is given up on quickly; limits then count in memory meanwhile.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
     }
@@ -93,6 +96,19 @@ def _durations() -> dict:
     for name in ("RESET_LINK_HOURS", "INVITE_LINK_DAYS"):
         if os.environ.get(name):
             settings[name] = float(os.environ[name])
+    return settings
+
+
+#: Rate limits that may be set in the environment, in Flask-Limiter's notation ("100 per minute; 500 per hour").
+LIMIT_SETTINGS = ("ACCOUNT_RATE_LIMIT", "ADDRESS_RATE_LIMIT", "ANONYMOUS_TICKET_LIMIT", "SIGNIN_ACCOUNT_LIMIT",
+                  "SIGNIN_ADDRESS_LIMIT")
+
+
+def _limits() -> dict:
+    """TRUSTED_PROXIES and the rate limits set in the environment (defaults in DEFAULTS)."""
+    settings = {name: os.environ[name].strip() for name in LIMIT_SETTINGS if os.environ.get(name, "").strip()}
+    if os.environ.get("TRUSTED_PROXIES", "").strip():
+        settings["TRUSTED_PROXIES"] = int(os.environ["TRUSTED_PROXIES"])
     return settings
 
 
@@ -144,6 +160,21 @@ DEFAULTS = {
     "SEARCH_MISS_LIMIT": "20 per minute; 200 per day",
     # Tickets one account may open itself (guides, Contact the help desk) within an hour.
     "TICKETS_PER_HOUR": 10,
+    # --- rate limits and proxies (portal/extensions.py) ---
+    # Proxies in front of the portal whose X-Forwarded-For (and X-Forwarded-Proto) are believed: 0 believes
+    # none (the portal faces people directly); 1 for one reverse proxy (nginx, a load balancer), and so on.
+    "TRUSTED_PROXIES": 0,
+    # Forms one signed-in account may send to each page (answers, "I still need help", replies, contact).
+    "ACCOUNT_RATE_LIMIT": "60 per minute; 600 per hour",
+    # The same for people signed out, counted per address: one address may be a whole office behind NAT.
+    "ADDRESS_RATE_LIMIT": "300 per minute; 3000 per hour",
+    # Tickets opened signed out from one address (the contact form and guides together): an office
+    # reporting one outage at once must get through.
+    "ANONYMOUS_TICKET_LIMIT": "100 per minute; 500 per hour",
+    # Failed sign-ins (a wrong password) per account named, and per address; a sign-in that works costs nothing.
+    "SIGNIN_ACCOUNT_LIMIT": "10 per minute; 50 per hour",
+    "SIGNIN_ADDRESS_LIMIT": "100 per minute; 1000 per hour",
+    # --- end rate limits ---
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # --- sessions and password links (portal/auth/recovery.py) ---
     # A sign-in without "Remember me" lasts until the browser closes, and at most this long after

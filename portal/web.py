@@ -13,7 +13,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
 from . import timefmt
-from .extensions import htmx
+from .extensions import htmx, retry_after
 from .flows.markup import render_markdown
 
 CSP = (
@@ -90,6 +90,46 @@ def go_to(url: str, code: int = 303):
     return redirect(url, code=code)
 
 
+def _error(status: int, title: str, message: str):
+    body = render_template("error.html", status=status, title=title, message=message)
+    headers = {}
+    if htmx:
+        # htmx 2 does not swap 4xx/5xx bodies; tell it to show the whole page instead.
+        headers["HX-Retarget"] = "body"
+        headers["HX-Reswap"] = "innerHTML"
+        return body, 200, headers
+    return body, status, headers
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds" if seconds > 1 else "a second"
+    minutes = -(-seconds // 60)
+    if minutes < 120:
+        return f"{minutes} minutes" if minutes > 1 else "a minute"
+    return f"{-(-minutes // 60)} hours"
+
+
+def try_again(refusal, advice: str | None = None) -> tuple[str, dict]:
+    """What a refused person is told (why: `advice`, or the refusal's own; and when to try again), and the
+    ``Retry-After`` header that says the same to their browser."""
+    seconds = retry_after(refusal)
+    advice = advice or getattr(refusal, "advice", None) or "That's more than we accept in a short while."
+    return f"{advice} Please try again in {_wait(seconds)}.", {"Retry-After": str(seconds)}
+
+
+def refusal_status() -> int:
+    """429 for a page shown again after a refusal; 200 for htmx, which swaps no 4xx answer into the page."""
+    return 200 if htmx else 429
+
+
+def refused(refusal):
+    """The "too many attempts" page, for a refusal no form can show in place."""
+    message, retry = try_again(refusal)
+    body, status, headers = _error(429, "Too many attempts", message)
+    return body, status, {**headers, **retry}
+
+
 def init_app(app: Flask) -> None:
     """Security headers, error pages, template helpers, and what every request may carry."""
     app.request_class = PortalRequest
@@ -118,16 +158,6 @@ def init_app(app: Flask) -> None:
             response.headers["Vary"] += ", HX-Request"
         return response
 
-    def _error(status: int, title: str, message: str):
-        body = render_template("error.html", status=status, title=title, message=message)
-        headers = {}
-        if htmx:
-            # htmx 2 does not swap 4xx/5xx bodies; tell it to show the whole page instead.
-            headers["HX-Retarget"] = "body"
-            headers["HX-Reswap"] = "innerHTML"
-            return body, 200, headers
-        return body, status, headers
-
     @app.errorhandler(404)
     def _not_found(e):
         return _error(404, "Page not found",
@@ -149,9 +179,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(e):
-        # A refusal may say why and for how long (``advice``); Flask-Limiter's say a minute at most.
-        advice = getattr(e, "advice", None) or "Please wait a minute before trying again."
-        return _error(429, "Too many attempts", advice)
+        return refused(e)
 
     @app.errorhandler(OperationalError)
     def _database_down(e):

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import limiter
-from ..web import render
+from ..extensions import address_key, config_limit, failed_sign_in_limit, limiter, named_account_key
+from ..web import refusal_status, refused, render, try_again
 from .forms import ConfirmEmailForm, EmptyForm, SignInForm, SignUpForm
 from .services import (
     AccountError,
@@ -44,7 +44,7 @@ def _after_sign_in(user, remember: bool = False):
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@failed_sign_in_limit
 def signin():
     """Sign in with email and password."""
     if current_user.is_authenticated:
@@ -65,7 +65,9 @@ def signin():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@limiter.limit(config_limit("SIGNIN_ADDRESS_LIMIT"), key_func=address_key, methods=["POST"])
+@limiter.limit("3 per hour; 10 per day", key_func=named_account_key, methods=["POST"],
+               deduct_when=lambda response: response.status_code == 303)  # emails sent to one address
 def signup():
     """Create a requester account: a confirmation link is mailed, and the page says the same for any address."""
     if current_user.is_authenticated:
@@ -94,7 +96,7 @@ def signup_sent():
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@failed_sign_in_limit
 def verify(token: str):
     """The emailed link: confirm the address (a GET changes nothing; the button posts)."""
     target = verification_target(token)
@@ -143,3 +145,18 @@ def sign_out_everywhere() -> None:
     session.clear()
     if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
         session["_remember"] = "clear"  # Flask-Login deletes the cookie (session.clear() dropped its mark)
+
+
+@bp.errorhandler(429)
+def _refused(refusal):
+    """A refused sign-in or sign-up comes back with what was typed (never the password) and when to try again."""
+    if request.method != "POST" or request.endpoint not in ("auth.signin", "auth.signup"):
+        return refused(refusal)
+    message, retry = try_again(refusal, "Too many attempts from your network or for this address.")
+    if request.endpoint == "auth.signin":
+        body, _, headers = render("auth/signin.html", form=SignInForm(), error=message,
+                                  next=request.args.get("next", ""))
+    else:
+        flash(message, "error")
+        body, _, headers = render("auth/signup.html", form=SignUpForm(), next=request.args.get("next", ""))
+    return body, refusal_status(), {**headers, **retry}

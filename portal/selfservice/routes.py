@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import staff_required
-from ..extensions import config_limit, db, htmx, limiter, person_key, spend
+from ..extensions import anonymous_ticket_limit, config_limit, db, htmx, limiter, person_key, person_limit, spend
 from ..flows import engine
 from ..flows.model import CLIENT_OS
 from ..flows_runtime import registry
@@ -22,7 +23,7 @@ from ..search import find, normalize_query, record_miss, sync_index
 from ..tickets import queries as ticket_queries
 from ..tickets.forms import ContactDetailsForm
 from ..tickets.links import signed_ticket_url
-from ..web import go_to, moved, render
+from ..web import go_to, moved, refusal_status, refused, render, try_again
 from . import services
 from .services import View, WalkError
 
@@ -187,10 +188,10 @@ def _end_view(pos: services.Position):
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number)
 
 
-def _contact_view(pos: services.Position, form: ContactDetailsForm):
+def _contact_view(pos: services.Position, form: ContactDetailsForm, error: str | None = None):
     return render("selfservice/walk.html", "flow_step", view="contact", walk=pos.walk, flow=pos.flow, form=form,
                   state=pos.state, help_requested=pos.help_requested, number=pos.state.number,
-                  can_back=pos.state.can_go_back)
+                  can_back=pos.state.can_go_back, error=error)
 
 
 @bp.get("/flows/<flow_id>")
@@ -236,7 +237,7 @@ def _answer_from_form(step) -> object:
 
 
 @bp.post("/flows/<flow_id>/start")
-@limiter.limit("60 per minute")
+@person_limit()
 def begin(flow_id: str):
     """Start a walk with the answer to the first step (or "I still need help" on it)."""
     flows = registry()
@@ -319,14 +320,15 @@ def _need_help(pos: services.Position):
 
 
 @bp.post("/walks/<walk_id>/help")
-@limiter.limit("20 per hour")
+@person_limit()
 def need_help(walk_id: str):
     """"I still need help": escalate from wherever the walk stands."""
     return _need_help(_owned(walk_id))
 
 
 @bp.route("/walks/<walk_id>/contact", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@anonymous_ticket_limit
+@person_limit(methods=["POST"])
 def contact(walk_id: str):
     """Name and email of an anonymous requester, then the ticket opens."""
     pos = _owned(walk_id)
@@ -339,6 +341,27 @@ def contact(walk_id: str):
         return _moved(services.open_ticket(pos, name=form.name.data, email=form.email.data,
                                            time_zone=form.time_zone.data))
     return _contact_view(pos, form)
+
+
+@bp.errorhandler(429)
+def _refused(refusal):
+    """Refused (too many from one address): the walk's page again in place, with what was typed and when to
+    try again; the walk itself is saved, so nothing else is lost."""
+    walk_id = (request.view_args or {}).get("walk_id")
+    if request.method != "POST" or not walk_id or _requester() is not None:
+        return refused(refusal)
+    try:
+        pos = _owned(walk_id)
+    except HTTPException as not_theirs:
+        return not_theirs
+    message, retry = try_again(refusal)
+    if pos.view is View.CONTACT:
+        body, _, headers = _contact_view(pos, ContactDetailsForm(), error=message)
+    elif pos.view is View.STEP:
+        body, _, headers = _step_view(pos, pos.state.number, error=message)
+    else:
+        return refused(refusal)
+    return body, refusal_status(), {**headers, **retry}
 
 
 @bp.get("/walks/<walk_id>/end")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from functools import partial
 
-from flask import Blueprint, abort, flash, make_response, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
-from ..extensions import limiter
+from ..extensions import anonymous_ticket_limit, person_limit
 from ..models import TicketSource
 from ..validators import is_email
-from ..web import go_to, render
+from ..web import go_to, refusal_status, refused, render, try_again
 from . import queries, services
 from .forms import ContactForm, ReplyForm, new_key
 from .links import key_opens, reopen_token_fits, signed_ticket_url
@@ -53,19 +55,22 @@ def mine():
 def show(number: int):
     """One ticket: status, transcript, replies, and a reply box."""
     ticket, key = _viewable(number)
-    return render("tickets/show.html", ticket=ticket, key=key, form=ReplyForm(), can_reopen=services.can_reopen(ticket),
-                  changes=queries.status_changes(ticket))
+    return _ticket_page(ticket, key, ReplyForm())
+
+
+def _ticket_page(ticket, key, form: ReplyForm, status: int = 200):
+    return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
+                  changes=queries.status_changes(ticket), status=status)
 
 
 @bp.post("/tickets/<int:number>/reply")
-@limiter.limit("30 per minute")
+@person_limit()
 def reply(number: int):
     """Add the requester's reply."""
     ticket, key = _viewable(number)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
-                      changes=queries.status_changes(ticket))
+        return _ticket_page(ticket, key, form)
     author = current_user if current_user.is_authenticated else None
     services.requester_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
     return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
@@ -104,13 +109,16 @@ def reopen_link(number: int, token: str):
 
 
 @bp.route("/contact", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@anonymous_ticket_limit
+@person_limit(methods=["POST"])
 def contact():
     """Contact the help desk directly, for a problem no guide covers."""
     form = ContactForm()
-    if request.method == "GET" and request.args.get("q"):
-        form.subject.data = request.args["q"][:200]
     anonymous = not current_user.is_authenticated
+    if anonymous and form.is_submitted() and request.form.get("then") == "signin":
+        return _sign_in_keeping(form)
+    if request.method == "GET":
+        _fill_in(form)
     valid = form.validate_on_submit()
     if form.is_submitted() and _contact_details_ok(form, anonymous) and valid:
         ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data,
@@ -121,7 +129,58 @@ def contact():
                                          time_zone=form.time_zone.data)
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
-    return render("tickets/contact.html", form=form, anonymous=anonymous)
+    return _contact_page(form)
+
+
+def _contact_page(form: ContactForm, status: int = 200):
+    return render("tickets/contact.html", form=form, anonymous=not current_user.is_authenticated, status=status)
+
+
+#: "Sign in instead" on the contact form: what was typed, kept in the session while the person signs in.
+DRAFT = "contact_draft"
+#: The session lives in a cookie, which browsers drop beyond 4 KB (and the sign-in with it).
+SESSION_COOKIE_BUDGET = 3800
+
+
+def _sign_in_keeping(form: ContactForm):
+    """"Sign in instead": keep the subject and description, sign in, and come back to them."""
+    session[DRAFT] = {"subject": (form.subject.data or "")[:200], "description": (form.description.data or "")[:10000]}
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    if serializer is not None and len(serializer.dumps(dict(session))) > SESSION_COOKIE_BUDGET:
+        session.pop(DRAFT)
+        flash("Your description is too long to keep while you sign in. Copy it first, or send it as it is: "
+              "we'll reply by email, and it shows under My tickets once you sign in with this address.", "error")
+        return _contact_page(form)
+    return redirect(url_for("auth.signin", next=url_for("tickets.contact")), code=303)
+
+
+def _fill_in(form: ContactForm) -> None:
+    """The form as the person left it before signing in, or with the words they searched for."""
+    draft = session.pop(DRAFT, None)
+    if isinstance(draft, dict):
+        form.subject.data = str(draft.get("subject") or "")[:200]
+        form.description.data = str(draft.get("description") or "")[:10000]
+        flash("Here's what you typed before signing in. Check it and send it.", "info")
+    elif request.args.get("q"):
+        form.subject.data = request.args["q"][:200]
+
+
+@bp.errorhandler(429)
+def _refused(refusal):
+    """A refused form comes back as it was typed, saying when to try again; anything else gets the page."""
+    if request.method != "POST" or request.endpoint not in ("tickets.contact", "tickets.reply"):
+        return refused(refusal)
+    if request.endpoint == "tickets.contact":
+        page = partial(_contact_page, ContactForm())
+    else:
+        try:
+            page = partial(_ticket_page, *_viewable(request.view_args["number"]), ReplyForm())
+        except HTTPException as not_theirs:  # signed out, or not theirs: that answer, not the refusal
+            return not_theirs
+    message, retry = try_again(refusal)
+    flash(message, "error")
+    body, _, headers = page()
+    return body, refusal_status(), {**headers, **retry}
 
 
 def _submitter() -> str:

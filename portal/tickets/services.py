@@ -208,11 +208,14 @@ def _refuse_a_flood(requester: User) -> None:
     limit = current_app.config.get("TICKETS_PER_HOUR")
     if not limit or not current_app.config.get("RATELIMIT_ENABLED", True):
         return
-    since = clock.now() - timedelta(hours=1)
-    opened = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
-        Ticket.requester_id == requester.id, Ticket.source.in_(SELF_OPENED_SOURCES), Ticket.created_at >= since))
+    now = clock.now()
+    opened, oldest = db.session.execute(sa.select(sa.func.count(), sa.func.min(Ticket.created_at)).where(
+        Ticket.requester_id == requester.id, Ticket.source.in_(SELF_OPENED_SOURCES),
+        Ticket.created_at >= now - timedelta(hours=1))).one()
     if opened >= limit:
-        raise TooManyTickets()
+        refusal = TooManyTickets()
+        refusal.retry_after = (oldest + timedelta(hours=1) - now).total_seconds()  # when a slot frees
+        raise refusal
 
 
 def _opened(ticket: Ticket, actor: User | None, attachments) -> None:
