@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from portal import clock
 from portal import config as portal_config
-from portal.auth import password_links
+from portal.auth import password_links, recovery
+from portal.auth.services import AccountError
 from portal.database import create_schema
 from portal.extensions import db
 from portal.models import OutboxMessage, Role, User
@@ -276,6 +277,15 @@ def test_without_local_passwords_there_is_nothing_to_reset(tmp_path, request):
                    OIDC_CLIENT_ID="portal", OIDC_CLIENT_SECRET="secret")
     assert app.test_client().get("/password/forgot").status_code == 404
     assert _forgot(app.test_client(), "erin@example.com").status_code == 404
+    # Nobody is mailed a link to a page that isn't there: no invitations, no links from admins.
+    carl_id = _user(app, "carl@example.com", password=None, verified=False)
+    with app.test_request_context():
+        carl = db.session.get(User, carl_id)
+        assert recovery.invite(carl) is False
+        with pytest.raises(AccountError, match="LOCAL_LOGIN=false"):
+            recovery.send_password_link(carl)
+        recovery.invite_new_account("nina@example.com", name="Nina")
+    assert _mails(app) == []
 
 
 # --- Invitations -------------------------------------------------------------------------------------------

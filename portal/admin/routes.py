@@ -10,6 +10,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..auth.decorators import admin_required
+from ..auth.recovery import local_login
 from ..extensions import db
 from ..models import CannedResponse, Queue, User
 from ..web import moved, render
@@ -60,7 +61,8 @@ def users():
         except AdminError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
-            invited = "" if user.password_hash else " We've emailed them an invitation to choose a password."
+            invited = (" We've emailed them an invitation to choose a password."
+                       if not user.password_hash and local_login() else "")
             flash(f"Added {user.display_name} ({user.email}) as {services.role_phrase(user.role)}.{invited}",
                   "success")
             return redirect(url_for("admin.users", q=user.email, _anchor=f"user-{user.id}"), code=303)

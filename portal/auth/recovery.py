@@ -48,6 +48,8 @@ def send_password_link(user: User) -> str:
     """Mail `user` a link to choose a (new) password, asked for by an admin; what happened, for the admin."""
     if not user.active:
         raise AccountError(f"{user.display_name}'s account is deactivated. Reactivate it first.")
+    if not local_login():
+        raise AccountError("Password sign-in is off here (LOCAL_LOGIN=false): people sign in with single sign-on.")
     purpose = RESET if user.password_hash else INVITE
     password_links.mail_link(user, purpose)
     db.session.commit()
