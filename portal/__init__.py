@@ -58,6 +58,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     auth_wiring.init_app(app)
 
     from .admin.routes import bp as admin_bp
+    from .auth.profile_routes import bp as profile_bp
     from .auth.recovery_routes import bp as recovery_bp
     from .auth.routes import bp as auth_bp
     from .desk.routes import bp as desk_bp
@@ -68,6 +69,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.register_blueprint(selfservice_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
+    app.register_blueprint(profile_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(supervisor_bp)
