@@ -67,10 +67,10 @@ def from_environment(instance_path: str) -> dict:
         # --- single sign-on (portal/auth/sso.py; README, "Single sign-on") ---
         **_sso(),
         # --- end single sign-on ---
-        # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
         # The zone of people without one in their profile, and of anyone signed out (an IANA name).
         **({"DEFAULT_TIME_ZONE": os.environ["DEFAULT_TIME_ZONE"].strip()}
            if os.environ.get("DEFAULT_TIME_ZONE", "").strip() else {}),
+        # The embedded database brings itself up to date on start; a real one uses `flask db upgrade`.
         "AUTO_UPGRADE_DB": not os.environ.get("DATABASE_URL"),
         # Cookies only over HTTPS when the portal is served over HTTPS (SESSION_COOKIE_SECURE=false overrides).
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", default=_is_https(os.environ.get("PUBLIC_URL"))),
@@ -175,6 +175,8 @@ DEFAULTS = {
     "SIGNIN_ACCOUNT_LIMIT": "10 per minute; 50 per hour",
     "SIGNIN_ADDRESS_LIMIT": "100 per minute; 1000 per hour",
     # --- end rate limits ---
+    # Dates and times on pages are shown in the viewer's profile time zone, or this one (portal/timefmt.py).
+    "DEFAULT_TIME_ZONE": "UTC",
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # --- sessions and password links (portal/auth/recovery.py) ---
     # A sign-in without "Remember me" lasts until the browser closes, and at most this long after
@@ -201,8 +203,6 @@ DEFAULTS = {
     "OIDC_NAME": "SSO",  # the button says "Sign in with <OIDC_NAME>"
     "OIDC_ROLE_CLAIM": None,  # unset: roles are kept in the portal; set: each SSO sign-in sets the role
     "OIDC_TECHNICIAN_VALUES": [],
-    # Dates and times on pages are shown in the viewer's profile time zone, or this one (portal/timefmt.py).
-    "DEFAULT_TIME_ZONE": "UTC",
     "OIDC_ADMIN_VALUES": [],
     "OIDC_TIMEOUT": 10,  # seconds for each request to the provider
     "LOCAL_LOGIN": True,  # false: no password sign-in or sign-up (`flask users create` still works)
