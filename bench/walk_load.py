@@ -274,16 +274,18 @@ with app.app_context():
 class Server:
     """The portal under gunicorn, started and stopped by PID."""
 
-    def __init__(self, args, tmp: Path, flows_dir: Path):
+    def __init__(self, args, tmp: Path, flows_dir: Path, app: str | None = None, name: str = "gunicorn"):
         self.args = args
         self.tmp = tmp
+        self.app = app or args.app
         self.port = free_port()
         self.url = _db_url(args.database, tmp)
-        self.pidfile = tmp / "gunicorn.pid"
-        self.log = tmp / "gunicorn.log"
+        self.pidfile = tmp / f"{name}.pid"
+        self.log = tmp / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.env = dict(os.environ, DATABASE_URL=self.url, SECRET_KEY=secrets.token_hex(32),
-                        FLOWS_DIR=str(flows_dir), RATELIMIT_ENABLED="false", PYTHONDONTWRITEBYTECODE="1")
+                        PUBLIC_URL="http://127.0.0.1", FLOWS_DIR=str(flows_dir), RATELIMIT_ENABLED="false",
+                        PYTHONDONTWRITEBYTECODE="1")
 
     def prepare(self) -> None:
         fresh = "fresh" if self.args.database == "sqlite" else "given"
@@ -299,7 +301,7 @@ class Server:
         cmd = [gunicorn] if gunicorn else [sys.executable, "-m", "gunicorn"]
         cmd += ["-w", str(self.args.workers), "-k", "gthread", "--threads", str(self.args.threads),
                 "--no-control-socket", "--pid", str(self.pidfile), "-b", f"127.0.0.1:{self.port}",
-                "--error-logfile", str(self.log), "--log-level", "warning", self.args.app]
+                "--error-logfile", str(self.log), "--log-level", "warning", self.app]
         shown = [os.path.basename(cmd[0]), *cmd[1:]]
         self.command = " ".join(shlex.quote(c) for c in shown).replace(str(self.tmp), "$TMP").replace(
             f":{self.port}", ":$PORT")
@@ -554,6 +556,8 @@ class User:
         t0 = time.perf_counter()
         status, location, text = self.browser.request(method, path, form)
         ms = (time.perf_counter() - t0) * 1000
+        with self.stats.lock:
+            self.stats.latencies["request"].append(ms)  # every request on its own (the p95 aim)
         if status not in expect:
             raise WalkFailed(f"http {status}", f"{method} {path} -> {status} (expected {expect}), Location={location}"
                              f" {_page_error(text)}")
@@ -670,20 +674,99 @@ class User:
         self.browser.close()
 
 
+    def run_once(self) -> None:
+        """Fixed mode: walk one scripted walk to its ticket, at full speed."""
+        scenario = self.scenarios[self.uid % len(self.scenarios)]
+        try:
+            self.walk(scenario, 1)
+        except WalkFailed as exc:
+            self.stats.error(exc.kind, f"{scenario['name']}: {exc}")
+        except (OSError, http.client.HTTPException) as exc:
+            self.stats.error(type(exc).__name__, f"{scenario['name']}: {exc}")
+        finally:
+            self.stats.reconnects += self.browser.reconnects
+            self.browser.close()
+
+    def run_step_gets(self) -> None:
+        """Reload the step page of a walk started beforehand (``GET /walks/<id>/<n>``) until the deadline."""
+        page = self.scenarios[self.uid % len(self.scenarios)]  # here: the pages of start_step_pages()
+        self.browser.ua, self.browser.cookies = page["ua"], dict(page["cookies"])
+        self._loop_gets("step_get", page["path"])
+
+    def run_bare(self) -> None:
+        """``GET /`` of the bare Flask app until the deadline."""
+        self._loop_gets("bare", "/")
+
+    def _loop_gets(self, kind: str, path: str) -> None:
+        while time.time() < self.deadline:
+            try:
+                *_, ms = self._call("GET", path)
+                self.stats.timed(kind, ms, 1)
+                with self.stats.lock:
+                    self.stats.last = max(self.stats.last, time.time())
+            except WalkFailed as exc:
+                self.stats.error(exc.kind, f"GET {path}: {exc}")
+            except (OSError, http.client.HTTPException) as exc:
+                self.stats.error(type(exc).__name__, f"GET {path}: {exc}")
+                self.browser.close()
+        self.stats.reconnects += self.browser.reconnects
+        self.browser.close()
+
+
+def start_step_pages(server: Server, scenarios: list, count: int, timeout: float) -> list:
+    """`count` walks started as a browser would (step 1 shown and answered): each one's step page and cookies."""
+    pages = []
+    for uid in range(count):
+        scenario = scenarios[uid % len(scenarios)]
+        browser = Browser(server.port, timeout)
+        browser.ua = scenario["ua"]
+        try:
+            status, _, page = browser.request("GET", f"/flows/{scenario['flow_id']}")
+            form = dict(scenario["posts"][0]["data"], csrf_token=_csrf(page) or "")
+            status, location, _ = browser.request("POST", _start_action(page, scenario["flow_id"]) or "/", form)
+            if status != 303 or not WALK_URL.match(location or ""):
+                raise SystemExit(f"starting a walk for the step page phase failed: {status} {location}")
+            if browser.request("GET", location)[0] != 200:
+                raise SystemExit(f"the step page {location} does not answer 200")
+        finally:
+            browser.close()
+        pages.append({"ua": scenario["ua"], "cookies": dict(browser.cookies), "path": location})
+    return pages
+
+
 def _page_error(text: str) -> str:
     found = re.search(r"<title>([^<]*)</title>", text or "")
     return f"[{html.unescape(found.group(1)).strip()}]" if found else ""
 
 
 def client_process(phase: str, uids: list, port: int, scenarios: list, start_at: float, duration: float,
-                   timeout: float, double_submit: float, think: float, results) -> None:
-    """One load-generator process: a thread per user, all starting at `start_at`."""
+                   timeout: float, double_submit: float, think: float, results, concurrency: int = 0) -> None:
+    """One load-generator process: a thread per user, all starting at `start_at`.
+
+    Phase "fixed": `concurrency` threads take the users of `uids` in turn; each user walks once.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business: it terminates us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     stats = Stats()
     deadline = start_at + duration
-    users = [User(uid, port, scenarios, stats, deadline, timeout, double_submit, think) for uid in uids]
-    threads = [threading.Thread(target=u.run_walks if phase == "walk" else u.run_plain, daemon=True) for u in users]
+    if phase == "fixed":
+        queue = list(reversed(uids))
+
+        def worker():
+            while True:
+                with stats.lock:
+                    if not queue:
+                        return
+                    uid = queue.pop()
+                User(uid, port, scenarios, stats, math.inf, timeout, double_submit).run_once()
+                with stats.lock:
+                    stats.last = max(stats.last, time.time())
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, concurrency))]
+    else:
+        users = [User(uid, port, scenarios, stats, deadline, timeout, double_submit, think) for uid in uids]
+        targets = {"walk": "run_walks", "plain": "run_plain", "step_get": "run_step_gets", "bare": "run_bare"}
+        threads = [threading.Thread(target=getattr(u, targets[phase]), daemon=True) for u in users]
     cpu0 = time.process_time()
     time.sleep(max(0.0, start_at - time.time()))
     stats.first = time.time()
@@ -697,18 +780,25 @@ def client_process(phase: str, uids: list, port: int, scenarios: list, start_at:
 
 
 def run_phase(phase: str, args, server: Server, scenarios: list, duration: float) -> dict:
-    """Run `args.users` users in `args.clients` processes; merge what they saw."""
+    """Run `args.users` users in `args.clients` processes; merge what they saw.
+
+    Phase "fixed" runs `args.walks` users, each walking once, `args.users` at a time; `duration`
+    is then only the longest it may take.
+    """
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     results = ctx.Queue()
     procs = []
     start_at = time.time() + 1.0 + 0.05 * args.clients  # time for every process to be ready
     nprocs = max(1, min(args.clients, args.users))
+    fixed = phase == "fixed"
     try:
         for p in range(nprocs):
-            uids = list(range(p, args.users, nprocs))
+            uids = list(range(p, args.walks if fixed else args.users, nprocs))
+            threads = len(range(p, args.users, nprocs)) if fixed else 0
             proc = ctx.Process(target=client_process, args=(phase, uids, server.port, scenarios, start_at,
                                                             duration, args.timeout, args.double_submit,
-                                                            args.think if phase == "walk" else 0.0, results),
+                                                            args.think if phase == "walk" else 0.0, results,
+                                                            threads),
                                daemon=True)
             proc.start()
             procs.append(proc)
@@ -729,7 +819,7 @@ def run_phase(phase: str, args, server: Server, scenarios: list, duration: float
             if proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
-    result = _merge(merged, start_at, duration)
+    result = _merge(merged, start_at, 0.0 if fixed else duration)
     result["cpu_window"] = window.close(result["cpu"], result["elapsed"])
     return result
 
@@ -937,6 +1027,164 @@ def report(args, command: str, server: Server, scenarios: list, skipped: list, w
     return "\n".join(lines), summary, all(ok for _, ok, _ in aims)
 
 
+# --- fixed mode: N users walk once each; the step page against a bare Flask page ------------------
+
+#: Aims of issue 7 for the fixed mode (200 users, 32 at a time, no pause).
+AIM_TICKETS_PER_S = {"sqlite": 40.0, "postgresql": 30.0}
+AIM_REQUEST_P95_MS = 150.0
+AIM_STEP_RATIO = 0.6
+
+
+def run_fixed(args, command: str, server: Server, scenarios: list, skipped: list, warm: dict, baseline: int,
+              tmp: Path, flows_dir: Path) -> int:
+    """The fixed-mode run: the walks, then the step page and the bare page in alternating rounds."""
+    bare = Server(args, tmp, flows_dir, app=args.bare_app, name="bare")
+    loads = [os.getloadavg()]
+    try:
+        print(f"fixed phase: {args.walks} users walk once each, {args.users} at a time", file=sys.stderr)
+        fixed = run_phase("fixed", args, server, scenarios, args.walks * 5.0 + 60)
+        loads.append(os.getloadavg())
+        bare.start()
+        run_phase("bare", args, bare, scenarios, 1.0)  # warm-up
+        pages = start_step_pages(server, scenarios, args.users, args.timeout)
+        steps, bares = [], []
+        for r in range(args.compare_rounds):
+            for phase in (("step_get", "bare") if r % 2 == 0 else ("bare", "step_get")):
+                print(f"round {r + 1}: {phase}, {args.users} users for {args.compare_seconds:g} s", file=sys.stderr)
+                if phase == "step_get":
+                    steps.append(run_phase(phase, args, server, pages, args.compare_seconds))
+                else:
+                    bares.append(run_phase(phase, args, bare, scenarios, args.compare_seconds))
+        loads.append(os.getloadavg())
+    finally:
+        bare.stop()
+    server.stop()
+    db = check_database(server.url, warm["walk_ids"] + fixed["walk_ids"], baseline)
+    text, summary, met = report_fixed(args, command, server, bare, scenarios, skipped, warm, fixed, steps, bares,
+                                      db, loads)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    for s in (server, bare):
+        if s.log.exists() and s.log.stat().st_size:
+            print(f"server log (last lines of {s.log}):\n{s.log_tail(15)}", file=sys.stderr)
+    return 0 if met else 1
+
+
+def _rate(runs: list, kind: str) -> tuple:
+    """(requests per second over all rounds, every latency) of one kind."""
+    count = sum(len(r["latencies"].get(kind, [])) for r in runs)
+    elapsed = sum(r["elapsed"] for r in runs)
+    return (count / elapsed if elapsed > 0 else 0.0), [ms for r in runs for ms in r["latencies"].get(kind, [])]
+
+
+def report_fixed(args, command: str, server: Server, bare: Server, scenarios: list, skipped: list, warm: dict,
+                 fixed: dict, steps: list, bares: list, db: dict, loads: list) -> tuple:
+    lat = fixed["latencies"]
+    requests = lat.get("request", [])
+    elapsed = fixed["elapsed"]
+    shown = sum(1 for numbers in fixed["tickets"].values() if numbers)
+    tickets_per_s = shown / elapsed if elapsed > 0 else 0.0
+    step_rate, step_lat = _rate(steps, "step_get")
+    bare_rate, bare_lat = _rate(bares, "bare")
+    ratio = step_rate / bare_rate if bare_rate else float("nan")
+    errors = Counter(fixed["errors"])
+    for run in steps + bares:
+        errors.update(run["errors"])
+    submitted = set(fixed["submitted"]) | set(warm["submitted"])
+    seen = {w: set(n) for w, n in {**warm["tickets"], **fixed["tickets"]}.items()}
+    mismatched = [w for w, numbers in seen.items() if sorted(numbers) != sorted(db["by_walk"].get(w, []))]
+    lost = [w for w in submitted if not db["by_walk"].get(w)]
+    multi = [w for w, n in db["by_walk"].items() if len(n) > 1] + [w for w, n in seen.items() if len(n) > 1]
+    tickets_ok = db["opened"] == len(submitted) and not lost and not multi and not db["doubled"] and not mismatched
+    kind = "sqlite" if args.database == "sqlite" else "postgresql"
+    aim_rate = AIM_TICKETS_PER_S[kind]
+    p95 = pct(requests, 95)
+    database = "SQLite (fresh, temporary)" if kind == "sqlite" else "PostgreSQL (the given --database URL)"
+
+    lines = [f"### {args.walks} users walking once, {args.users} at a time, no pause ({database})", "",
+             "| walks | at a time | elapsed | tickets/s | request p50 / p95 / p99 ms | errors "
+             "| tickets opened / walks | step GET req/s | bare page req/s | ratio |",
+             "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+             f"| {args.walks} | {args.users} | {elapsed:.1f} s | {tickets_per_s:.1f} "
+             f"| {pct(requests, 50):.1f} / {p95:.1f} / {pct(requests, 99):.1f} | {sum(errors.values())} "
+             f"| {shown} / {args.walks} | {step_rate:.0f} | {bare_rate:.0f} | {ratio:.2f} |", ""]
+    aims = [
+        (f"at least {aim_rate:g} tickets/s ({kind})", tickets_per_s >= aim_rate,
+         f"{shown} tickets in {elapsed:.1f} s = {tickets_per_s:.1f}/s"),
+        (f"p95 per request under {AIM_REQUEST_P95_MS:g} ms", p95 < AIM_REQUEST_P95_MS,
+         f"p95 {p95:.1f} ms over {len(requests)} requests"),
+        (f"step GET at least {AIM_STEP_RATIO:g} of a bare Flask page", ratio >= AIM_STEP_RATIO,
+         f"{step_rate:.0f} / {bare_rate:.0f} = {ratio:.2f}"),
+        ("zero errors", not errors, f"{sum(errors.values())} error(s)"),
+        ("tickets == walks", tickets_ok and shown == args.walks,
+         f"{shown} of {args.walks} walks showed a ticket number; the database has {db['opened']} tickets for "
+         f"{len(submitted)} submitted contact forms (warm-up included); {len(lost)} lost, "
+         f"{len(set(multi)) + len(db['doubled'])} doubled, {len(mismatched)} shown number(s) differing"),
+    ]
+    lines += ["| aim | met | figure |", "|---|---|---|"]
+    lines += [f"| {name} | {'yes' if ok else '**no**'} | {figure} |" for name, ok, figure in aims]
+    lines += ["", "| request | count | per s | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [("every request of the walks (the p95 aim)", requests, elapsed)]
+    rows += [(KIND_LABELS[k], lat.get(k, []), elapsed) for k in ("search", "flow_page", "transition", "contact")]
+    rows += [("step page `GET /walks/<id>/<n>` (own phase)", step_lat, sum(r["elapsed"] for r in steps)),
+             ("bare Flask page `GET /` (own phase)", bare_lat, sum(r["elapsed"] for r in bares))]
+    for label, values, seconds in rows:
+        if values:
+            lines.append(f"| {label} | {len(values)} | {len(values) / seconds:.1f} | {pct(values, 50):.1f} "
+                         f"| {pct(values, 95):.1f} | {pct(values, 99):.1f} |")
+    fc = fixed["cpu_window"]
+    cores = os.cpu_count() or 1
+    sc = [r["cpu_window"] for r in steps]
+    bc = [r["cpu_window"] for r in bares]
+    step_cpu = sum(c["server"] for c in sc) / max(1, len(step_lat))
+    bare_cpu = sum(c["server"] for c in bc) / max(1, len(bare_lat))
+    lines += ["",
+              f"- Walks: {args.walks} users, each a fresh browser walking one scripted walk (user i takes walk "
+              f"i mod {len(scenarios)}) from the search to the ticket number: `GET /?q=word`, `GET /flows/<id>`, "
+              f"each answer `POST` + `GET` of the next page, the contact form `POST` + `GET` of the end page. "
+              f"{args.users} run at a time ({max(1, min(args.clients, args.users))} processes × threads), no pause. "
+              f"{len(requests)} requests; tickets/s = walks that showed a ticket number ÷ time from the first "
+              f"request to the last walk's end.",
+              f"- Step page against bare page: {args.compare_rounds} rounds of {args.compare_seconds:g} s each, "
+              f"alternating, {args.users} users each. Step page: {args.users} walks are started beforehand (step 1 "
+              f"shown and answered, as a browser does); each user then reloads its walk's step 2 page with the "
+              f"walk's session cookie, not signed in: the portal's whole request (session, sign-in check, CSRF "
+              f"token, walk look-up, render). Bare page: `{args.bare_app}`, a small template of the "
+              f"step page's shape, no database, session or CSRF. Server CPU per request: step page "
+              f"{step_cpu * 1000:.2f} ms, bare page {bare_cpu * 1000:.2f} ms.",
+              f"- CPU, walk phase: gunicorn {fc['server']:.1f} s ({_per_request(fc['server'], len(requests))}), "
+              f"load generator {fc['loadgen']:.1f} s, the rest of the machine {fc['others']:.1f} s"
+              f"{' (' + ', '.join(fc['top_others']) + ')' if fc['top_others'] else ''}, machine busy "
+              f"{fc['machine']:.1f} of {fc['elapsed'] * cores:.1f} core-seconds.",
+              "- Load average (1 min) at the start, after the walks, at the end: "
+              + ", ".join(f"{la[0]:.2f}" for la in loads) + ".",
+              f"- Server: `{server.command}`; bare page: `{bare.command}` (env: DATABASE_URL, SECRET_KEY, FLOWS_DIR, "
+              "RATELIMIT_ENABLED=false).",
+              f"- Machine: {machine()}.",
+              f"- Command: `{command}`", ""]
+    others = [c["others"] / (c["elapsed"] * cores) for c in [fc, *sc, *bc] if c["elapsed"] > 0]
+    if others and max(others) > 0.1:
+        lines += [f"**Warning:** other processes on this machine used up to {max(others):.0%} of its CPU during "
+                  "a phase; these figures are lower than a quiet machine would give.", ""]
+    if skipped:
+        lines += ["Tests not scripted:", *[f"- {s}" for s in skipped], ""]
+    samples = fixed["samples"] + [x for r in steps + bares for x in r["samples"]]
+    if samples:
+        lines += ["Errors by kind: " + ", ".join(f"{k} × {v}" for k, v in errors.most_common()), "",
+                  "```", *samples[:10], "```", ""]
+    summary = {"mode": "fixed", "walks": args.walks, "concurrency": args.users, "database": kind,
+               "elapsed": elapsed, "tickets_per_s": tickets_per_s, "tickets_shown": shown,
+               "request_p50_ms": pct(requests, 50), "request_p95_ms": p95, "request_p99_ms": pct(requests, 99),
+               "errors": sum(errors.values()), "errors_by_kind": dict(errors), "tickets_opened": db["opened"],
+               "tickets_ok": tickets_ok, "step_get_per_s": step_rate, "bare_per_s": bare_rate, "ratio": ratio,
+               "step_cpu_ms": step_cpu * 1000, "bare_cpu_ms": bare_cpu * 1000,
+               "server_cpu_ms_per_request": fc["server"] / max(1, len(requests)) * 1000, "cpu_walk": fc,
+               "loadavg": loads, "workers": args.workers, "threads": args.threads, "machine": machine(),
+               "command": command, "date": date.today().isoformat()}
+    return "\n".join(lines), summary, all(ok for _, ok, _ in aims)
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -960,6 +1208,17 @@ def parse_args(argv=None):
     p.add_argument("--double-submit", type=float, default=0.0,
                    help="share of walks that send the contact form twice (default 0)")
     p.add_argument("--app", default="app:app", help="the WSGI app gunicorn serves (default app:app)")
+    p.add_argument("--walks", type=int, default=0,
+                   help="fixed mode: this many users (e.g. 200) each walk once to a ticket, --users at a time "
+                        "(e.g. 32), no pause; reports tickets/s and the p95 of every request, then compares "
+                        "the step page with a bare Flask page (default 0: the timed loop above)")
+    p.add_argument("--compare-rounds", type=int, default=3,
+                   help="fixed mode: rounds of step page GETs and bare page GETs, alternating (default 3)")
+    p.add_argument("--compare-seconds", type=float, default=4,
+                   help="fixed mode: seconds of each step page or bare page phase (default 4)")
+    p.add_argument("--bare-app", default="bench.bare_app:app",
+                   help="fixed mode: the bare Flask page, served by the same gunicorn settings "
+                        "(default bench.bare_app:app)")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (database, server log)")
     return p.parse_args(argv)
@@ -1005,6 +1264,8 @@ def main(argv=None) -> int:
         warm_args = argparse.Namespace(**{**vars(args), "users": min(len(scenarios), args.users), "clients": 1})
         print("warm-up: 2 s, one user per scripted walk", file=sys.stderr)
         warm = run_phase("walk", warm_args, server, scenarios, 2.0)
+        if args.walks:
+            return run_fixed(args, command, server, scenarios, skipped, warm, baseline, tmp, flows_dir)
         print(f"walk phase: {args.users} users for {args.duration:g} s", file=sys.stderr)
         walk = run_phase("walk", args, server, scenarios, args.duration)
         print(f"plain page phase: {args.users} users for {args.plain_duration:g} s", file=sys.stderr)

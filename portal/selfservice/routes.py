@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import staff_required
-from ..extensions import anonymous_ticket_limit, config_limit, db, htmx, limiter, person_key, person_limit, spend
+from ..extensions import anonymous_ticket_limit, config_limit, htmx, limiter, person_key, person_limit, spend
 from ..flows import engine
 from ..flows.model import CLIENT_OS
 from ..flows_runtime import registry
@@ -109,7 +109,7 @@ def _remember(walk: Walk) -> None:
 
 def _owned(walk_id: str) -> services.Position:
     """The walk's position if it belongs to this browser or this user; 404 otherwise."""
-    walk = db.session.get(Walk, walk_id[:64])
+    walk = services.walk_by_id(walk_id[:64])
     if walk is None:
         abort(404)
     if walk.agent_id is not None:
