@@ -379,7 +379,8 @@ def test_new_ticket_for_a_caller_creates_the_requester(app, client):
         ticket = db.session.scalars(sa.select(Ticket)).one()
         assert ticket.source.value == "phone" and ticket.priority == Priority.HIGH
         assert ticket.requester.email == "new.person@example.com" and ticket.requester.password_hash is None
-        assert db.session.scalars(sa.select(OutboxMessage.kind)).all() == ["opened"]
+        # The ticket's number, and (once, for the account made for them) an invitation to choose a password.
+        assert db.session.scalars(sa.select(OutboxMessage.kind)).all() == ["opened", "invitation"]
     bad = client.post("/desk/new", data={**data, "email": "nope", "subject": "", "key": "nt2"})
     html = bad.get_data(as_text=True)
     assert "Enter an email address" in html and "Give the ticket a subject." in html
