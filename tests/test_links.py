@@ -10,7 +10,9 @@ a guide, an email) show under My tickets once an account has confirmed that addr
 from __future__ import annotations
 
 import inspect
+import random
 import re
+import string
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -267,3 +269,38 @@ def test_every_view_that_reads_next_is_attacked_above(sso_app):
         if re.search(r"""args(\.get\(|\[)\s*["']next["']""", source):
             reading.add(endpoint)
     assert reading - ATTACKED == set(), "add these to test_no_route_that_takes_next_follows_it_off_the_site"
+
+
+# --- "Sign in instead" on the contact form -------------------------------------------------------------------
+
+
+def test_sign_in_instead_keeps_the_typed_request_in_the_session_once(app):
+    _user(app, "gina@example.com")
+    client = app.test_client()
+    typed = {"subject": "Docking station", "description": "Screens go dark", "name": "", "email": "", "then": "signin"}
+    response = client.post("/contact", data=typed)
+    assert response.status_code == 303 and response.headers["Location"] == "/signin?next=/contact"
+    assert _tickets_count(app) == 0  # nothing sent yet
+    assert client.post(response.headers["Location"],
+                       data={"email": "gina@example.com", "password": PASSWORD}).headers["Location"] == "/contact"
+    page = client.get("/contact").get_data(as_text=True)
+    assert 'value="Docking station"' in page and "Screens go dark</textarea>" in page
+    assert 'value="Docking station"' not in client.get("/contact").get_data(as_text=True)  # used once
+
+
+def test_a_draft_too_long_for_the_session_cookie_stays_on_the_page_with_a_way_forward(app):
+    client = app.test_client()
+    words = random.Random(9).choices(["".join(random.Random(n).choices(string.ascii_lowercase, k=7))
+                                      for n in range(3000)], k=1100)
+    long_text = " ".join(words)  # about 8,800 characters of varied words (prose compresses less than repeats)
+    response = client.post("/contact", data={"subject": "Flicker", "description": long_text, "then": "signin"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "too long to keep while you sign in" in page and long_text in page and 'value="Flicker"' in page
+    cookie = response.headers.get("Set-Cookie", "")
+    assert len(cookie) < 4000
+
+
+def _tickets_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket))
