@@ -331,3 +331,11 @@ def test_changing_the_address_voids_an_older_reset_link(app, clock):
     client.post(link_in(mails(app)[-1]))
     assert account(app, ann).email == "ann@new.example"
     assert browser(app).get(reset).status_code == 410
+
+
+def test_the_profile_page_leads_to_password_and_sign_in(app, client, auth, make_user):
+    _, email = make_user()
+    auth.login(email)
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'href="/password"' in page and "Password and sign-in" in page
+    assert "Sign out everywhere" in client.get("/password").get_data(as_text=True)
