@@ -62,7 +62,8 @@ def staff_url(ticket) -> str:
 
 
 def _resolution(ticket) -> int | None:
-    return int(ticket.resolved_at.timestamp()) if ticket.resolved_at is not None else None
+    # Microseconds: two resolutions within one second still get different links.
+    return round(ticket.resolved_at.timestamp() * 1_000_000) if ticket.resolved_at is not None else None
 
 
 def reopen_url(ticket) -> str:
