@@ -21,6 +21,7 @@ from types import MappingProxyType
 import pytest
 import sqlalchemy as sa
 
+from portal import clock as portal_clock
 from portal.database import create_schema
 from portal.extensions import db
 from portal.flows import engine
@@ -211,6 +212,26 @@ def test_a_signed_in_requesters_ticket_is_theirs(app, clock):
     assert named.requester_name == "Ann Lee"
 
 
+def test_the_requesters_time_zone_is_their_accounts_else_their_browsers(app, clock):
+    ann = person("requester", "Ann Lee")
+    ann.time_zone = "Europe/Paris"
+    bo = person("requester", "Bo Berg")
+    assert web_ticket(requester=ann, time_zone="Asia/Tokyo").requester_time_zone == "Europe/Paris"
+    assert web_ticket(requester=bo, time_zone=" Asia/Tokyo ").requester_time_zone == "Asia/Tokyo"
+    assert web_ticket(time_zone="America/New_York").requester_time_zone == "America/New_York"
+    assert web_ticket(time_zone="Mars/Olympus_Mons").requester_time_zone is None
+    assert web_ticket().requester_time_zone is None
+
+
+def test_due_times_count_from_the_tickets_own_opening_time(app, monkeypatch):
+    """With a clock that moves on at every reading, the due times still fit the opening time exactly."""
+    readings = iter(T0 + timedelta(seconds=i) for i in range(1000))
+    monkeypatch.setattr(portal_clock, "now", lambda: next(readings))
+    ticket = web_ticket()
+    assert ticket.response_due_at - ticket.created_at == 24 * HOUR
+    assert ticket.resolution_due_at - ticket.created_at == 72 * HOUR
+
+
 def test_the_sources_are_told_apart_on_the_timeline(app, clock):
     tess = person()
     phone, _ = services.open_ticket(TicketSource.PHONE, subject="Call", name="Cal", email="cal@example.com",
@@ -252,6 +273,11 @@ def test_a_signed_in_requesters_key_is_bound_to_their_account(app, clock):
     assert bos.id != first.id and bos.requester_id == bo.id
     session_owned = web_ticket(request_key="k1", requester=ann, owner="session:z")  # an explicit owner wins
     assert session_owned.request_key == stored_key("web", "session:z", "k1")
+
+
+def test_a_key_without_a_sender_is_the_keys_alone(app, clock):
+    ticket = web_ticket(request_key="k1")
+    assert ticket.request_key == stored_key("web", "", "k1")
 
 
 def test_without_a_key_every_request_opens_a_ticket(app, clock):
@@ -342,6 +368,18 @@ def test_a_walk_opens_one_ticket_with_its_transcript(app, clock):
     assert (again.id, opened) == (ticket.id, False) and count(Ticket) == 1
 
 
+def test_a_walk_escalated_by_two_racing_requests_opens_one_ticket(app, clock):
+    walk, state = a_walk(), a_state()
+    walk_id = walk.id
+
+    def compete():
+        services.open_ticket(TicketSource.WALK, subject="First one", walk=db.session.get(Walk, walk_id), state=state)
+
+    at_next_flush(app, compete)
+    ticket, opened = services.open_ticket(TicketSource.WALK, subject="Second one", walk=walk, state=state)
+    assert (opened, ticket.subject, count(Ticket)) == (False, "First one", 1)
+
+
 def test_a_walk_without_client_facts_is_from_other_and_not_mobile(app, clock):
     ticket, _ = services.open_ticket(TicketSource.WALK, subject="Printer", walk=a_walk(),
                                      state=a_state(client={"mobile": "false"}))
@@ -351,6 +389,8 @@ def test_a_walk_without_client_facts_is_from_other_and_not_mobile(app, clock):
 def test_a_walk_without_its_state_carries_no_transcript(app, clock):
     ticket, _ = services.open_ticket(TicketSource.WALK, subject="Printer", walk=a_walk())
     assert ticket.walk_id is not None and ticket.flow_id is None and not ticket.transcript
+    assert (ticket.description, ticket.requester_email, ticket.requester_name) == ("", "", "")
+    assert outbox() == []  # an anonymous walk without an address: nobody to write to
 
 
 # -- opening: files, the desk's calls, the flood limit -----------------------------------------------
@@ -379,6 +419,7 @@ def test_a_technician_logs_a_call_for_a_new_caller(app, clock):
     assert (caller.email, caller.name, caller.password_hash) == ("new.person@example.com", "New Person", None)
     assert (ticket.source, ticket.requester_id, ticket.requester_name, ticket.queue, ticket.priority) == (
         TicketSource.PHONE, caller.id, "New Person", "accounts", Priority.HIGH)
+    assert (ticket.subject, ticket.description) == ("Login", "Called at 9:05")
     assert ticket.request_key == stored_key("phone", f"user:{tess.id}", "nt1")
     assert timeline(ticket) == [("created", "Tess Tech", None, "phone")]
     assert outbox() == [("opened", "new.person@example.com", ticket.id)]
@@ -392,6 +433,10 @@ def test_a_technician_logs_a_call_for_a_new_caller(app, clock):
                                     queue="general", priority="normal", request_key="nt1")
     assert other.id != ticket.id and other.requester_id == caller.id and other.requester_name == "New Person"
     assert count(User) == 3
+    # The name the caller gives on the phone is the ticket's, whatever their account says.
+    third = services.open_on_behalf(tom, email="new.person@example.com", name="Newt", subject="VPN", description="",
+                                    queue="general", priority="normal", request_key="nt2")
+    assert (third.requester_id, third.requester_name, caller.name) == (caller.id, "Newt", "New Person")
 
 
 def test_a_callers_new_account_keeps_a_name_that_fits(app, clock):
@@ -399,6 +444,10 @@ def test_a_callers_new_account_keeps_a_name_that_fits(app, clock):
                                      description="", queue="general", priority="normal", request_key="k")
     assert len(ticket.requester.name) == 120
     assert services.requester_for("LONG@example.com ").id == ticket.requester_id
+    unnamed = services.open_on_behalf(person(name="Tom Tech"), email="anon@example.com", name="", subject="x",
+                                      description="", queue="general", priority="normal", request_key="k")
+    assert (unnamed.requester.name, unnamed.requester_name) == ("", "anon")
+    assert services.requester_for("fresh@example.com").name == ""
 
 
 def test_only_technicians_log_calls(app, clock):
@@ -438,6 +487,30 @@ def test_an_account_opening_too_many_tickets_in_an_hour_is_refused(app, clock):
     clock.advance(seconds=1)
     web_ticket(requester=ann, request_key="k5")
     assert count(Ticket) == 8
+
+
+def test_tickets_opened_for_an_account_do_not_count_toward_its_limit(app, clock):
+    flood_limit(app, 2)
+    ann = person("requester", "Ann Lee")
+    services.open_ticket(TicketSource.PHONE, subject="Call", requester=ann, actor=person())
+    services.open_ticket(TicketSource.EMAIL, subject="Mail", requester=ann, request_key="m1")
+    web_ticket(requester=ann, request_key="k1")
+    web_ticket(requester=ann, request_key="k2")
+    with pytest.raises(services.TooManyTickets):
+        web_ticket(requester=ann, request_key="k3")
+
+
+def test_a_refused_ticket_says_when_the_next_one_can_be_opened(app, clock):
+    flood_limit(app, 2)
+    ann = person("requester", "Ann Lee")
+    web_ticket(requester=ann, request_key="k1")
+    clock.advance(minutes=10)
+    web_ticket(requester=ann, request_key="k2")
+    clock.advance(minutes=20)
+    with pytest.raises(services.TooManyTickets) as refused:
+        web_ticket(requester=ann, request_key="k3")
+    assert refused.value.retry_after == 30 * 60  # when the first of the two is an hour old
+    assert refused.value.code == 429
 
 
 def test_the_flood_limit_counts_walks_too_and_can_be_switched_off(app, clock):
@@ -658,6 +731,15 @@ def test_assignment_is_refused_to_anyone_but_an_active_technician(app, clock):
     assert ticket.assignee_id == ada.id
 
 
+def test_a_very_long_name_is_cut_to_fit_the_timeline(app, clock):
+    tess = person()
+    long_named = person(name="", email="t" * 230 + "@example.com")  # shown by the address's first part
+    ticket = web_ticket()
+    services.assign(ticket, long_named, tess)
+    services.assign(ticket, tess, tess)
+    assert timeline(ticket)[1][3] == "t" * 200 and timeline(ticket)[-1][2] == "t" * 200
+
+
 def test_changing_the_priority_moves_the_due_times_from_the_opening(app, clock):
     tess = person()
     ticket = web_ticket()
@@ -787,6 +869,44 @@ def test_a_racing_double_click_keeps_the_first_reply(app, clock):
     assert [kind for kind, _, _ in outbox()] == ["opened", "reply"]
 
 
+def test_a_retry_is_recognised_before_anything_is_written(app, clock):
+    """A double click, a reload or a redelivered email is answered from a read: no insert is even tried
+    (on PostgreSQL a refused insert is an ERROR in the server's log and ends the transaction)."""
+    tess = person()
+    ticket = web_ticket(request_key="k1", owner="session:a")
+    walk, state = a_walk(), a_state()
+    services.open_ticket(TicketSource.WALK, subject="Printer", walk=walk, state=state)
+    services.staff_reply(ticket, tess, "On my way", internal=False, request_key="r1")
+    services.requester_reply(ticket, "Thanks", request_key="u1")
+    services.hold_unverified_reply(ticket, "Hi", sender="x@example.com", request_key="e1")
+    retries = [
+        lambda: services.open_ticket("web", subject="x", request_key="k1", owner="session:a"),
+        lambda: services.open_ticket(TicketSource.WALK, subject="Printer", walk=walk, state=state, request_key="z"),
+        lambda: services.staff_reply(ticket, tess, "On my way", internal=False, request_key="r1"),
+        lambda: services.requester_reply(ticket, "Thanks", request_key="u1"),
+        lambda: services.hold_unverified_reply(ticket, "Hi", sender="x@example.com", request_key="e1"),
+    ]
+    for retry in retries:
+        with statements() as seen:
+            retry()
+        assert not [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+
+
+class statements:
+    """The SQL statements run inside the block."""
+
+    def __enter__(self):
+        self.seen: list = []
+        sa.event.listen(db.engine, "before_cursor_execute", self._before)
+        return self.seen
+
+    def _before(self, conn, cursor, statement, *args):
+        self.seen.append(statement)
+
+    def __exit__(self, *exc):
+        sa.event.remove(db.engine, "before_cursor_execute", self._before)
+
+
 # -- requesters' replies --------------------------------------------------------------------------------
 
 
@@ -812,22 +932,33 @@ def test_a_signed_in_requesters_reply_carries_their_account(app, clock):
     ticket = web_ticket(requester=ann)
     services.requester_reply(ticket, "Hello", request_key="u1", author=ann)
     assert messages(ticket)[-1]["author_id"] == ann.id and last_event(ticket).actor_id == ann.id
+    typed = web_ticket(name="A. Lee", requester=ann)  # the name typed on the form is not the account's
+    services.requester_reply(typed, "Me again", request_key="u9", author=ann)
+    assert messages(typed)[-1]["author_name"] == "Ann Lee"
     services.requester_reply(ticket, "From my phone", request_key="u2", author=ann, author_name="Ann (mobile)")
     assert messages(ticket)[-1]["author_name"] == "Ann (mobile)"
     assert timeline(ticket)[-1] == ("reply", "Ann (mobile)", None, None)
     named = web_ticket(name="")
     services.requester_reply(named, "By email", request_key="u3", author_name="Bo Berg")
     assert messages(named)[-1]["author_name"] == "Bo Berg"
-    assert [kind for kind, _, _ in outbox()] == ["opened", "opened"]  # nobody assigned: nobody told
+    assert [kind for kind, _, _ in outbox()] == ["opened"] * 3  # nobody assigned: nobody told
+
+
+def test_a_signed_in_requesters_answer_reopens_in_their_name(app, clock):
+    ann = person("requester", "Ann Lee")
+    ticket = at_status(TicketStatus.PENDING, requester=ann)
+    services.requester_reply(ticket, "Here it is", request_key="u1", author=ann)
+    assert timeline(ticket)[-1] == ("status", "Ann Lee", "pending", "open") and last_event(ticket).actor_id == ann.id
 
 
 def test_a_requesters_reply_keeps_its_files(app, clock):
     ticket = web_ticket()
-    services.requester_reply(ticket, "Photo attached", request_key="u1",
+    services.requester_reply(ticket, "", request_key="u1",
                              attachments=[services.attachment("a.png", "image/png", b"1"),
                                           services.attachment("b.png", "image/png", b"22")])
     message = db.session.scalars(sa.select(Message).where(Message.ticket_id == ticket.id)).one()
     assert sorted(a.filename for a in message.attachments) == ["a.png", "b.png"]
+    assert message.body == ""  # an email with only a photo has no text
 
 
 @pytest.mark.parametrize(("status", "after", "line"), [
@@ -857,6 +988,14 @@ def test_a_requesters_reply_reopens_a_resolved_ticket_within_seven_days(app, clo
     else:
         assert (ticket.status, ticket.resolved_at) == (TicketStatus.RESOLVED, T0)
         assert timeline(ticket)[-1] == ("reply", "Ann Lee", None, None)
+
+
+def test_a_racing_requesters_reply_is_kept_once(app, clock):
+    ticket = web_ticket()
+    ticket_id = ticket.id
+    at_next_flush(app, lambda: services.requester_reply(db.session.get(Ticket, ticket_id), "Thanks", request_key="u1"))
+    message = services.requester_reply(ticket, "Thanks (2)", request_key="u1")
+    assert message.body == "Thanks" and [m["body"] for m in messages(ticket)] == ["Thanks"]
 
 
 def test_a_reply_to_an_inactive_assignee_emails_nobody(app, clock):
@@ -892,8 +1031,18 @@ def test_an_unverified_email_is_held_as_an_internal_note(app, clock):
     assert (last_event(ticket).actor_id, last_event(ticket).message_id) == (None, message.id)
     assert outbox()[1:] == [("unverified-reply", "tess@example.com", ticket.id)]
     assert links.staff_url(ticket) in mail("unverified-reply").body_text
+    assert f"internal note (Unverified email from {who})" in mail("unverified-reply").body_text
     again = services.hold_unverified_reply(ticket, "again", sender="ann@example.com", request_key="email:x1")
     assert again.id == message.id and len(messages(ticket)) == 1 and len(outbox()) == 2
+
+
+def test_an_unverified_email_delivered_twice_at_once_is_held_once(app, clock):
+    ticket = web_ticket()
+    ticket_id = ticket.id
+    at_next_flush(app, lambda: services.hold_unverified_reply(db.session.get(Ticket, ticket_id), "Hi",
+                                                             sender="x@example.com", request_key="e1"))
+    message = services.hold_unverified_reply(ticket, "Hi (2)", sender="x@example.com", request_key="e1")
+    assert message.body.endswith("\n\nHi") and len(messages(ticket)) == 1
 
 
 def test_an_unverified_email_without_a_name_is_named_by_its_address(app, clock):
