@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask, Request, abort, flash, redirect, render_template, request
+from flask import Flask, Request, abort, flash, has_request_context, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
@@ -200,3 +200,29 @@ def init_app(app: Flask) -> None:
     @app.template_filter("markdown")
     def _markdown(text):
         return Markup(render_markdown(text))
+
+    _remember_fixed_urls(app)
+
+
+def _remember_fixed_urls(app: Flask) -> None:
+    """Templates build an address without parameters (or a static file's) once per process.
+
+    Every page builds the same header and footer links, and ``url_for`` is among the dearest
+    calls of a page. Such an address depends only on the endpoint and the app's script root, as
+    long as no ``url_defaults`` function could add to it (checked on each call): then it is kept.
+    """
+    build = app.jinja_env.globals["url_for"]
+    built: dict = {}
+
+    def url_for(endpoint: str, **values) -> str:
+        # ".name" is relative to the blueprint of the request: not fixed.
+        fixed = endpoint[:1] != "." and (not values or (endpoint == "static" and values.keys() == {"filename"}))
+        if not fixed or not has_request_context() or app.url_default_functions:
+            return build(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = built.get(key)
+        if url is None:
+            url = built[key] = build(endpoint, **values)
+        return url
+
+    app.jinja_env.globals["url_for"] = url_for

@@ -464,7 +464,8 @@ def sync_index(flows: Iterable[Flow]) -> bool:
     token = db.session.execute(sa.text(_READ_TOKEN)).scalar()
     snapshot = _snapshots.get(_cache_key())
     if token and versions and snapshot is not None and snapshot.token == token and snapshot.versions == versions:
-        db.session.commit()
+        # Nothing written: no commit, which would hand the connection back to the pool only for the
+        # search that follows to take it again.
         return False
     documents = {flow.id: flow_document(flow) for flow in flows}
     wanted = {fid: doc.hash for fid, doc in documents.items()}

@@ -107,9 +107,9 @@ def _remember(walk: Walk) -> None:
     session[SESSION_WALKS] = ([walk.id] + walks)[:MAX_SESSION_WALKS]
 
 
-def _owned(walk_id: str) -> services.Position:
+def _owned(walk_id: str, *, with_ticket: bool = False) -> services.Position:
     """The walk's position if it belongs to this browser or this user; 404 otherwise."""
-    walk = services.walk_by_id(walk_id[:64])
+    walk = services.walk_by_id(walk_id[:64], with_ticket=with_ticket)
     if walk is None:
         abort(404)
     if walk.agent_id is not None:
@@ -367,7 +367,7 @@ def _refused(refusal):
 @bp.get("/walks/<walk_id>/end")
 def end(walk_id: str):
     """The end of a walk: the fix worked (did this help?), or the ticket that was opened."""
-    pos = _owned(walk_id)
+    pos = _owned(walk_id, with_ticket=True)
     if pos.view is not View.END:
         return redirect(_url(pos))
     return _end_view(pos)

@@ -16,8 +16,10 @@ import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from ua_parser import parse as parse_user_agent
 
@@ -52,9 +54,21 @@ def client_facts(user_agent: str | None) -> dict:
     return {"os": os_name, "mobile": bool(mobile)}
 
 
+_VERSION_STORED = sa.select(FlowVersion.hash).where(FlowVersion.hash == sa.bindparam("digest"))
+
+
+def _stored_versions() -> set:
+    """The versions this process has seen in the database: rows that are never deleted, so never looked up again."""
+    return current_app.extensions.setdefault("stored_flow_versions", set())
+
+
 def _store_version(flow: Flow) -> None:
     """Keep this version's source in the database, once (insert, or nothing if already there)."""
-    if db.session.get(FlowVersion, flow.hash) is not None:
+    stored = _stored_versions()
+    if flow.hash in stored:
+        return
+    if db.session.execute(_VERSION_STORED, {"digest": flow.hash}).first() is not None:
+        stored.add(flow.hash)  # never one this transaction inserted (each version is stored once per walk start)
         return
     values = {"hash": flow.hash, "flow_id": flow.id, "path": flow.source_path, "source": flow.source,
               "created_at": clock.now()}
@@ -135,11 +149,13 @@ class Position:
 #: Built once, at import: SQLAlchemy finds a statement's compiled SQL by a key it derives from the
 #: statement object, and deriving it for a fresh ``session.get`` costs more than the query itself.
 _WALK_BY_ID = sa.select(Walk).where(Walk.id == sa.bindparam("walk_id"))
+_WALK_WITH_TICKET = _WALK_BY_ID.options(joinedload(Walk.ticket))
 
 
-def walk_by_id(walk_id: str) -> Walk | None:
-    """The walk with this id, or None."""
-    return db.session.execute(_WALK_BY_ID, {"walk_id": walk_id}).scalar_one_or_none()
+def walk_by_id(walk_id: str, *, with_ticket: bool = False) -> Walk | None:
+    """The walk with this id, or None; `with_ticket` reads the ticket it opened in the same statement."""
+    statement = _WALK_WITH_TICKET if with_ticket else _WALK_BY_ID
+    return db.session.execute(statement, {"walk_id": walk_id}).unique().scalar_one_or_none()
 
 
 def position(walk: Walk) -> Position:
@@ -153,8 +169,8 @@ def _moved_to(walk: Walk, state: engine.State) -> Position:
     return Position(walk, state, flow_version(digest) if digest else None)
 
 
-def _save(walk: Walk, state: engine.State) -> None:
-    known = set((walk.state or {}).get("pins", {}).values())
+def _save(walk: Walk, state: engine.State, stored: tuple = ()) -> None:
+    known = set((walk.state or {}).get("pins", {}).values()) | set(stored)
     for digest in state.pins.values():
         if digest in known:
             continue  # stored when the walk first used it
@@ -191,7 +207,7 @@ def _start(flow: Flow, client: dict, **columns) -> Position:
     _store_version(flow)
     walk = Walk(flow_id=flow.id, flow_title=flow.title, version_hash=flow.hash, client_os=client.get("os", "Other"),
                 client_mobile=bool(client.get("mobile")), state={}, **columns)
-    _save(walk, state)
+    _save(walk, state, stored=(flow.hash,))
     db.session.add(walk)
     db.session.commit()
     return _moved_to(walk, state)
