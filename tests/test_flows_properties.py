@@ -203,7 +203,10 @@ def generated_flows(draw) -> tuple:
 # --- walking ------------------------------------------------------------------------------------
 
 CLIENTS = st.fixed_dictionaries({}, optional={"os": st.sampled_from(CLIENT_OS), "mobile": st.booleans()})
-EMAILS = st.from_regex(r"[a-z0-9._%+-]{1,12}@[a-z0-9-]{1,12}(\.[a-z]{2,6}){1,2}", fullmatch=True)
+# Addresses as people have them: dot-separated words before the @ (no leading, trailing or double
+# dot), and domain labels that neither start nor end with a hyphen.
+EMAILS = st.from_regex(r"[a-z0-9_%+-]{1,8}(\.[a-z0-9_%+-]{1,8}){0,2}"
+                       r"@[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?(\.[a-z]{2,6}){1,2}", fullmatch=True)
 VISIBLE = st.text(ANY_CHAR, max_size=60).map(lambda t: "x" + t)
 
 
