@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, Request, abort, flash, has_request_context, redirect, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
@@ -52,6 +53,20 @@ class NulFreeMultiDict(ImmutableMultiDict):
 
 class PortalRequest(Request):
     parameter_storage_class = NulFreeMultiDict
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed session cookie, its signing serializer made once per set of keys, not on every request."""
+
+    def __init__(self):
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+        return serializer
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context):
@@ -133,6 +148,7 @@ def refused(refusal):
 def init_app(app: Flask) -> None:
     """Security headers, error pages, template helpers, and what every request may carry."""
     app.request_class = PortalRequest
+    app.session_interface = SessionInterface()
     app.url_map.converters["int"] = BoundedInt
     timefmt.init_app(app)  # |when: every date and time in the viewer's time zone
 
