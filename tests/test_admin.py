@@ -86,7 +86,8 @@ def test_add_an_account(app, client, admin):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "", "email": "a@b.co", "role": "requester", "password": PASSWORD}, "Enter the person&#39;s name."),
-    ({"name": "A", "email": "nope", "role": "requester", "password": PASSWORD}, "Enter an email address (just one), like"),
+    ({"name": "A", "email": "nope", "role": "requester", "password": PASSWORD},
+     "Enter an email address (just one), like"),
     ({"name": "A", "email": "a@b.co", "role": "requester", "password": "short pw"}, "Use at least 10 characters."),
     ({"name": "A", "email": "a@b.co", "role": "superuser", "password": PASSWORD}, "Not a valid choice"),
 ])
