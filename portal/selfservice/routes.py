@@ -213,8 +213,9 @@ def flow(flow_id: str):
                   help_action=url_for("selfservice.begin", flow_id=found.id, version=found.hash[:16], help=1))
 
 
-def _start(found, client) -> services.Position:
-    pos = services.start_walk(found, client, user_id=current_user.id if current_user.is_authenticated else None)
+def _start(found, client, *, commit: bool = True) -> services.Position:
+    pos = services.start_walk(found, client, user_id=current_user.id if current_user.is_authenticated else None,
+                              commit=commit)
     _remember(pos.walk)
     return pos
 
@@ -249,10 +250,10 @@ def begin(flow_id: str):
         found = older or found
     if found is None:
         abort(404)
-    pos = _start(found, _client())
-    if request.args.get("help"):
-        return _need_help(pos)
-    return _apply_answer(pos, 1)
+    pos = _start(found, _client(), commit=False)  # stored with its first answer, in one transaction
+    response = _need_help(pos) if request.args.get("help") else _apply_answer(pos, 1)
+    services.keep_started(pos.walk)
+    return response
 
 
 def _apply_answer(pos: services.Position, number: int):

@@ -30,6 +30,7 @@ from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
 from ..models import FlowVersion, TicketSource, User, Walk, WalkStatus
+from ..models.walk import new_walk_id
 from ..tickets import services as tickets
 
 MOBILE_OS = {"iOS", "Android"}
@@ -233,19 +234,32 @@ def _commit(walk: Walk) -> bool:
         return False
 
 
-def start_walk(flow: Flow, client: dict, *, user_id: int | None = None) -> Position:
-    """A new walk of `flow`, pinned to its version and stored."""
-    return _start(flow, client, user_id=user_id)
+def start_walk(flow: Flow, client: dict, *, user_id: int | None = None, commit: bool = True) -> Position:
+    """A new walk of `flow`, pinned to its version and stored.
+
+    Without `commit`, the walk is stored with the first change made to it (one transaction for
+    starting and answering); :func:`keep_started` stores it if no change came.
+    """
+    return _start(flow, client, commit=commit, user_id=user_id)
 
 
-def _start(flow: Flow, client: dict, **columns) -> Position:
+def keep_started(walk: Walk) -> None:
+    """Store a walk started without a commit whose first answer was refused: it is begun all the same."""
+    if walk in db.session.new:
+        db.session.commit()
+
+
+def _start(flow: Flow, client: dict, *, commit: bool = True, **columns) -> Position:
     state = engine.start(flow, client, flows=_lookup({flow.id: flow.hash}))
     _store_version(flow)
-    walk = Walk(flow_id=flow.id, flow_title=flow.title, version_hash=flow.hash, client_os=client.get("os", "Other"),
-                client_mobile=bool(client.get("mobile")), state={}, **columns)
+    # The id and status set here rather than at the INSERT: the walk is in use before it is stored.
+    walk = Walk(id=new_walk_id(), status=WalkStatus.ACTIVE, flow_id=flow.id, flow_title=flow.title,
+                version_hash=flow.hash, client_os=client.get("os", "Other"), client_mobile=bool(client.get("mobile")),
+                state={}, **columns)
     _save(walk, state, stored=(flow.hash,))
     db.session.add(walk)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return _moved_to(walk, state)
 
 
@@ -327,6 +341,8 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
         tickets.attach_walk(walk.caller_ticket, walk, state, actor)
     elif state.status == engine.ESCALATED and requester is not None:
         return open_ticket(_moved_to(walk, state), requester=requester)
+    elif walk in db.session.new:  # started by this request: stored now, with its first answer
+        _save(walk, state)
     elif not _write(walk, state):
         return position(walk)
     else:
