@@ -201,7 +201,8 @@ def test_a_desk_ticket_sent_twice_opens_one_ticket_and_one_requester(any_app):
         "phone", "high", "new.person@example.com", "new")
     opened = ticket["created_at"]
     assert ticket["resolution_due_at"] == opened + timedelta(hours=24)
-    assert sent(app) == [("opened", "new.person@example.com")]
+    # A caller new to the portal is also invited to set a password (issue 9), once.
+    assert sent(app) == [("opened", "new.person@example.com"), ("invitation", "new.person@example.com")]
     assert events(app, 1001) == [("created", None, "phone")]
     # The same caller again, on a new form: a second ticket, the same requester.
     tech.post("/desk/new", data={**data, "subject": "Still can't log in", "key": new_key()})
@@ -340,7 +341,8 @@ def test_a_walk_with_the_caller_fills_their_ticket_and_opens_no_other(any_app, a
     for number, form in answers[1:]:
         response = tech.post(f"/walks/{walk_id}/{number}", data=form)
     assert response.headers["Location"] == "/desk/tickets/1001"
-    assert count(app, Ticket) == 1 and sent(app) == [("opened", "cal@example.com")]
+    assert count(app, Ticket) == 1
+    assert sent(app) == [("opened", "cal@example.com"), ("invitation", "cal@example.com")]
     ticket = the_ticket(app)
     assert ticket["flow_id"] == "printer" and ticket["client_facts"] == {"os": "Windows", "mobile": False}
     assert ticket["transcript"][0]["step"] == "power" and ticket["transcript"][0]["answer"] == answers[0][1].get(
