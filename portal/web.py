@@ -25,6 +25,8 @@ CSP = (
 
 
 HSTS_SECONDS = 365 * 24 * 3600
+#: Addresses kept by the templates' url_for (a walk's pages build a few each; the header and footer a few in all).
+URL_MEMO_SIZE = 4096
 
 #: The largest row id the database can hold (PostgreSQL's integer): a bigger number in a URL is no row's.
 MAX_ROW_ID = 2**31 - 1
@@ -217,28 +219,36 @@ def init_app(app: Flask) -> None:
     def _markdown(text):
         return Markup(render_markdown(text))
 
-    _remember_fixed_urls(app)
+    _remember_urls(app)
 
 
-def _remember_fixed_urls(app: Flask) -> None:
-    """Templates build an address without parameters (or a static file's) once per process.
+def _remember_urls(app: Flask) -> None:
+    """Templates build each address once per process (up to URL_MEMO_SIZE of them).
 
-    Every page builds the same header and footer links, and ``url_for`` is among the dearest
-    calls of a page. Such an address depends only on the endpoint and the app's script root, as
-    long as no ``url_defaults`` function could add to it (checked on each call): then it is kept.
+    Every page builds the same header and footer links, and each page of a walk the same walk
+    addresses (Start over, I still need help, the step before), and ``url_for`` is among the
+    dearest calls of a page. An address depends only on the endpoint, its values and the app's
+    script root, as long as no ``url_defaults`` function could add to it (checked on each call),
+    the endpoint is not relative to the request's blueprint (".name") and the address is not
+    external (host and scheme): then it is kept.
     """
     build = app.jinja_env.globals["url_for"]
     built: dict = {}
 
     def url_for(endpoint: str, **values) -> str:
-        # ".name" is relative to the blueprint of the request: not fixed.
-        fixed = endpoint[:1] != "." and (not values or (endpoint == "static" and values.keys() == {"filename"}))
-        if not fixed or not has_request_context() or app.url_default_functions:
+        if (endpoint[:1] == "." or "_external" in values or "_scheme" in values or app.url_default_functions
+                or not has_request_context()):
             return build(endpoint, **values)
-        key = (request.script_root, endpoint, values.get("filename"))
-        url = built.get(key)
+        try:
+            key = (request.script_root, endpoint, *sorted(values.items()))
+            url = built.get(key)
+        except TypeError:  # a value that cannot be part of a key (a list)
+            return build(endpoint, **values)
         if url is None:
-            url = built[key] = build(endpoint, **values)
+            url = build(endpoint, **values)
+            if len(built) >= URL_MEMO_SIZE:
+                built.clear()
+            built[key] = url
         return url
 
     app.jinja_env.globals["url_for"] = url_for
