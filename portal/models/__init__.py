@@ -6,8 +6,8 @@ from .outbox import OutboxMessage, OutboxStatus
 from .search import SearchMiss
 from .ticket import OPEN_STATUSES, Message, Priority, Ticket, TicketSource, TicketStatus
 from .user import Role, User
-from .walk import FlowVersion, Walk, WalkStatus
+from .walk import FlowVersion, Walk, WalkStatus, WalkStep
 
 __all__ = ["Attachment", "CannedResponse", "EventKind", "FlowVersion", "Message", "OPEN_STATUSES", "OutboxMessage",
            "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
-           "TicketSource", "TicketStatus", "User", "Walk", "WalkStatus", "utcnow"]
+           "TicketSource", "TicketStatus", "User", "Walk", "WalkStatus", "WalkStep", "utcnow"]

@@ -66,11 +66,20 @@ class Walk(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revision: Mapped[int] = mapped_column(default=1)
+    # A staff member trying a flow (a draft included): never counted in figures, never opens a ticket.
+    preview: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Where the walk stands or ended (flow and step id), kept as it moves, for per-step figures
+    # without reading every walk's state; help_step: the step where "I still need help" was pressed.
+    last_flow: Mapped[str | None] = mapped_column(sa.String(100))
+    last_step: Mapped[str | None] = mapped_column(sa.String(100))
+    help_step: Mapped[str | None] = mapped_column(sa.String(100))
 
     user = relationship("User", foreign_keys=[user_id])
     ticket = relationship("Ticket", back_populates="walk", uselist=False, foreign_keys="Ticket.walk_id")
     caller_ticket = relationship("Ticket", foreign_keys=[caller_ticket_id])
 
+    __table_args__ = (sa.Index("ix_walks_flow_created", "flow_id", "created_at"),
+                      sa.Index("ix_walks_created", "created_at"))
     __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
 
     def __repr__(self) -> str:
@@ -85,3 +94,26 @@ class Walk(db.Model):
         """The number of the step the walk stands on, as shown ("Step 3")."""
         trail = (self.state or {}).get("trail", [])
         return 1 + sum(1 for e in trail if is_numbered(e.get("type", ""), bool(e.get("auto"))))
+
+
+class WalkStep(db.Model):
+    """One step a walk was shown (or passed through), recorded as the walk moves: per-step figures
+    (visits, answers chosen, where people stop) are counted from these rows with indexed queries."""
+
+    __tablename__ = "walk_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    walk_id: Mapped[str] = mapped_column(sa.ForeignKey("walks.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column()  # the entry's place in the walk's trail, from 0
+    flow_id: Mapped[str] = mapped_column(sa.String(100))
+    version_hash: Mapped[str] = mapped_column(sa.String(64))
+    step_id: Mapped[str] = mapped_column(sa.String(100))
+    answer: Mapped[str | None] = mapped_column(sa.Text)  # a question's chosen option's label
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("walk_id", "seq", name="uq_walk_steps_walk_seq"),
+                      sa.Index("ix_walk_steps_flow_version_step", "flow_id", "version_hash", "step_id"),
+                      sa.Index("ix_walk_steps_flow_at", "flow_id", "at"))
+
+    def __repr__(self) -> str:
+        return f"<WalkStep {self.walk_id} {self.seq} {self.flow_id}/{self.step_id}>"
