@@ -362,11 +362,10 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     state = pos.state
     if state.status != engine.ESCALATED:
         raise WalkError("This guide hasn't been handed to the help desk.")
-    info = dict(state.ticket or {})
+    draft = tickets.walk_ticket(pos.walk.flow_title, state)  # what a preview shows as the ticket it would open
     _mark_escalated(pos.walk, state)
-    tickets.open_ticket(TicketSource.WALK, subject=info.get("summary") or f"{pos.walk.flow_title}: not solved",
-                        queue=info.get("queue"), priority=info.get("priority"), walk=pos.walk, state=state,
-                        requester=requester, name=name, email=email, time_zone=time_zone)
+    tickets.open_ticket(TicketSource.WALK, subject=draft.subject, queue=draft.queue, priority=draft.priority,
+                        walk=pos.walk, state=state, requester=requester, name=name, email=email, time_zone=time_zone)
     return position(pos.walk)
 
 

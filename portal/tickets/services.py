@@ -14,6 +14,7 @@ one-time key (the form's hidden key, the email's Message-ID) stored in the names
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -133,6 +134,40 @@ def _existing(walk_id: str | None, stored_key: str | None) -> Ticket | None:
     return None
 
 
+@dataclass(frozen=True)
+class TicketDraft:
+    """What a ticket opened with these values carries: built by :func:`ticket_preview`, nothing written."""
+
+    subject: str
+    queue: str
+    priority: Priority
+    transcript: list | None = None  # a walk's: its entries as stored on the ticket
+    form_values: dict = field(default_factory=dict)
+    client_facts: dict | None = None
+    failure: str | None = None
+
+
+def ticket_preview(*, subject: str, queue: str | None = None, priority: Priority | str | None = None,
+                   state: engine.State | None = None) -> TicketDraft:
+    """The subject, queue, priority and transcript a ticket opened with these values gets (read-only).
+
+    :func:`open_ticket` builds its ticket from this, so a preview shows exactly what would be opened.
+    """
+    draft = TicketDraft(subject=(subject or "").strip()[:SUBJECT_MAX] or "(no subject)",
+                        queue=((queue or "").strip() or DEFAULT_QUEUE)[:QUEUE_MAX], priority=_priority(priority))
+    if state is None:
+        return draft
+    return TicketDraft(draft.subject, draft.queue, draft.priority, transcript=[e.to_dict() for e in state.trail],
+                       form_values=form_values(state), client_facts=_client_facts(state), failure=state.failure)
+
+
+def walk_ticket(flow_title: str, state: engine.State) -> TicketDraft:
+    """The ticket an escalated walk opens (its escalation's summary, queue and priority), not written."""
+    info = dict(state.ticket or {})
+    return ticket_preview(subject=info.get("summary") or f"{flow_title}: not solved", queue=info.get("queue"),
+                          priority=info.get("priority"), state=state)
+
+
 def start_clock(ticket: Ticket, at: datetime | None = None) -> None:
     """Set the SLA due times of a new ticket from its priority."""
     opened_at = at or ticket.created_at or clock.now()
@@ -166,23 +201,23 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
         return existing, False
     if requester is not None and source in SELF_OPENED_SOURCES:
         _refuse_a_flood(requester)
+    draft = ticket_preview(subject=subject, queue=queue, priority=priority, state=state if walk is not None else None)
     ticket = Ticket(
         walk_id=walk_id, request_key=None if walk is not None else key,
         requester_id=requester.id if requester else None, requester=requester,
         requester_name=((name or "").strip() or (requester.display_name if requester else ""))[:NAME_MAX],
         requester_email=(requester.email if requester else (email or "").strip().lower())[:EMAIL_MAX],
-        subject=(subject or "").strip()[:SUBJECT_MAX] or "(no subject)", description=(description or "").strip(),
-        queue=((queue or "").strip() or DEFAULT_QUEUE)[:QUEUE_MAX], priority=_priority(priority),
+        subject=draft.subject, description=(description or "").strip(), queue=draft.queue, priority=draft.priority,
         status=TicketStatus.NEW, source=source,
         requester_time_zone=(timefmt.valid_zone(requester.time_zone if requester else None)
                              or timefmt.valid_zone(time_zone)),
     )
-    if walk is not None and state is not None:
+    if draft.transcript is not None:
         ticket.flow_id, ticket.flow_title, ticket.flow_version = walk.flow_id, walk.flow_title, walk.version_hash
-        ticket.transcript = [e.to_dict() for e in state.trail]
-        ticket.form_values = form_values(state)
-        ticket.client_facts = _client_facts(state)
-        ticket.failure = state.failure
+        ticket.transcript = draft.transcript
+        ticket.form_values = draft.form_values
+        ticket.client_facts = draft.client_facts
+        ticket.failure = draft.failure
     db.session.add(ticket)
     try:
         _opened(ticket, actor, attachments)
