@@ -10,21 +10,30 @@ the graph checks (:mod:`.graph`) can run on it. The key tables are what the JSON
 from __future__ import annotations
 
 import re
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
-from .findings import Report, did_you_mean
+from .findings import Finding, Report, did_you_mean
+from .graph import edges, reachable
 from .loader import Document, source_text
 from .model import (
+    CLIENT_FACTS,
     CLIENT_OS,
+    CONTACTS,
     DEFAULT_PRIORITY,
     DEFAULT_QUEUE,
     FIELD_KINDS,
+    IMAGE_TYPES,
+    IMAGES_DIR,
     PRIORITIES,
+    STATUSES,
     STEP_TYPES,
+    TEXT_NAME,
     Case,
     Field,
     Flow,
     FlowTest,
+    Image,
     Link,
     Option,
     Step,
@@ -46,15 +55,17 @@ class Keys(dict):
 TOP_KEYS = Keys({
     "id": True, "title": True, "summary": False, "category": False, "keywords": False,
     "ticket": False, "start": True, "steps": True, "allow_escalation": False, "tests": False,
+    "status": False,
 })
-SHOWN_COMMON = {"type": True, "title": False, "links": False}
+SHOWN_COMMON = {"type": True, "title": False, "links": False, "image": False}
 STEP_KEYS = {
     "question": Keys({**SHOWN_COMMON, "text": True, "options": True}),
     "info": Keys({**SHOWN_COMMON, "text": True, "next": True}),
     "form": Keys({**SHOWN_COMMON, "text": False, "fields": True, "next": True}),
     "branch": Keys({"type": True, "cases": True, "default": True}),
     "resolved": Keys({**SHOWN_COMMON, "text": True}),
-    "escalate": Keys({**SHOWN_COMMON, "text": True, "summary": False, "priority": False, "queue": False}),
+    "escalate": Keys({**SHOWN_COMMON, "text": True, "summary": False, "priority": False, "queue": False,
+                      "contact": False}),
     # flow-format.md lets every step but `branch` carry title and links; on a goto they are not shown.
     "goto": Keys({"type": True, "flow": True, "step": False, "title": False, "links": False}),
 }
@@ -62,6 +73,7 @@ ALL_STEP_KEYS = sorted({k for keys in STEP_KEYS.values() for k in keys})
 OPTION_KEYS = Keys({"label": True, "next": True, "value": False})
 FIELD_KEYS = Keys({"name": True, "label": True, "kind": True, "choices": False, "required": False, "help": False})
 LINK_KEYS = Keys({"label": True, "url": True})
+IMAGE_KEYS = Keys({"src": True, "alt": True})
 CASE_KEYS = Keys({"when": True, "next": True})
 TICKET_KEYS = Keys({"queue": False, "priority": False})
 TEST_KEYS = Keys({"name": False, "client": False, "answers": True, "expect": True, "priority": False,
@@ -205,6 +217,7 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
         priority = s.enum(top["ticket"], "priority", ("ticket",), "ticket", PRIORITIES)
         ticket = TicketDefaults(queue or DEFAULT_QUEUE, priority or DEFAULT_PRIORITY)
     allow = s.boolean(top, "allow_escalation", (), "the flow")
+    status = s.enum(top, "status", (), "the flow", STATUSES)
 
     steps: dict = {}
     raw_steps = top.get("steps")
@@ -222,12 +235,15 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
     tests = _build_tests(s, top)
     if flow_id is None or title is None or start is None:
         return None
-    return Flow(
+    flow = Flow(
         id=flow_id, title=title, start=start, steps=MappingProxyType(steps), summary=summary,
         category=category, keywords=tuple(keywords), ticket=ticket,
-        allow_escalation=True if allow is None else allow, tests=tuple(tests),
+        allow_escalation=True if allow is None else allow, status=status or "live", tests=tuple(tests),
         source_path=source_path, hash=digest, source=text, positions=doc.positions,
     )
+    check_text_names(flow, report)
+    check_images(flow, report, images_dir_of(source_path))
+    return flow
 
 
 def _build_step(s: _Shape, step_id, raw) -> Step | None:
@@ -289,6 +305,7 @@ def _build_step(s: _Shape, step_id, raw) -> Step | None:
             if case:
                 cases.append(case)
     priority = s.enum(raw, "priority", loc, what, PRIORITIES) if kind == "escalate" else None
+    image = _build_image(s, raw["image"], loc + ("image",), what) if "image" in raw and kind != "goto" else None
     return Step(
         id=step_id, type=kind, title=title, text=text, links=tuple(links), options=tuple(options),
         fields=tuple(fields),
@@ -300,8 +317,133 @@ def _build_step(s: _Shape, step_id, raw) -> Step | None:
         queue=s.text(raw, "queue", loc, what) if kind == "escalate" else None,
         flow=s.text(raw, "flow", loc, what) if kind == "goto" else None,
         step=s.text(raw, "step", loc, what) if kind == "goto" else None,
+        contact=s.enum(raw, "contact", loc, what, CONTACTS) if kind == "escalate" else None,
+        image=image,
         path=loc,
     )
+
+
+def _build_image(s: _Shape, item, loc, what) -> Image | None:
+    """`image: {src, alt}`: src a relative path under images/ with a picture's extension, alt some words."""
+    if not s.keys(item, loc, IMAGE_KEYS, f"the image of {what}"):
+        return None
+    src = s.text(item, "src", loc, f"the image of {what}")
+    alt = s.text(item, "alt", loc, f"the image of {what}")
+    if alt is not None and not alt.strip():
+        s.r.error(loc + ("alt",), f"the image of {what} has an empty alt text", "image-alt", key=False,
+                  hint="describe the picture in a few words for people who cannot see it")
+        alt = None
+    if src is not None:
+        problem = image_src_problem(src)
+        if problem:
+            s.r.error(loc + ("src",), f"the image of {what}: {problem}", "image-src", key=False,
+                      hint=f"name a file under {IMAGES_DIR}/ beside the flow files, e.g. printer-panel.png")
+            src = None
+    if src is None or alt is None:
+        return None
+    return Image(src, alt, loc)
+
+
+def image_src_problem(src: str) -> str:
+    """Why `src` cannot name a picture under images/ ('' if it can): relative, no '..', a known extension."""
+    pure = PurePosixPath(src)
+    if not src.strip() or "\\" in src or src.startswith("/") or pure.is_absolute() or ":" in src.split("/")[0]:
+        return f"src {src!r} must be a file name under {IMAGES_DIR}/, not an absolute path or address"
+    if any(part in ("", ".", "..") or part.startswith(".") for part in src.split("/")):
+        return f"src {src!r} may not contain '..', '.' or hidden names"
+    if pure.suffix.lower() not in IMAGE_TYPES:
+        return f"src {src!r} is not a PNG, JPEG, SVG or WebP file"
+    return ""
+
+
+def images_dir_of(source_path: str) -> Path | None:
+    """The images directory beside a flow file on disk, or None when the flow has no file (a stored version)."""
+    try:
+        path = Path(source_path)
+        return path.parent / IMAGES_DIR if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def check_images(flow: Flow, report: Report, images: Path | None) -> None:
+    """An error for each step's image whose file is missing (only for a flow read from a file)."""
+    if images is None:
+        return
+    for step in flow.steps.values():
+        if step.image is None:
+            continue
+        try:
+            found = (images / step.image.src).is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            report.error(step.image.path + ("src",), f"image file {IMAGES_DIR}/{step.image.src} does not exist",
+                         "image-missing", key=False,
+                         hint=f"put the picture in {images}, or fix the file name")
+
+
+def check_text_names(flow: Flow, report: Report) -> None:
+    """``{name}`` in texts and summaries: an error for a name that is no answer or client fact of the flow,
+    a warning for one that no path from start can have answered before the step shows it."""
+    known = flow.answer_names()
+    graph = None
+    setters: dict = {}
+    for step in flow.steps.values():
+        if step.type == "question":
+            setters.setdefault(step.id, []).append(step.id)
+        elif step.type == "form":
+            for f in step.fields:
+                setters.setdefault(f.name, []).append(step.id)
+    after: dict = {}  # step id -> the steps reachable after it (not counting itself unless in a loop)
+    for step in flow.steps.values():
+        for key in ("text", "summary"):
+            value = getattr(step, key)
+            if not value or "{" not in value:
+                continue
+            for match in TEXT_NAME.finditer(value):
+                name = match.group(1)
+                if not name:
+                    continue
+                line, col = _text_position(flow, step.path + (key,), match.group(0))
+                if name not in known and name not in CLIENT_FACTS:
+                    hint = did_you_mean(name, sorted(known) + list(CLIENT_FACTS)) or \
+                        ("name a question step's id, a form field's name, client.os or client.mobile; "
+                         "write {{ and }} for literal braces")
+                    report.findings.append(Finding(report.path, line, col, "error",
+                                                   f"{{{name}}} in the {key} of step {step.id!r} names no question, "
+                                                   "field or client fact", "unknown-name", hint))
+                    continue
+                if name in CLIENT_FACTS:
+                    continue
+                if graph is None:
+                    graph = edges(flow.steps)
+                for setter in setters.get(name, ()):
+                    if setter not in after:
+                        found: set = set()
+                        for nxt in graph.get(setter, ()):
+                            found |= reachable(nxt, graph)
+                        after[setter] = found
+                if not any(step.id in after[setter] for setter in setters.get(name, ())):
+                    report.findings.append(Finding(
+                        report.path, line, col, "warning",
+                        f"{{{name}}} in the {key} of step {step.id!r} is never answered before that step, so it "
+                        "shows empty", "unanswered-name",
+                        "ask for it on a step before this one, or take it out"))
+
+
+def _text_position(flow: Flow, loc: tuple, needle: str) -> tuple:
+    """The line and column of `needle` inside the value at `loc` (the value's own position if not found)."""
+    pos = flow.where(loc, key=False)
+    source = flow.source
+    if not source or pos.line < 1:
+        return pos.line, pos.col
+    lines = source.split("\n")
+    for number in range(pos.line - 1, len(lines)):
+        start = pos.col - 1 if number == pos.line - 1 else 0
+        col = lines[number].find(needle, start)
+        if col >= 0:
+            return number + 1, col + 1
+    return pos.line, pos.col
 
 
 def _build_field(s: _Shape, item, loc, what) -> Field | None:

@@ -26,6 +26,11 @@ FIELD_KINDS = ("text", "textarea", "choice", "number", "email", "yesno")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CLIENT_OS = ("Windows", "macOS", "Linux", "ChromeOS", "iOS", "Android", "Other")
 CLIENT_FACTS = ("client.os", "client.mobile")
+STATUSES = ("live", "draft")
+CONTACTS = ("email", "phone", "either")
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+               ".webp": "image/webp"}
+IMAGES_DIR = "images"  # beside the flow files
 DEFAULT_QUEUE = "general"
 DEFAULT_PRIORITY = "normal"
 
@@ -60,6 +65,15 @@ class Link:
 
     label: str
     url: str
+    path: tuple = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A picture shown with a step: `src` is a file under the flows' ``images/`` directory."""
+
+    src: str
+    alt: str
     path: tuple = ()
 
 
@@ -114,6 +128,8 @@ class Step:
     queue: str | None = None
     flow: str | None = None  # goto: the target flow
     step: str | None = None  # goto: the target step (default: that flow's start)
+    contact: str | None = None  # escalate: email (default) | phone | either
+    image: Image | None = None  # shown steps: a picture under the text
     path: tuple = ()
 
     @property
@@ -182,6 +198,7 @@ class Flow:
     keywords: tuple = ()
     ticket: TicketDefaults = field(default_factory=TicketDefaults)
     allow_escalation: bool = True
+    status: str = "live"  # live | draft: a draft is seen by staff in preview only
     tests: tuple = ()
     source_path: str = "<string>"
     hash: str = ""
@@ -194,6 +211,11 @@ class Flow:
     def where(self, path: tuple, key: bool = True) -> Pos:
         """The line and column of the key (or value) at `path` in the source file."""
         return self.positions.key(path) if key else self.positions.value(path)
+
+    @property
+    def draft(self) -> bool:
+        """True for a draft: never listed, searched or walked by requesters."""
+        return self.status == "draft"
 
     def ends(self) -> list:
         """The resolved and escalate steps of this flow."""
@@ -208,3 +230,14 @@ class Flow:
             elif step.type == "form":
                 names.update(f.name for f in step.fields)
         return names
+
+
+#: ``{name}`` in a step's text or an escalation's summary (``{{`` and ``}}`` are literal braces).
+TEXT_NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z0-9_][A-Za-z0-9_.-]*)\}")
+
+
+def text_names(text: str | None) -> list:
+    """The names written as ``{name}`` in `text`, in order (braces doubled as ``{{`` are not names)."""
+    if not text or "{" not in text:
+        return []
+    return [m.group(1) for m in TEXT_NAME.finditer(text) if m.group(1)]
