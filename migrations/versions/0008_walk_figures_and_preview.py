@@ -1,7 +1,7 @@
 """figures per flow and step, and staff previews
 
 walks.preview (a staff member trying a flow: never counted, never opens a ticket),
-walks.last_flow / last_step (where the walk stands or ended), walks.help_step (where "I still need
+walks.last_flow / last_step / last_version (where the walk stands or ended, and that flow's version), walks.help_step (where "I still need
 help" was pressed), indexes on walks by flow and date, and walk_steps: one row per step a walk was
 shown, written as it moves, so per-step figures are counted with indexed queries instead of
 reading every walk's state.
@@ -26,8 +26,10 @@ def upgrade():
         batch_op.add_column(sa.Column('last_flow', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('last_step', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('help_step', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('last_version', sa.String(length=64), nullable=True))
         batch_op.create_index('ix_walks_flow_created', ['flow_id', 'created_at'], unique=False)
         batch_op.create_index('ix_walks_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_walks_last_flow_created', ['last_flow', 'created_at'], unique=False)
     op.create_table(
         'walk_steps',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -54,8 +56,10 @@ def downgrade():
         batch_op.drop_index('ix_walk_steps_flow_version_step')
     op.drop_table('walk_steps')
     with op.batch_alter_table('walks', schema=None) as batch_op:
+        batch_op.drop_index('ix_walks_last_flow_created')
         batch_op.drop_index('ix_walks_created')
         batch_op.drop_index('ix_walks_flow_created')
+        batch_op.drop_column('last_version')
         batch_op.drop_column('help_step')
         batch_op.drop_column('last_step')
         batch_op.drop_column('last_flow')

@@ -72,6 +72,7 @@ class Walk(db.Model):
     # without reading every walk's state; help_step: the step where "I still need help" was pressed.
     last_flow: Mapped[str | None] = mapped_column(sa.String(100))
     last_step: Mapped[str | None] = mapped_column(sa.String(100))
+    last_version: Mapped[str | None] = mapped_column(sa.String(64))  # the version of last_flow the walk is in
     help_step: Mapped[str | None] = mapped_column(sa.String(100))
 
     user = relationship("User", foreign_keys=[user_id])
@@ -79,7 +80,8 @@ class Walk(db.Model):
     caller_ticket = relationship("Ticket", foreign_keys=[caller_ticket_id])
 
     __table_args__ = (sa.Index("ix_walks_flow_created", "flow_id", "created_at"),
-                      sa.Index("ix_walks_created", "created_at"))
+                      sa.Index("ix_walks_created", "created_at"),
+                      sa.Index("ix_walks_last_flow_created", "last_flow", "created_at"))
     __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
 
     def __repr__(self) -> str:
