@@ -20,6 +20,9 @@ the caller re-shows the step.
 
 Every transcript entry keeps what the user saw (the step's title and text) and did (the option's
 label, and its value where it differs; a form's values), with a UTC timestamp.
+
+``{name}`` in a step's text and an escalation's summary is replaced by that answer (format v1.1,
+:func:`fill`): the text kept in the transcript is the text as shown, with the answers in it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from .model import DEFAULT_PRIORITY, DEFAULT_QUEUE, EMPTY, Flow, Step, is_email
+from .model import DEFAULT_PRIORITY, DEFAULT_QUEUE, EMPTY, TEXT_NAME, Flow, Step, is_email
 
 ACTIVE, RESOLVED, ESCALATED = "active", "resolved", "escalated"
 MAX_AUTOMATIC_HOPS = 64  # branch/goto steps passed in a row before we call it a loop
@@ -120,6 +123,18 @@ class State:
         return found
 
     @property
+    def shown_answers(self) -> dict:
+        """Every answer so far as a person reads it, by name: a question's chosen label, a form's values,
+        and the client facts as ``client.os`` and ``client.mobile``."""
+        found: dict = {f"client.{key}": value for key, value in self.client.items()}
+        for entry in self.trail:
+            if entry.type == "question" and entry.answer is not None:
+                found[entry.step] = entry.answer
+            elif entry.type == "form":
+                found.update(entry.values)
+        return found
+
+    @property
     def number(self) -> int:
         """The 1-based number of the current shown step ("Step 4")."""
         return sum(1 for e in self.trail if is_numbered(e.type, e.auto)) + 1
@@ -153,6 +168,48 @@ class State:
 
 def _now(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~&\"'="})
+
+
+def markdown_literal(value: str) -> str:
+    """`value` as Markdown that renders as exactly that text on one line: every ASCII punctuation mark
+    backslash-escaped and line breaks as spaces, so an answer can never become markup, a link or HTML."""
+    return " ".join(str(value).split()).translate(_MARKDOWN_SPECIAL)
+
+
+def fill(text: str | None, state: State, *, markdown: bool = True) -> str | None:
+    """`text` with each ``{name}`` replaced by that answer so far (empty if none yet), ``{{`` and ``}}`` as
+    braces. For Markdown the answers are escaped (:func:`markdown_literal`); plain text (a ticket's
+    summary) gets them as typed, on one line."""
+    if not text or ("{" not in text and "}" not in text):
+        return text
+    answers = state.shown_answers
+
+    def one(match) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        value = answers.get(match.group(1))
+        if value is None:
+            return ""
+        return markdown_literal(value) if markdown else " ".join(str(value).split())
+
+    return TEXT_NAME.sub(one, text)
+
+
+def contact_of(flow: Flow | None, state: State) -> str:
+    """How the help desk answers an escalated walk: its escalate step's `contact` (email, phone, either);
+    email when the person asked for help themselves or the step says nothing."""
+    step_id = (state.ticket or {}).get("step")
+    step = flow.steps.get(step_id) if flow is not None and step_id else None
+    return (step.contact if step is not None and step.type == "escalate" else None) or "email"
+
+
+def shown_text(step: Step | None, state: State) -> str | None:
+    """A step's text as the person sees it at `state` (answers so far filled in)."""
+    return fill(step.text, state) if step is not None else None
 
 
 def client_facts(os: str | None = None, mobile: bool | None = None) -> Mapping:
@@ -199,11 +256,11 @@ def advance(flow: Flow, state: State, answer=None, *, flows: FlowLookup | None =
         option = step.option(answer)
         if option is None:
             raise AnswerError(f"{answer!r} is not one of the options of step {step.id!r}")
-        entry = Entry(flow.id, step.id, step.type, at, step.title, step.text, option.label,
+        entry = Entry(flow.id, step.id, step.type, at, step.title, fill(step.text, state), option.label,
                       option.value)
         target = option.next
     elif step.type == "info":
-        entry = Entry(flow.id, step.id, step.type, at, step.title, step.text, "Continue")
+        entry = Entry(flow.id, step.id, step.type, at, step.title, fill(step.text, state), "Continue")
         target = step.next
     elif step.type == "form":
         if not isinstance(answer, Mapping):
@@ -212,7 +269,7 @@ def advance(flow: Flow, state: State, answer=None, *, flows: FlowLookup | None =
         if errors:
             return replace(state, draft=MappingProxyType(values), errors=MappingProxyType(errors))
         labels = {f.name: f.label for f in step.fields}
-        entry = Entry(flow.id, step.id, step.type, at, step.title, step.text, None, None,
+        entry = Entry(flow.id, step.id, step.type, at, step.title, fill(step.text, state), None, None,
                       MappingProxyType(values), MappingProxyType(labels))
         target = step.next
     else:  # an end or automatic step is never "current" in an active walk
@@ -292,17 +349,18 @@ def escalate(flow: Flow, state: State, *, now: datetime | None = None, reason: s
     step = flow.steps.get(state.step)
     at = _now(now)
     if state.status == RESOLVED:  # the end step is already in the transcript
-        return replace(state, status=ESCALATED, ticket=_ticket(flow, None, reason))
+        return replace(state, status=ESCALATED, ticket=_ticket(flow, None, reason, state))
     entry = Entry(flow.id, state.step, step.type if step else "unknown", at,
-                  step.title if step else None, step.text if step else None, reason)
-    ticket = _ticket(flow, None, reason)
+                  step.title if step else None, shown_text(step, state), reason)
+    ticket = _ticket(flow, None, reason, state)
     return replace(state, trail=state.trail + (entry,), status=ESCALATED, draft=EMPTY, errors=EMPTY,
                    ticket=ticket)
 
 
-def _ticket(flow: Flow | None, step: Step | None, reason: str) -> Mapping:
+def _ticket(flow: Flow | None, step: Step | None, reason: str, state: State) -> Mapping:
     title = flow.title if flow else "A troubleshooting flow"
-    summary = (step.summary if step is not None and step.summary else None) or f"{title}: not solved"
+    summary = fill(step.summary, state, markdown=False) if step is not None and step.summary else None
+    summary = (summary or "").strip() or f"{title}: not solved"
     priority = (step.priority if step is not None and step.priority else None) or \
         (flow.ticket.priority if flow else DEFAULT_PRIORITY)
     queue = (step.queue if step is not None and step.queue else None) or \
@@ -314,7 +372,7 @@ def _ticket(flow: Flow | None, step: Step | None, reason: str) -> Mapping:
 def _fail(flow: Flow | None, state: State, step_id: str, message: str, at: str) -> State:
     entry = Entry(state.flow, step_id, "failure", at, None, message, auto=True)
     return replace(state, step=step_id, trail=state.trail + (entry,), status=ESCALATED,
-                   ticket=_ticket(flow, None, "the flow failed"), failure=message,
+                   ticket=_ticket(flow, None, "the flow failed", state), failure=message,
                    draft=EMPTY, errors=EMPTY)
 
 
@@ -345,12 +403,12 @@ def _arrive(flow: Flow, state: State, target: str | None, flows: FlowLookup | No
             flow, target = other, (step.step or other.start)
             continue
         if step.type == "resolved":
-            entry = Entry(flow.id, step.id, step.type, at, step.title, step.text)
+            entry = Entry(flow.id, step.id, step.type, at, step.title, fill(step.text, state))
             return replace(state, trail=state.trail + (entry,), status=RESOLVED)
         if step.type == "escalate":
-            entry = Entry(flow.id, step.id, step.type, at, step.title, step.text)
+            entry = Entry(flow.id, step.id, step.type, at, step.title, fill(step.text, state))
             return replace(state, trail=state.trail + (entry,), status=ESCALATED,
-                           ticket=_ticket(flow, step, "the flow ended at a dead end"))
+                           ticket=_ticket(flow, step, "the flow ended at a dead end", state))
         return state  # question, info, form: the user's turn
     return _fail(flow, state, state.step, f"more than {MAX_AUTOMATIC_HOPS} automatic steps in a row "
                  "(a loop of branch or goto steps?)", at)
