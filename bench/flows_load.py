@@ -211,6 +211,16 @@ def load_and_lint_gc_running(directory: Path) -> list:
     return checked
 
 
+def compose_only(directory: Path) -> int:
+    """The floor under any lint that points at lines: libyaml (C) composing each file's node tree,
+    which carries the positions, and nothing else: no checks, no model. Returns the nodes' count."""
+    count = 0
+    for path in flow_files([directory]):
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        count += len(node.value)
+    return count
+
+
 def time_cli(directory: Path, runs: int) -> dict:
     """Wall-clock seconds of `runs` runs of each CLI form, from start to exit, output to a pipe.
 
@@ -402,6 +412,7 @@ def main(argv=None) -> int:
 
         lint_times, lint_cpu = timed(lambda: load_and_lint(directory), args.repeat)
         registry_times, registry_cpu = timed(lambda: Registry(directory), args.repeat)
+        compose_times, compose_cpu = timed(lambda: without_gc(lambda: compose_only(directory)), args.repeat)
         gc_wall, gc_spent, gc_full = gc_share(lambda: load_and_lint_gc_running(directory))
         nogc_times, nogc_cpu = timed(lambda: load_and_lint_gc_running(directory), args.repeat)
         cli = time_cli(directory, args.cli) if args.cli else {}
@@ -442,6 +453,9 @@ def main(argv=None) -> int:
            "" if name == "import app" else f"< {CLI_TARGET_S * args.flows / 1000:g} s: "
            f"{'yes' if statistics.median(wall) <= CLI_TARGET_S * args.flows / 1000 else '**no**'}")
           for name, (wall, cpu) in cli.items()],
+        ("floor: reading the files and libyaml composing their node trees (positions), nothing else",
+         f"median {statistics.median(compose_times):.2f} s, best {min(compose_times):.2f} s of {args.repeat}; "
+         f"CPU median {statistics.median(compose_cpu):.2f} s", ""),
         ("for comparison: load + lint in process with the GC running",
          f"median {statistics.median(nogc_times):.2f} s, best {min(nogc_times):.2f} s of {args.repeat}; "
          f"CPU median {statistics.median(nogc_cpu):.2f} s", ""),
