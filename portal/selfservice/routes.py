@@ -9,22 +9,23 @@ a 303 to the next step's URL.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, request, send_file, session, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import staff_required
 from ..extensions import anonymous_ticket_limit, config_limit, htmx, limiter, person_key, person_limit, spend
 from ..flows import engine
-from ..flows.model import CLIENT_OS
+from ..flows.build import image_src_problem
+from ..flows.model import CLIENT_OS, IMAGE_TYPES, IMAGES_DIR
 from ..flows_runtime import registry
 from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
 from ..tickets import queries as ticket_queries
-from ..tickets.forms import ContactDetailsForm
 from ..tickets.links import signed_ticket_url
 from ..web import go_to, moved, refusal_status, refused, render, try_again
 from . import services
+from .forms import WalkContactForm, asks_before_opening, walk_contact_form
 from .services import View, WalkError
 
 bp = Blueprint("selfservice", __name__, template_folder="templates")
@@ -145,7 +146,7 @@ def _page(pos: services.Position):
     """The page the walk is on, rendered (a fragment for htmx)."""
     view = pos.view
     if view is View.CONTACT:
-        return _contact_view(pos, ContactDetailsForm(formdata=None))
+        return _contact_view(pos, _contact_form(pos, formdata=None))
     if view is View.END:
         return _end_view(pos)
     return _step_view(pos, pos.state.number)
@@ -188,8 +189,18 @@ def _end_view(pos: services.Position):
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number)
 
 
-def _contact_view(pos: services.Position, form: ContactDetailsForm, error: str | None = None):
+def _contact(pos: services.Position) -> str:
+    """How the help desk answers this walk's ticket: email, phone or either (the escalate step's `contact`)."""
+    return engine.contact_of(pos.flow, pos.state)
+
+
+def _contact_form(pos: services.Position, **kwargs) -> WalkContactForm:
+    return walk_contact_form(_contact(pos), signed_in=_requester() is not None, **kwargs)
+
+
+def _contact_view(pos: services.Position, form: WalkContactForm, error: str | None = None):
     return render("selfservice/walk.html", "flow_step", view="contact", walk=pos.walk, flow=pos.flow, form=form,
+                  contact=_contact(pos), signed_in=_requester() is not None,
                   state=pos.state, help_requested=pos.help_requested, number=pos.state.number,
                   can_back=pos.state.can_go_back, error=error)
 
@@ -222,7 +233,7 @@ def _start(found, client, *, commit: bool = True) -> services.Position:
 
 def _settled(pos: services.Position):
     """A walk that ended at once (a flow that escalates straight away) is settled like any other."""
-    if pos.view is View.CONTACT and _requester() is not None:
+    if pos.view is View.CONTACT and not asks_before_opening(_contact(pos), signed_in=_requester() is not None):
         pos = services.open_ticket(pos, requester=_requester())
     return _moved(pos)
 
@@ -335,12 +346,17 @@ def contact(walk_id: str):
     pos = _owned(walk_id)
     if pos.view is not View.CONTACT:
         return redirect(_url(pos))
-    if _requester() is not None:  # signed in since asking for help: the ticket opens for the account
+    signed_in = _requester() is not None
+    if signed_in and not asks_before_opening(_contact(pos), signed_in=True):
+        # signed in since asking for help: the ticket opens for the account
         return _moved(services.open_ticket(pos, requester=_requester()))
-    form = ContactDetailsForm()
+    form = _contact_form(pos)
     if form.validate_on_submit():
+        phone = form.phone.data if "phone" in form else ""
+        if signed_in:
+            return _moved(services.open_ticket(pos, requester=_requester(), phone=phone))
         return _moved(services.open_ticket(pos, name=form.name.data, email=form.email.data,
-                                           time_zone=form.time_zone.data))
+                                           time_zone=form.time_zone.data, phone=phone))
     return _contact_view(pos, form)
 
 
@@ -357,7 +373,7 @@ def _refused(refusal):
         return not_theirs
     message, retry = try_again(refusal)
     if pos.view is View.CONTACT:
-        body, _, headers = _contact_view(pos, ContactDetailsForm(), error=message)
+        body, _, headers = _contact_view(pos, _contact_form(pos), error=message)
     elif pos.view is View.STEP:
         body, _, headers = _step_view(pos, pos.state.number, error=message)
     else:

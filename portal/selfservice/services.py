@@ -30,7 +30,7 @@ from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
 from ..models import FlowVersion, TicketSource, User, Walk, WalkStatus
-from ..models.walk import new_walk_id
+from ..models.walk import WalkStep, new_walk_id
 from ..tickets import services as tickets
 
 MOBILE_OS = {"iOS", "Android"}
@@ -180,7 +180,7 @@ def _columns(walk: Walk, state: engine.State, stored: tuple = ()) -> dict:
         flow = registry().version(digest)
         if flow is not None:
             _store_version(flow)
-    columns = {"state": state.to_dict()}
+    columns = {"state": state.to_dict(), **_place(state)}
     if state.status == engine.RESOLVED:
         columns.update(status=WalkStatus.RESOLVED, ended_at=walk.ended_at or clock.now())
     elif walk.status == WalkStatus.RESOLVED:
@@ -189,9 +189,65 @@ def _columns(walk: Walk, state: engine.State, stored: tuple = ()) -> dict:
     return columns
 
 
+def _place(state: engine.State) -> dict:
+    """Where the walk stands or ended, for the figures (portal/figures): its flow, step and that flow's
+    version, and the step where "I still need help" was pressed (None unless the walk is escalated so)."""
+    asked = bool(state.ticket) and state.ticket.get("reason") == engine.NEED_HELP
+    return {"last_flow": state.flow, "last_step": state.step, "last_version": state.pins.get(state.flow),
+            "help_step": state.step if asked else None}
+
+
 def _save(walk: Walk, state: engine.State, stored: tuple = ()) -> None:
+    before = _recorded(walk)
     for name, value in _columns(walk, state, stored).items():
         setattr(walk, name, value)
+    _record_steps(walk, before, walk.state)
+
+
+_STEPS = WalkStep.__table__
+_DELETE_STEPS = sa.delete(_STEPS).where(_STEPS.c.walk_id == sa.bindparam("walk_id"),
+                                        _STEPS.c.seq >= sa.bindparam("from_seq"))
+_INSERT_STEPS = sa.insert(_STEPS)
+
+
+def _recorded(walk: Walk) -> dict:
+    """The state whose steps are in walk_steps: the stored one, or none for a walk not stored yet."""
+    return walk.state if sa.inspect(walk).persistent else {}
+
+
+def _step_rows(state: dict) -> list:
+    """(flow, step, chosen option's label) per entry of a state's trail, then the step it stands on."""
+    rows = [(e["flow"], e["step"], e.get("answer") if e.get("type") == "question" and e.get("value") is not None
+             else None) for e in state.get("trail") or ()]
+    if state.get("status") == engine.ACTIVE and state.get("step"):
+        rows.append((state["flow"], state["step"], None))
+    return rows
+
+
+def _record_steps(walk: Walk, before: dict, after: dict) -> None:
+    """Bring the walk's walk_steps rows from state `before` to `after`, in the walk's transaction: rows
+    past the first difference are deleted (gone back, or an answer given) and the new ones inserted.
+    A preview is never recorded; a walk not yet added to the session is recorded when it is stored."""
+    if walk.preview or sa.inspect(walk).transient:
+        return
+    old, new = _step_rows(before or {}), _step_rows(after)
+    same = 0
+    for was, now in zip(old, new, strict=False):
+        if was != now:
+            break
+        same += 1
+    if same == len(old) == len(new):
+        return
+    if sa.inspect(walk).pending:
+        db.session.flush()  # the walk's INSERT, which its commit would make anyway, before rows that point at it
+    if same < len(old):
+        db.session.execute(_DELETE_STEPS, {"walk_id": walk.id, "from_seq": same})
+    if same < len(new):
+        pins, at = after.get("pins") or {}, clock.now()
+        db.session.execute(_INSERT_STEPS, [
+            {"walk_id": walk.id, "seq": seq, "flow_id": flow_id, "version_hash": pins.get(flow_id, ""),
+             "step_id": step_id, "answer": answer, "at": at}
+            for seq, (flow_id, step_id, answer) in enumerate(new[same:], start=same)])
 
 
 _WALKS = Walk.__table__
@@ -203,6 +259,10 @@ _UPDATE_WALK = (
     .values(state=sa.bindparam("new_state", type_=_WALKS.c.state.type),
             status=sa.bindparam("new_status", type_=_WALKS.c.status.type),
             ended_at=sa.bindparam("new_ended_at", type_=_WALKS.c.ended_at.type),
+            last_flow=sa.bindparam("new_last_flow", type_=_WALKS.c.last_flow.type),
+            last_step=sa.bindparam("new_last_step", type_=_WALKS.c.last_step.type),
+            last_version=sa.bindparam("new_last_version", type_=_WALKS.c.last_version.type),
+            help_step=sa.bindparam("new_help_step", type_=_WALKS.c.help_step.type),
             updated_at=sa.bindparam("new_updated_at", type_=_WALKS.c.updated_at.type),
             revision=sa.bindparam("new_revision", type_=_WALKS.c.revision.type))
 )
@@ -210,6 +270,7 @@ _UPDATE_WALK = (
 
 def _write(walk: Walk, state: engine.State) -> bool:
     """Store a walk's new state and commit; False if another request changed the walk first (its change stands)."""
+    before = walk.state
     columns = {"status": walk.status, "ended_at": walk.ended_at, **_columns(walk, state),
                "updated_at": clock.now(), "revision": walk.revision + 1}
     params = {f"new_{name}": value for name, value in columns.items()}
@@ -219,6 +280,7 @@ def _write(walk: Walk, state: engine.State) -> bool:
         return False
     for name, value in columns.items():
         set_committed_value(walk, name, value)  # the object as stored, with nothing left for the ORM to flush
+    _record_steps(walk, before, columns["state"])
     db.session.commit()
     return True
 
@@ -246,6 +308,7 @@ def start_walk(flow: Flow, client: dict, *, user_id: int | None = None, commit: 
 def keep_started(walk: Walk) -> None:
     """Store a walk started without a commit whose first answer was refused: it is begun all the same."""
     if walk in db.session.new:
+        _record_steps(walk, {}, walk.state)
         db.session.commit()
 
 
@@ -259,6 +322,7 @@ def _start(flow: Flow, client: dict, *, commit: bool = True, **columns) -> Posit
     _save(walk, state, stored=(flow.hash,))
     db.session.add(walk)
     if commit:
+        _record_steps(walk, {}, walk.state)
         db.session.commit()
     return _moved_to(walk, state)
 
@@ -340,7 +404,10 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
             _save(walk, state)
         tickets.attach_walk(walk.caller_ticket, walk, state, actor)
     elif state.status == engine.ESCALATED and requester is not None:
-        return open_ticket(_moved_to(walk, state), requester=requester)
+        moved = _moved_to(walk, state)
+        if engine.contact_of(moved.flow, state) == "email":
+            return open_ticket(moved, requester=requester)
+        return _settle(walk, state, requester=None, actor=actor)  # the help desk may call: the contact page asks
     elif walk in db.session.new:  # started by this request: stored now, with its first answer
         _save(walk, state)
     elif not _write(walk, state):
@@ -353,8 +420,11 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
 
 
 def open_ticket(pos: Position, *, requester: User | None = None, name: str = "", email: str = "",
-                time_zone: str | None = None) -> Position:
+                time_zone: str | None = None, phone: str = "") -> Position:
     """Hand an escalated walk to the help desk: its ticket opens and the walk ends, in one transaction.
+
+    A `phone` number (an escalation with ``contact: phone`` or ``either``) goes into the ticket's
+    description, where the technician reads it first.
 
     Exactly once per walk: a second call (double click, reload, retry, a racing request) finds
     the ticket the first one opened.
@@ -365,14 +435,25 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     draft = tickets.walk_ticket(pos.walk.flow_title, state)  # what a preview shows as the ticket it would open
     _mark_escalated(pos.walk, state)
     tickets.open_ticket(TicketSource.WALK, subject=draft.subject, queue=draft.queue, priority=draft.priority,
-                        walk=pos.walk, state=state, requester=requester, name=name, email=email, time_zone=time_zone)
+                        walk=pos.walk, state=state, requester=requester, name=name, email=email, time_zone=time_zone,
+                        description=call_back(phone))
     return position(pos.walk)
 
 
+def call_back(phone: str) -> str:
+    """The ticket description that asks the help desk to call (no phone: none)."""
+    phone = " ".join((phone or "").split())
+    return f"Please call me on {phone}." if phone else ""
+
+
 def _mark_escalated(walk: Walk, state: engine.State) -> None:
+    before = _recorded(walk)
     walk.state = state.to_dict()
     walk.status = WalkStatus.ESCALATED
     walk.ended_at = clock.now()
+    for name, value in _place(state).items():
+        setattr(walk, name, value)
+    _record_steps(walk, before, walk.state)
 
 
 def abandon(walk: Walk) -> None:
