@@ -170,8 +170,11 @@ def _step_view(pos: services.Position, number: int, error: str | None = None):
         (flow, step, draft), errors = earlier, {}
     if step is None:
         abort(404)
+    # The text with the answers given before it: as shown now, or as it was shown (kept in the transcript).
+    entry = services.shown_entry(state, number) if number != state.number or state.ended else None
+    step_text = entry.text if entry is not None else engine.shown_text(step, state)
     return render("selfservice/walk.html", "flow_step", view="step", walk=pos.walk, flow=flow, step=step,
-                  number=number, draft=draft, errors=errors, error=error,
+                  step_text=step_text, number=number, draft=draft, errors=errors, error=error,
                   action=_step_url(pos.walk, number), can_back=number > 1,
                   allow_help=flow.allow_escalation, revisiting=number != state.number)
 
@@ -186,6 +189,7 @@ def _end_view(pos: services.Position):
     end_step = pos.flow.steps.get(last.step) if (pos.flow and last) else None
     return render("selfservice/walk.html", "flow_step", view="end", walk=walk, flow=pos.flow, state=pos.state,
                   end_step=end_step if end_step is not None and end_step.type in ("resolved", "escalate") else None,
+                  end_text=last.text if last is not None else None, contact=_contact(pos),
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number)
 
 
@@ -218,6 +222,7 @@ def flow(flow_id: str):
         return _settled(_start(found, client))
     step = found.steps[preview.step]
     return render("selfservice/walk.html", "flow_step", view="step", walk=None, flow=found, step=step, number=1,
+                  step_text=engine.shown_text(step, preview),
                   draft={}, errors={}, error=None, action=url_for("selfservice.begin", flow_id=found.id,
                                                                     version=found.hash[:16]),
                   can_back=False, allow_help=found.allow_escalation, revisiting=False,
@@ -400,6 +405,30 @@ def feedback(walk_id: str):
     if not htmx:
         return redirect(url_for("selfservice.end", walk_id=pos.walk.id, _anchor="feedback"), code=303)
     return _end_view(pos)
+
+
+# --- pictures of flow steps ----------------------------------------------------------------------------
+
+IMAGE_MAX_AGE = 86400  # a day: a changed picture is seen by the next day at the latest (and at once via its ETag)
+
+
+@bp.get("/flows/images/<path:name>")
+def flow_image(name: str):
+    """A picture a flow step shows (``image: {src: ...}``): only files under FLOWS_DIR/images with a
+    picture's extension. Cached by browsers (public, a day, ETag); an SVG is sent with a CSP that runs no script."""
+    if len(name) > 300 or image_src_problem(name):
+        abort(404)
+    images = (registry().directory / IMAGES_DIR).resolve()
+    path = (images / name).resolve()
+    if not path.is_relative_to(images) or not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=IMAGE_TYPES[path.suffix.lower()], conditional=True, etag=True,
+                         max_age=IMAGE_MAX_AGE)
+    response.cache_control.public = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if path.suffix.lower() == ".svg":
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
 
 
 # --- a technician walks a flow with a caller --------------------------------------------------------
