@@ -89,6 +89,7 @@ ACCESS = {
     "desk.walk_with_caller": STAFF,
     "selfservice.with_caller": STAFF,
     "supervisor.overview": STAFF,
+    "supervisor.overview_csv": STAFF,  # the overview's self-service figures as CSV
     # administration
     "admin.users": ADMIN,
     "admin.set_role": ADMIN,
