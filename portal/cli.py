@@ -14,7 +14,9 @@ from flask.cli import AppGroup
 
 from .flows.lint import Checked, check_file, check_set, findings_json, flow_files, paused_gc
 from .flows.model import Flow
+from .flows.registry import touch_marker
 from .flows.testing import run_tests
+from .flows_runtime import reload_marker
 
 flows_cli = AppGroup("flows", help="Check, inspect and test troubleshooting flows.")
 
@@ -91,14 +93,37 @@ def lint_command(strict: bool, fmt: str, paths) -> None:
         sys.exit(1)
 
 
+@flows_cli.command("reload")
+def reload_command() -> None:
+    """Check FLOWS_DIR, say what will be served, and make running servers read every flow file again."""
+    registry = current_app.extensions["flows"]  # read as this command started: what servers will read
+    for state in registry.files:
+        if state.flow is not None:
+            label = "draft" if state.state == "draft" else "serving"
+            click.echo(f"{label:<8} {state.flow.id:<28} {state.path} (version {state.flow.hash[:12]})")
+        else:
+            click.echo(f"left out  {state.first_error}")
+    left_out = [s for s in registry.files if s.flow is None]
+    marker = reload_marker(current_app)
+    touch_marker(marker)
+    seconds = registry.reload_seconds
+    click.echo(f"\n{len(registry.flows)} flow(s) live, {len(registry.drafts)} draft(s), "
+               f"{len(left_out)} file(s) left out.\nReload requested ({marker}): running servers read "
+               "every flow file again at their next request"
+               + (f" after at most {seconds:g} s." if seconds else "."), err=True)
+    if left_out:
+        click.echo("A file left out keeps its last good version serving where a server had read one.", err=True)
+        sys.exit(1)
+
+
 def _flow_or_fail(flow_id: str) -> Flow:
     registry = current_app.extensions["flows"]
-    flow = registry.get(flow_id)
+    flow = registry.get_any(flow_id)  # drafts too: authors inspect them before they go live
     if flow is None:
         for c in registry.broken:
             if c.flow is not None and c.flow.id == flow_id:
                 raise click.ClickException(f"flow {flow_id!r} has errors; run `flask flows lint {c.path}`")
-        known = ", ".join(sorted(registry.flows)) or "none"
+        known = ", ".join(sorted(registry.served)) or "none"
         raise click.ClickException(f"no flow {flow_id!r}. Flows: {known}")
     return flow
 

@@ -1,10 +1,15 @@
 """flask flows lint / show / graph / test / schema, as an author runs them."""
 
 import json
+import os
+import shutil
 
 import pytest
 
-from .conftest import FIXTURE_FLOWS
+from portal import create_app
+from portal.database import create_schema
+
+from .conftest import FIXTURE_FLOWS, make_config
 
 BROKEN = """\
 id: broken
@@ -145,3 +150,64 @@ def test_flows_test_of_one_file_follows_goto_into_the_others(runner):
     result = runner.invoke(args=["flows", "test", str(FIXTURE_FLOWS / "network.yaml")])
     assert result.exit_code == 0, result.output
     assert "network                      3/3 tests passed, 1/1 ends reached" in result.output
+
+
+def test_lint_of_one_file_checks_its_id_against_the_library(runner, tmp_path):
+    copy = tmp_path / "wifi-copy.yaml"  # copied before its id was changed, as the quick start goes
+    copy.write_text((FIXTURE_FLOWS / "wifi.yaml").read_text().replace("title: Wi-Fi", "title: My Wi-Fi"))
+    result = runner.invoke(args=["flows", "lint", str(copy)])
+    assert result.exit_code == 1
+    [line] = [x for x in result.output.splitlines() if "[duplicate-flow-id]" in x]
+    assert line.startswith(f"{copy}:1:5: error: flow id 'wifi' is used by two files: ")
+    assert "wifi.yaml and " in line and str(copy) in line.split("two files:")[1]
+    # With its own id it is clean.
+    copy.write_text(copy.read_text().replace("id: wifi", "id: my-wifi"))
+    assert runner.invoke(args=["flows", "lint", str(copy)]).exit_code == 0
+
+
+def test_lint_of_a_library_file_alone_is_no_duplicate_of_itself(runner):
+    result = runner.invoke(args=["flows", "lint", "--strict", str(FIXTURE_FLOWS / "wifi.yaml")])
+    assert result.exit_code == 0, result.output
+
+
+def reload_app(tmp_path, broken: bool = False):
+    directory = tmp_path / "flows"
+    shutil.copytree(FIXTURE_FLOWS, directory)
+    if broken:
+        (directory / "printer.yaml").write_text("id: printer\ntitle: [Printer\n")
+    marker = tmp_path / "instance" / "flows-reload"
+    app = create_app(make_config(tmp_path, FLOWS_DIR=str(directory), FLOWS_RELOAD_MARKER=str(marker),
+                                 FLOWS_RELOAD_SECONDS=2))
+    with app.app_context():
+        create_schema()
+    return app, directory, marker
+
+
+def test_flows_reload_says_what_is_served_and_running_servers_read_every_file(tmp_path):
+    server, directory, marker = reload_app(tmp_path)
+    client = server.test_client()
+    assert b"Do other websites load?" in client.get("/flows/wifi").data
+    path = directory / "wifi.yaml"
+    st = path.stat()
+    path.write_text(path.read_text().replace("Do other websites load?", "Do other websites work?"))  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same time: no ordinary check sees it
+    server.extensions["flows"]._checked_at = 0  # as if FLOWS_RELOAD_SECONDS had passed
+    assert b"Do other websites load?" in client.get("/flows/wifi").data
+
+    cli = create_app(make_config(tmp_path / "cli", FLOWS_DIR=str(directory), FLOWS_RELOAD_MARKER=str(marker)))
+    result = cli.test_cli_runner().invoke(args=["flows", "reload"])
+    assert result.exit_code == 0, result.output
+    assert "serving  wifi " in result.output and "3 flow(s) live, 0 draft(s), 0 file(s) left out." in result.output
+    assert marker.exists() and "running servers read every flow file again" in result.output
+
+    server.extensions["flows"]._checked_at = 0
+    assert b"Do other websites work?" in client.get("/flows/wifi").data
+
+
+def test_flows_reload_lists_files_left_out_and_fails(tmp_path):
+    app, _, marker = reload_app(tmp_path, broken=True)
+    result = app.test_cli_runner().invoke(args=["flows", "reload"])
+    assert result.exit_code == 1
+    assert "left out  " in result.output and "printer.yaml:" in result.output and "[yaml-syntax]" in result.output
+    assert "2 flow(s) live, 0 draft(s), 1 file(s) left out." in result.output
+    assert "keeps its last good version" in result.output and marker.exists()

@@ -120,7 +120,8 @@ def check_set(checked: list, known_flows=()) -> None:
     """Cross-file checks, appended to each file's findings: duplicate flow ids and goto targets.
 
     `known_flows` are flows outside `checked` that a goto may lead to: ids, or a mapping of id to
-    Flow (then a goto's `step` is checked against that flow too).
+    Flow (then a goto's `step` is checked against that flow too, and a checked file that takes the
+    id of one of them is a duplicate, both paths named: how one file is checked against the library).
     """
     by_id: dict = {}
     for c in checked:
@@ -135,6 +136,14 @@ def check_set(checked: list, known_flows=()) -> None:
                                           f"flow id {flow_id!r} is used by two files: {names}",
                                           "duplicate-flow-id", "give each flow its own id"))
     known = known_flows if isinstance(known_flows, dict) else {flow_id: None for flow_id in known_flows}
+    for flow_id, group in by_id.items():  # a file checked alone must not take the id of a flow of the library
+        other = known.get(flow_id)
+        if other is not None:
+            for c in group:
+                pos = c.flow.where(("id",), key=False)
+                c.findings.append(Finding(c.path, pos.line, pos.col, "error",
+                                          f"flow id {flow_id!r} is used by two files: {other.source_path} and {c.path}",
+                                          "duplicate-flow-id", "give each flow its own id"))
     ids = set(by_id) | set(known)
     flows = {k: v for k, v in known.items() if v is not None}
     flows.update({c.flow.id: c.flow for c in checked if c.flow is not None})
