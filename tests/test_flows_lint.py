@@ -157,3 +157,113 @@ def test_known_flows_from_elsewhere_satisfy_goto():
 def test_garbage_gets_findings_not_exceptions(garbage):
     found = findings_of(garbage)
     assert found and all(f.line >= 1 and f.col >= 1 for f in found)
+
+
+# --- Clearer YAML errors (issue 10, item 8) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "line", "col"), [
+    (VALID.replace("  power:\n    type", "  power:\n\ttype"), 6, 1),  # a tab for the whole indentation
+    (VALID.replace("    text: Is it on?", "  \t  text: Is it on?"), 7, 3),  # spaces, then a tab
+    (VALID.replace("  details:\n", "\tdetails:\n"), 13, 1),  # a step id
+    (VALID.replace("  fixed:\n    type: resolved", "  fixed:\n\t  type: resolved"), 30, 1),  # the last step
+])
+def test_a_tab_says_tab_character_at_its_own_line_and_column(text, line, col):
+    [finding] = findings_of(text)
+    assert (finding.line, finding.col, finding.rule) == (line, col, "yaml-syntax"), str(finding)
+    assert "a tab character in the indentation" in finding.message
+    assert "indent with spaces, never tabs" in finding.hint
+
+
+def test_a_tab_after_the_indentation_or_in_a_block_of_text_is_fine():
+    text = VALID.replace("text: Is it on?", "text:\tIs it on?").replace(
+        "    text: Good.", "    text: |\n      Good.\n      \tIndented with a tab inside the text.")
+    assert findings_of(text) == []
+
+
+# (name, text, line, column, rule, words the finding must contain)
+INDENTS = [
+    ("options deeper than text", VALID.replace("    options:\n", "      options:\n"), 8, 7, "yaml-syntax",
+     "`options` probably belongs to step 'power': start it at column 5, in line with `text:` on line 7"),
+    ("an option's next deeper than its label",
+     VALID.replace('      - label: "Yes"\n        next: fixed', '      - label: "Yes"\n          next: fixed'), 10, 11,
+     "yaml-syntax", "`next` probably belongs to an option of step 'power': start it at column 9, in line with "
+     "`label:` on line 9"),
+    ("an option's next in line with its dash",
+     VALID.replace('      - label: "Yes"\n        next: fixed', '      - label: "Yes"\n      next: fixed'), 10, 7,
+     "yaml-syntax", "`next` probably belongs to an option of step 'power': start it at column 9"),
+    ("a field's kind too deep", VALID.replace("        kind: text\n", "          kind: text\n"), 18, 11,
+     "yaml-syntax", "`kind` probably belongs to a form field of step 'details': start it at column 9, in line "
+     "with `label:` on line 17"),
+    ("a step key dedented to the top level", VALID.replace("    next: route\n", "next: route\n"), 19, 1,
+     "yaml-syntax", "`next` is a step key (also an option key, a branch case key): indent it under a step in "
+     "`steps:`"),
+    ("a step's type at the step ids' level",
+     VALID.replace("  fixed:\n    type: resolved", "  fixed:\n  type: resolved"), 30, 3, "yaml-syntax",
+     "`type` is a step key: indent it under a step in `steps:`, e.g. under `fixed:` on line 29"),
+    ("next at the flow's top level", VALID.replace("start: power\n", "start: power\nnext: fixed\n"), 4, 1,
+     "unknown-key", "`next` is a step key (also an option key, a branch case key): indent it under a step in "
+     "`steps:`"),
+    ("a step's text at the flow's top level", VALID.replace("    text: Good.", "text: Good."), 31, 1, "unknown-key",
+     "`text` is a step key: indent it under a step in `steps:`"),
+    ("options at the step ids' level", VALID.replace("    options:\n", "  options:\n"), 8, 3, "misplaced-key",
+     "`options` is a step key: indent it under a step in `steps:`"),
+    ("an option's label in a step", VALID.replace("    text: Good.", "    text: Good.\n    label: Fine"), 32, 5,
+     "unknown-key", "`label` is an option key"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "col", "rule", "words"), INDENTS, ids=[c[0] for c in INDENTS])
+def test_a_key_at_the_wrong_indent_says_where_it_belongs(name, text, line, col, rule, words):
+    found = findings_of(text)
+    errors = [f for f in found if f.severity == "error"]
+    assert (errors[0].line, errors[0].col, errors[0].rule) == (line, col, rule), [str(f) for f in found]
+    assert words in str(errors[0])
+    assert str(errors[0]).startswith(f"flows/printer.yaml:{line}:{col}: error: ") and errors[0].hint
+    assert len(errors) == 1, [str(f) for f in found]  # its follow-ons (a "missing" key, no end) are not listed
+
+
+# One step of each type with a misspelt key of that type (and the flow around it).
+MISSPELT = {
+    "question": ("    type: question\n    text: Pick\n    optons:\n      - {label: A, next: done}\n",
+                 "optons", "options"),
+    "info": ("    type: info\n    text: Read\n    nxt: done\n", "nxt", "next"),
+    "form": ("    type: form\n    feilds:\n      - {name: a, label: A, kind: text}\n    next: done\n",
+             "feilds", "fields"),
+    "branch": ("    type: branch\n    cases:\n      - {when: {client.os: Windows}, next: done}\n    defualt: done\n",
+               "defualt", "default"),
+    "resolved": ("    type: resolved\n    txt: Fixed\n", "txt", "text"),
+    "escalate": ("    type: escalate\n    text: Sorry\n    sumary: Broken\n", "sumary", "summary"),
+    "goto": ("    type: goto\n    flw: printer\n", "flw", "flow"),
+}
+
+
+@pytest.mark.parametrize("kind", list(MISSPELT))
+def test_an_unknown_step_key_gets_did_you_mean_for_every_step_type(kind):
+    body, wrong, right = MISSPELT[kind]
+    text = f"id: x\ntitle: X\nstart: first\nsteps:\n  first:\n{body}  done:\n    type: resolved\n    text: Done\n"
+    found = [f for f in findings_of(text) if f.rule == "unknown-key"]
+    assert found, findings_of(text)
+    line = next(n for n, x in enumerate(text.splitlines(), start=1) if x.startswith(f"    {wrong}:"))
+    assert (found[0].line, found[0].col) == (line, 5)
+    assert f"unknown key {wrong!r} in step 'first'; did you mean {right!r}?" in str(found[0])
+
+
+SYNTAX_ERRORS = [
+    VALID.replace("text: Is it on?", "text: Note: is it on?"),
+    VALID.replace("  power:\n    type", "  power:\n\ttype"),
+    VALID.replace('label: "No"', 'label: "No'),
+    VALID.replace("    options:\n", "      options:\n") + "  power:\n    type: resolved\n",  # and a duplicate
+    VALID.replace("cases:\n      - when:", "cases:\n      - when: [\n"),
+]
+
+
+@pytest.mark.parametrize("text", SYNTAX_ERRORS)
+def test_a_syntax_error_is_the_first_and_only_finding(text, runner, tmp_path):
+    [finding] = findings_of(text)
+    assert finding.rule == "yaml-syntax" and finding.hint
+    path = tmp_path / "broken.yaml"
+    path.write_text(textwrap.dedent(text))
+    result = runner.invoke(args=["flows", "lint", str(path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [str(finding).replace("flows/printer.yaml", str(path))]

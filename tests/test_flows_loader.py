@@ -2,7 +2,8 @@
 
 import pytest
 
-from portal.flows.loader import Pos, YamlProblem, parse
+from portal.flows import build
+from portal.flows.loader import KEY_HOMES, Pos, YamlProblem, parse
 
 
 @pytest.mark.parametrize(
@@ -116,3 +117,34 @@ def test_positions_after_release_are_read_again_from_the_text():
     doc.positions.release()
     assert doc.positions.key(("steps", "power", "options", 0, "next")) == Pos(6, 9)
     assert (doc.positions.keys, doc.positions.values) == before
+
+
+def test_the_key_homes_of_indentation_hints_hold_every_key_of_the_format():
+    tables = {"top": build.TOP_KEYS, "step": build.ALL_STEP_KEYS, "option": build.OPTION_KEYS,
+              "field": build.FIELD_KEYS, "case": build.CASE_KEYS, "link": build.LINK_KEYS, "test": build.TEST_KEYS,
+              "ticket": build.TICKET_KEYS, "client": build.CLIENT_KEYS, "image": build.IMAGE_KEYS}
+    assert set(tables) == set(KEY_HOMES)
+    for kind, keys in tables.items():
+        assert set(keys) == KEY_HOMES[kind][2], kind
+
+
+def test_a_tab_is_reported_where_it_is_not_where_the_scanner_gave_up():
+    with pytest.raises(YamlProblem) as info:
+        parse("id: x\nsteps:\n  a:\n\t  type: info\n    text: hi\n")
+    assert info.value.pos == Pos(4, 1)
+    assert info.value.message.startswith("a tab character in the indentation")
+    assert "spaces" in info.value.hint
+
+
+def test_a_key_too_deep_under_a_plain_value_is_not_a_quoting_problem():
+    with pytest.raises(YamlProblem) as info:
+        parse("steps:\n  a:\n    text: hi\n      options:\n        - x\n")
+    assert info.value.pos == Pos(4, 7)
+    assert "quote" not in info.value.hint
+    assert "start it at column 5, in line with `text:` on line 3" in info.value.hint
+
+
+def test_a_colon_in_a_value_is_still_a_quoting_problem():
+    with pytest.raises(YamlProblem) as info:
+        parse("steps:\n  a:\n    text: Note: this\n")
+    assert info.value.pos == Pos(3, 15) and "quoted" in info.value.hint

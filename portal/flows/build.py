@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from .findings import Finding, Report, did_you_mean
 from .graph import edges, reachable
-from .loader import Document, source_text
+from .loader import Document, key_home, source_text
 from .model import (
     CLIENT_FACTS,
     CLIENT_OS,
@@ -39,6 +39,7 @@ from .model import (
     Step,
     TicketDefaults,
 )
+from .testing import check_test_answers
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-+[a-z0-9]+)*$")
 NAME = re.compile(r"^[A-Za-z0-9_]+(?:[-_][A-Za-z0-9_]+)*$")
@@ -77,7 +78,7 @@ IMAGE_KEYS = Keys({"src": True, "alt": True})
 CASE_KEYS = Keys({"when": True, "next": True})
 TICKET_KEYS = Keys({"queue": False, "priority": False})
 TEST_KEYS = Keys({"name": False, "client": False, "answers": True, "expect": True, "priority": False,
-                  "queue": False})
+                  "queue": False, "summary": False})
 CLIENT_KEYS = Keys({"os": False, "mobile": False})
 
 _MISSING = object()
@@ -115,6 +116,8 @@ class _Shape:
             if key not in spec:
                 if key in extra:
                     hint = f"{key!r} is not used by this type of step; allowed keys: {', '.join(spec)}"
+                elif key_home(key):  # a key of another place, at the wrong indentation: say where it goes
+                    hint = key_home(key)
                 else:
                     hint = did_you_mean(key, list(spec) + list(extra)) or f"allowed keys: {', '.join(spec)}"
                 self.r.error(loc + (key,), f"unknown key {key!r} in {what}", "unknown-key", hint=hint)
@@ -233,6 +236,8 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
                 if step is not None:
                     steps[step_id] = step
     tests = _build_tests(s, top)
+    if _drop_follow_ons(top, raw_steps, report):
+        return None
     if flow_id is None or title is None or start is None:
         return None
     flow = Flow(
@@ -243,7 +248,35 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
     )
     check_text_names(flow, report)
     check_images(flow, report, images_dir_of(source_path))
+    check_test_answers(flow, report)
     return flow
+
+
+def _drop_follow_ons(top: dict, raw_steps, report: Report) -> bool:
+    """A step's key at the indentation of step ids or of the flow's keys (``options:`` dedented): drop
+    the finding that the step above it misses that key, whose cause it is. True if there is one: the
+    flow is then not built, so the graph checks add no noise either."""
+    raw_steps = raw_steps if isinstance(raw_steps, dict) else {}
+    where = report.positions.key
+    misplaced = [(sid, ("steps", sid)) for sid, raw in raw_steps.items() if _misplaced(sid, raw)]
+    misplaced += [(key, (key,)) for key in top if key not in TOP_KEYS and key in ALL_STEP_KEYS]
+    if not misplaced:
+        return False
+    starts = sorted((where(("steps", sid)).line, sid) for sid in raw_steps)
+    drop = set()
+    for key, loc in misplaced:
+        line = where(loc).line
+        above = [start for start, sid in starts if start < line and not _misplaced(sid, raw_steps[sid])]
+        if above:
+            drop.add((above[-1], f"required key {key!r}"))
+    report.findings[:] = [f for f in report.findings if not (
+        f.rule == "missing-key" and any(f.line == line and f.message.endswith(end) for line, end in drop))]
+    return True
+
+
+def _misplaced(step_id, raw) -> bool:
+    """True for a step id that is a step's key whose value is no step (``options:`` dedented a level)."""
+    return (not isinstance(raw, dict) or "type" not in raw) and key_home(step_id).startswith(f"`{step_id}` is a step")
 
 
 def _build_step(s: _Shape, step_id, raw) -> Step | None:
@@ -253,6 +286,10 @@ def _build_step(s: _Shape, step_id, raw) -> Step | None:
     if not SLUG.match(step_id):
         r.error(loc, f"step id {step_id!r} is not a slug", "not-a-slug",
                 hint=f"use lowercase letters, digits and dashes, e.g. {_slugify(step_id)!r}")
+    if _misplaced(step_id, raw):
+        r.error(loc, f"`{step_id}:` is at the wrong indentation: here it reads as a step id", "misplaced-key",
+                hint=key_home(step_id) + ", in line with the other keys of the step above it")
+        return None
     if not isinstance(raw, dict):
         r.error(loc, f"{what} must be a mapping with a `type:`, not {_describe(raw)}", "wrong-type", key=False)
         return None
@@ -548,8 +585,10 @@ def _build_tests(s: _Shape, top) -> list:
                 client["mobile"] = mobile
         priority = s.enum(item, "priority", loc, what, PRIORITIES)
         queue = s.text(item, "queue", loc, what)
+        summary = s.text(item, "summary", loc, what)
         if expect is not None:
-            tests.append(FlowTest(name, tuple(answers), expect, MappingProxyType(client), priority, queue, loc))
+            tests.append(FlowTest(name, tuple(answers), expect, MappingProxyType(client), priority, queue, loc,
+                                  summary))
     return tests
 
 

@@ -360,7 +360,8 @@ def _compose(text: str) -> yaml.Node | None:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{problem} ({exc.context})"
-        raise YamlProblem(problem, pos, hint=_syntax_hint(problem)) from None
+        raise (_tab_problem(text, pos) or _indent_problem(text, pos, problem)
+               or YamlProblem(problem, pos, hint=_syntax_hint(problem))) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(str(exc).splitlines()[0], Pos(1, 1)) from None
     except ValueError as exc:  # e.g. "unacceptable character" from the reader
@@ -479,3 +480,224 @@ def _syntax_hint(problem: str) -> str:
     if "found undefined alias" in problem:
         return "an *alias needs an &anchor defined earlier in the file"
     return "quote the value if it holds YAML punctuation such as : # [ ] { } or starts with * & ! |"
+
+
+# --- Saying what is wrong with the indentation ---------------------------------------------------
+#
+# libyaml reports where it gave up, which after a tab or a key at the wrong indentation is often a
+# confusing message about another line. Before the raw message is used, the lines up to that point
+# are read as text: the first tab in an indentation is reported as such, and a key at the wrong
+# indentation is reported with the place it probably belongs.
+
+#: Where each key of the flow format stands: kind -> (description, how to place a key there, keys).
+#: The key tables of build.py are the rules; tests/test_flows_loader.py checks that every key they
+#: hold is here. Only hints use this table.
+KEY_HOMES = {
+    "top": ("a top-level key", "start it at column 1, with `id:` and `steps:`",
+            frozenset({"id", "title", "summary", "category", "keywords", "ticket", "start", "steps",
+                       "allow_escalation", "tests", "status"})),
+    "step": ("a step key", "indent it under a step in `steps:`",
+             frozenset({"type", "title", "links", "text", "options", "next", "fields", "cases", "default",
+                        "summary", "priority", "queue", "flow", "step", "image", "contact"})),
+    "option": ("an option key", "indent it under an option of a question's `options:` (`- label: ...`)",
+               frozenset({"label", "next", "value"})),
+    "field": ("a form field key", "indent it under a field of a form's `fields:` (`- name: ...`)",
+              frozenset({"name", "label", "kind", "choices", "required", "help"})),
+    "case": ("a branch case key", "indent it under a case of a branch's `cases:` (`- when: ...`)",
+             frozenset({"when", "next"})),
+    "link": ("a link key", "indent it under a link in `links:` (`- label: ...`)", frozenset({"label", "url"})),
+    "test": ("a test key", "indent it under a test in `tests:` (`- answers: ...`)",
+             frozenset({"name", "client", "answers", "expect", "priority", "queue", "summary"})),
+    "ticket": ("a `ticket:` key", "indent it under `ticket:` at the top", frozenset({"queue", "priority"})),
+    "client": ("a key of a test's `client:`", "indent it under a test's `client:`", frozenset({"os", "mobile"})),
+    "image": ("a key of `image:`", "indent it under a step's `image:`", frozenset({"src", "alt"})),
+}
+_SEQ = object()  # in a textual path: a list item
+_LIST_KINDS = {"options": "option", "fields": "field", "cases": "case", "links": "link"}
+_KEY_LINE = re.compile(r"( *)((?:- +)*)([A-Za-z0-9_.-]+) *:(?: +(\S.*))?$")
+_BLOCK_START = re.compile(r"[|>][-+0-9]*(?: +#.*)?$")
+
+
+def key_home(key: str) -> str:
+    """"`next` is a step key (also ...): indent it under a step in `steps:`", or '' for no key of the format."""
+    homes = [kind for kind, (_, _, keys) in KEY_HOMES.items() if key in keys]
+    if not homes:
+        return ""
+    first, place, _ = KEY_HOMES[homes[0]]
+    also = f" (also {', '.join(KEY_HOMES[kind][0] for kind in homes[1:])})" if homes[1:] else ""
+    return f"`{key}` is {first}{also}: {place}"
+
+
+def _tab_problem(text: str, pos: Pos) -> YamlProblem | None:
+    """A tab in the indentation of a line up to the error's line, as the finding."""
+    for number, line in enumerate(text.split("\n")[: pos.line], start=1):
+        body = line.lstrip(" \t-")
+        indent = line[: len(line) - len(body)]
+        if "\t" in indent and (line.startswith("\t") or number == pos.line):
+            return YamlProblem("a tab character in the indentation; YAML allows only spaces there",
+                               Pos(number, indent.index("\t") + 1),
+                               hint="indent with spaces, never tabs (set your editor to insert spaces "
+                                    "for the Tab key)")
+    return None
+
+
+@dataclass(slots=True)
+class _Row:
+    """A line of the file that holds a key: where its key and list dash stand (0-based columns)."""
+
+    number: int  # 1-based
+    start: int  # column of the dash, else of the key
+    key_col: int
+    key: str
+    value: str | None  # the rest of the line after `key:`, if any
+
+
+def _rows(lines: list) -> list:
+    """One entry per line: a :class:`_Row`, or None for a line with no key (text, comments, blanks,
+    the lines of a ``|`` or ``>`` block)."""
+    rows: list = []
+    block_above = None  # the column a block scalar's lines must be deeper than
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip(" "))
+        if block_above is not None and (not stripped or indent > block_above):
+            rows.append(None)
+            continue
+        block_above = None
+        match = _KEY_LINE.match(line)
+        if not stripped or stripped.startswith("#") or match is None:
+            rows.append(None)
+            continue
+        key_col = len(match.group(1)) + len(match.group(2))
+        value = match.group(4)
+        if value and _BLOCK_START.match(value):
+            block_above = len(match.group(1))
+        rows.append(_Row(number, len(match.group(1)), key_col, match.group(3), value))
+    return rows
+
+
+def _parents(rows: list, index: int) -> tuple:
+    """The textual path of keys enclosing the key of ``rows[index]``, outermost first, with _SEQ for
+    list items, as the indentation reads whatever it means; and the indexes of the rows holding those
+    keys, innermost first. (None, []) where the indentation is ragged."""
+    row = rows[index]
+    path: list = []
+    holders: list = []
+    col = row.key_col
+    if row.start < row.key_col:  # the row starts a list item
+        path.append(_SEQ)
+        col = row.start
+    for number in range(index - 1, -1, -1):
+        above = rows[number]
+        if col == 0:
+            break
+        if above is None or above.start >= col:
+            continue
+        if above.key_col == col:  # a sibling key in the same list item
+            path.insert(0, _SEQ)
+            col = above.start
+        elif above.key_col < col:
+            path.insert(0, above.key)
+            holders.append(number)
+            col = above.key_col
+            if above.start < above.key_col:
+                path.insert(0, _SEQ)
+                col = above.start
+        else:
+            return None, []
+    return (path, holders) if col == 0 else (None, [])
+
+
+def _kind(path: list) -> str | None:
+    """What the keys at `path` are keys of ("top", "step", "option", ...; "step-id" for step ids)."""
+    if not path:
+        return "top"
+    if path == ["steps"]:
+        return "step-id"
+    if path == ["ticket"]:
+        return "ticket"
+    if len(path) == 2 and path[0] == "tests" and path[1] is _SEQ:
+        return "test"
+    if len(path) == 3 and path[0] == "tests" and path[1] is _SEQ and path[2] == "client":
+        return "client"
+    if len(path) >= 2 and path[0] == "steps":
+        rest = path[2:]
+        if not rest:
+            return "step"
+        if rest == ["image"]:
+            return "image"
+        if len(rest) == 2 and rest[1] is _SEQ:
+            return _LIST_KINDS.get(rest[0])
+    return None
+
+
+def _fits(row: _Row, kind: str | None) -> bool | None:
+    """Whether `row`'s key may stand where keys of `kind` stand (None: cannot tell)."""
+    if kind is None:
+        return None
+    if kind == "step-id":  # any id, but a step is a mapping: `type: resolved` here is a step key
+        return not row.value or row.value.startswith(("{", "&", "*", "#"))
+    return row.key in KEY_HOMES[kind][2]
+
+
+_NOUNS = {"option": "an option", "field": "a form field", "case": "a branch case", "link": "a link",
+          "image": "the image"}
+
+
+def _where(path: list) -> str:
+    """"step 'power'", "an option of step 'power'", "the top of the flow", ... for the keys at `path`."""
+    kind = _kind(path)
+    if kind == "step":
+        return f"step {path[1]!r}"
+    if kind in _NOUNS:
+        return f"{_NOUNS[kind]} of step {path[1]!r}"
+    return {"top": "the top of the flow", "step-id": "the step ids in `steps:`", "test": "a test",
+            "ticket": "`ticket:`", "client": "a test's `client:`"}.get(kind, "the keys above it")
+
+
+def _indent_problem(text: str, pos: Pos, problem: str) -> YamlProblem | None:
+    """A key at the wrong indentation, found from the lines around a syntax error, as the finding.
+
+    Either the key above the error stands where such a key cannot (``next:`` at the top level), or
+    the key at the error lines up with none of the keys around it: then the hint names the keys it
+    probably belongs with, the nearest ones above where a key of its kind may stand.
+    """
+    if not any(p in problem for p in ("mapping values are not allowed", "did not find expected",
+                                      "expected <block end>")):
+        return None
+    lines = text.split("\n")
+    rows = _rows(lines[: pos.line])
+    index = pos.line - 1
+    row = rows[index] if index < len(rows) else None
+    if row is None or pos.col - 1 not in (row.start, row.key_col, row.key_col + len(row.key)):
+        return None
+    above = next((i for i in range(index - 1, -1, -1) if rows[i] is not None), None)
+    if above is None:
+        return None
+    prev = rows[above]
+    prev_path, holders = _parents(rows, above)
+    prev_kind = _kind(prev_path) if prev_path is not None else None
+    if _fits(prev, prev_kind) is False and key_home(prev.key):
+        hint = key_home(prev.key)
+        if prev_kind == "step-id":
+            step = next((r for r in reversed(rows[:above]) if r is not None and r.key_col == prev.key_col), None)
+            if step is not None:
+                hint += f", e.g. under `{step.key}:` on line {step.number}, in line with its other keys"
+        reads = {"top": "a key of the flow itself", "step-id": "a step id"}.get(
+            prev_kind, f"a key of {_where(prev_path)}")
+        return YamlProblem(f"`{prev.key}:` is at the wrong indentation (column {prev.key_col + 1}): there it "
+                           f"reads as {reads}", Pos(prev.number, prev.key_col + 1), hint=hint)
+    # The key at the error: the nearest key above, or one of its parents, where a key like it may stand.
+    for candidate in [above, *holders]:
+        path, _ = _parents(rows, candidate)
+        if path is None:
+            break
+        if _fits(row, _kind(path)):
+            sibling = rows[candidate]
+            deeper = "deeper than" if row.key_col > sibling.key_col else "less deep than"
+            return YamlProblem(
+                f"`{row.key}:` is indented {deeper} the keys it goes with (column {row.key_col + 1})",
+                Pos(row.number, row.key_col + 1),
+                hint=f"`{row.key}` probably belongs to {_where(path)}: start it at column "
+                     f"{sibling.key_col + 1}, in line with `{sibling.key}:` on line {sibling.number}")
+    return None
