@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from .flows.lint import Checked, check_file, check_set, findings_json, flow_files, paused_gc
 from .flows.model import Flow
 from .flows.registry import touch_marker
-from .flows.testing import run_tests
+from .flows.testing import coverage, run_tests
 from .flows_runtime import reload_marker
 
 flows_cli = AppGroup("flows", help="Check, inspect and test troubleshooting flows.")
@@ -293,41 +293,71 @@ def graph_command(flow_id: str, fmt: str) -> None:
 
 
 @flows_cli.command("test")
+@click.option("--verbose", "-v", is_flag=True, help="List every option and branch case that no test takes.")
+@click.option("--require-coverage", is_flag=True,
+              help="Fail unless the tests take every end, option and branch case.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def test_command(paths) -> None:
-    """Run the `tests:` of flow files (default: FLOWS_DIR) and list the ends no test reaches."""
+def test_command(verbose: bool, require_coverage: bool, paths) -> None:
+    """Run the `tests:` of flow files (default: FLOWS_DIR) and report what they cover.
+
+    Per flow: tests passed, and the ends, question options and branch cases (each case and the
+    default) that some test takes. Ends that no test reaches are listed; options and cases too
+    with --verbose.
+    """
     checked = _check_paths(paths)
     for c in checked:
         for f in c.findings:
             if f.severity == "error":
                 click.echo(str(f))
     broken = [c for c in checked if not c.ok]
-    flows = {c.flow.id: c.flow for c in checked if c.ok}
+    # A file whose only errors are in its tests' answers still runs them: each failure shows its path.
+    runnable = [c for c in checked if c.flow is not None and
+                all(f.rule.startswith("test-") for f in c.findings if f.severity == "error")]
+    flows = {c.flow.id: c.flow for c in runnable}
     if paths:  # goto targets outside PATHS come from FLOWS_DIR
         for flow in current_app.extensions["flows"].flows.values():
             flows.setdefault(flow.id, flow)
-    mine = {c.flow.id for c in checked if c.ok}
-    results, uncovered = run_tests({k: v for k, v in flows.items() if k in mine}, lookup=flows)
-    # A goto into another flow counts as reaching that flow's ends too; run_tests saw them all.
+    mine = {c.flow.id for c in runnable}
+    results, _ = run_tests({k: v for k, v in flows.items() if k in mine}, lookup=flows)
+    # A goto into another flow counts for that flow's ends, options and cases too.
     failed = [r for r in results if not r.passed]
     for r in failed:
         click.echo(f"{r.where}: FAIL {r.flow.id}: {r.test.name}: {r.failure}")
+        click.echo(f"    walked: {' > '.join(r.walked)}")
+    if failed:
+        click.echo("")
+    gaps = []
     for flow in sorted((flows[i] for i in mine), key=lambda f: f.id):
         mine_results = [r for r in results if r.flow is flow]
         ok = sum(r.passed for r in mine_results)
-        ends = flow.ends()
-        missed = [s for f, s in uncovered if f is flow]
-        cover = f"{len(ends) - len(missed)}/{len(ends)} ends reached"
-        click.echo(f"{flow.id:<28} {ok}/{len(mine_results)} tests passed, {cover}")
-    if uncovered:
+        cov = coverage(flow, results)
+        figures = [f"{total - len(missed)}/{total} {what}" for total, missed, what in (
+            (cov.ends, cov.missed_ends, "ends"), (cov.options, cov.missed_options, "options"),
+            (cov.cases, cov.missed_cases, "branch cases"))]
+        click.echo(f"{flow.id:<28} {ok}/{len(mine_results)} tests passed, {', '.join(figures)}")
+        gaps.append((flow, cov))
+    missed_ends = [(flow, m) for flow, cov in gaps for m in cov.missed_ends]
+    if missed_ends:
         click.echo("\nEnds that no test reaches:")
-        for flow, step in uncovered:
-            pos = flow.where(step.path)
-            click.echo(f"{flow.source_path}:{pos.line}:{pos.col}: {step.type} step {step.id!r} of {flow.id!r}")
+        for flow, (what, path) in missed_ends:
+            pos = flow.where(path)
+            click.echo(f"{flow.source_path}:{pos.line}:{pos.col}: {what} of {flow.id!r}")
+    missed_other = [(flow, m) for flow, cov in gaps for m in cov.missed_options + cov.missed_cases]
+    if missed_other and verbose:
+        click.echo("\nOptions and branch cases that no test takes:")
+        for flow, (what, path) in sorted(missed_other, key=lambda x: (x[0].id, x[0].where(x[1][1]).line)):
+            pos = flow.where(path)
+            click.echo(f"{flow.source_path}:{pos.line}:{pos.col}: {what} of {flow.id!r}")
+    elif missed_other:
+        click.echo(f"\n{len(missed_other)} option(s) and branch case(s) that no test takes: "
+                   "run with --verbose to list them")
     total = len(results)
     click.echo(f"\n{total - len(failed)} passed, {len(failed)} failed" +
                (f"; {len(broken)} file(s) with errors" if broken else ""), err=True)
-    if failed or broken:
+    incomplete = require_coverage and any(not cov.complete for _, cov in gaps)
+    if incomplete:
+        click.echo("--require-coverage: some ends, options or branch cases are taken by no test", err=True)
+    if failed or broken or incomplete:
         sys.exit(1)
 
 

@@ -112,7 +112,7 @@ def test_graph_svg_without_graphviz_says_what_to_do(runner, monkeypatch):
 def test_flows_test_passes_and_reports_coverage(runner):
     result = runner.invoke(args=["flows", "test"])
     assert result.exit_code == 0, result.output
-    assert "printer                      3/3 tests passed, 3/3 ends reached" in result.output
+    assert "printer                      3/3 tests passed, 3/3 ends, 3/7 options, 3/5 branch cases" in result.output
     assert "8 passed, 0 failed" in result.output
 
 
@@ -133,7 +133,7 @@ def test_flows_test_lists_ends_no_test_reaches(runner, tmp_path):
                     "tests:\n  - answers: [One]\n    expect: resolved\n")
     result = runner.invoke(args=["flows", "test", str(path)])
     assert result.exit_code == 0
-    assert "1/2 ends reached" in result.output
+    assert "1/1 tests passed, 1/2 ends, 1/2 options, 0/0 branch cases" in result.output
     assert f"{path}:16:3: escalate step 'c' of 'broken'" in result.output
 
 
@@ -149,7 +149,7 @@ def test_lint_of_one_file_checks_goto_steps_in_other_flows(runner, tmp_path):
 def test_flows_test_of_one_file_follows_goto_into_the_others(runner):
     result = runner.invoke(args=["flows", "test", str(FIXTURE_FLOWS / "network.yaml")])
     assert result.exit_code == 0, result.output
-    assert "network                      3/3 tests passed, 1/1 ends reached" in result.output
+    assert "network                      3/3 tests passed, 1/1 ends, 4/4 options, 0/0 branch cases" in result.output
 
 
 def test_lint_of_one_file_checks_its_id_against_the_library(runner, tmp_path):

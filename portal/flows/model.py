@@ -183,6 +183,7 @@ class FlowTest:
     priority: str | None = None
     queue: str | None = None
     path: tuple = ()
+    summary: str | None = None  # with expect: escalated, the ticket's summary as the answers fill it in
 
 
 @dataclass(frozen=True, slots=True, eq=False)
