@@ -76,6 +76,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.register_blueprint(desk_bp)
 
     from .auth.cli import users_cli
+    from .authoring import terminal  # noqa: F401  (adds `flask flows walk`)
     from .cli import flows_cli
 
     app.cli.add_command(flows_cli)

@@ -88,6 +88,7 @@ ACCESS = {
     "desk.attachment": STAFF,
     "desk.walk_with_caller": STAFF,
     "selfservice.with_caller": STAFF,
+    "selfservice.preview_start": STAFF,  # staff try any flow, a draft too (tests/test_preview.py)
     "supervisor.overview": STAFF,
     "supervisor.overview_csv": STAFF,  # the overview's self-service figures as CSV
     # administration
@@ -111,7 +112,8 @@ ACCESS = {
 PUBLIC_ARGUMENTS = {"walk_id": "no-such-walk", "flow_id": "no-such-flow", "number": 999999, "token": "not-a-token",
                     "filename": "no-such-file.css"}
 #: What a staff POST must carry to reach its page rather than a 404 (others are sent empty).
-FORMS = {"selfservice.with_caller": {"flow": "network", "os": "Windows"}}
+FORMS = {"selfservice.with_caller": {"flow": "network", "os": "Windows"},
+         "selfservice.preview_start": {"flow": "network"}}
 #: Signed-in pages reached by an emailed link whose token belongs to one account (tests/test_profile.py).
 TOKEN_BOUND = {"profile.confirm_email"}
 ROLES = ("anonymous", "requester", "technician", "admin")

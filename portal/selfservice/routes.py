@@ -113,6 +113,8 @@ def _owned(walk_id: str, *, with_ticket: bool = False) -> services.Position:
     walk = services.walk_by_id(walk_id[:64], with_ticket=with_ticket)
     if walk is None:
         abort(404)
+    if walk.preview and not (current_user.is_authenticated and current_user.is_staff):
+        abort(404)  # a staff member's preview; their own account's role check as well as the owner check below
     if walk.agent_id is not None:
         # A technician's walk with a caller is the technician's: the caller reads the answers out
         # on the phone, and never answers the steps (nor ends the walk into their ticket) themself.
@@ -190,7 +192,8 @@ def _end_view(pos: services.Position):
     return render("selfservice/walk.html", "flow_step", view="end", walk=walk, flow=pos.flow, state=pos.state,
                   end_step=end_step if end_step is not None and end_step.type in ("resolved", "escalate") else None,
                   end_text=last.text if last is not None else None, contact=_contact(pos),
-                  ticket=ticket, ticket_url=ticket_url, number=pos.state.number)
+                  ticket=ticket, ticket_url=ticket_url, number=pos.state.number,
+                  would_be_ticket=services.would_be_ticket(pos))
 
 
 def _contact(pos: services.Position) -> str:
@@ -262,10 +265,11 @@ def begin(flow_id: str):
     wanted = request.args.get("version", "")
     if found is None or (wanted and not found.hash.startswith(wanted)):
         # The file changed or vanished since the page was shown: use the version the page showed.
-        older = next((f for h, f in flows.versions.items() if h.startswith(wanted) and f.id == flow_id), None)
+        older = next((f for h, f in flows.versions.items()
+                      if h.startswith(wanted) and f.id == flow_id and not f.draft), None)
         found = older or found
-    if found is None:
-        abort(404)
+    if found is None or (flows.get(flow_id) is None and flows.get_any(flow_id) is not None):
+        abort(404)  # no such flow, or a draft now: drafts are walked in preview only
     pos = _start(found, _client(), commit=False)  # stored with its first answer, in one transaction
     response = _need_help(pos) if request.args.get("help") else _apply_answer(pos, 1)
     services.keep_started(pos.walk)
@@ -319,6 +323,8 @@ def restart(walk_id: str):
     """Start over: this walk is left as abandoned and the flow starts afresh."""
     walk = _owned(walk_id).walk
     services.abandon(walk)
+    if walk.preview and registry().get_any(walk.flow_id) is not None:  # a new preview, of the file as it stands
+        return _preview(registry().get_any(walk.flow_id), walk.client_os, walk.client_mobile)
     if registry().get(walk.flow_id) is None:
         return go_to(url_for("selfservice.home"))
     return go_to(url_for("selfservice.flow", flow_id=walk.flow_id))
@@ -405,6 +411,32 @@ def feedback(walk_id: str):
     if not htmx:
         return redirect(url_for("selfservice.end", walk_id=pos.walk.id, _anchor="feedback"), code=303)
     return _end_view(pos)
+
+
+# --- staff try a flow (a draft too) in preview ------------------------------------------------------
+
+
+@bp.post("/flows/preview")  # the flow in the form's `flow` field
+@bp.post("/flows/<flow_id>/preview")
+@staff_required
+def preview_start(flow_id: str | None = None):
+    """Start a preview of any flow, a draft included: counted nowhere, and an escalation opens no ticket.
+
+    The device is the browser's unless the form names one (`os`, and `mobile` = yes / no).
+    """
+    client = _client()
+    os_name = request.form.get("os") or client["os"]
+    mobile = request.form.get("mobile")
+    found = registry().get_any(flow_id or request.form.get("flow", "")[:100])
+    return _preview(found, os_name, client["mobile"] if mobile is None else mobile == "yes")
+
+
+def _preview(found, os_name: str, mobile: bool):
+    if found is None:
+        abort(404)
+    pos = services.start_preview(found, {"os": os_name if os_name in CLIENT_OS else "Other", "mobile": mobile},
+                                 current_user._get_current_object())
+    return go_to(_url(pos))
 
 
 # --- pictures of flow steps ----------------------------------------------------------------------------

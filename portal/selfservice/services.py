@@ -132,7 +132,7 @@ class Position:
         if walk.status in (WalkStatus.ESCALATED, WalkStatus.ABANDONED):
             return View.END
         if state.status == engine.ESCALATED:
-            return View.CONTACT
+            return View.END if walk.preview else View.CONTACT  # a preview asks no contact details: no ticket opens
         if state.status == engine.RESOLVED:
             return View.END
         return View.STEP
@@ -334,6 +334,18 @@ def start_caller_walk(ticket, flow: Flow, actor: User, *, os: str, mobile: bool)
                   caller_ticket_id=ticket.id)
 
 
+def start_preview(flow: Flow, client: dict, staff: User) -> Position:
+    """A staff member tries `flow` (a draft too): a walk like any other, but counted nowhere and opening no ticket."""
+    return _start(flow, client, user_id=staff.id, preview=True)
+
+
+def would_be_ticket(pos: Position) -> tickets.TicketDraft | None:
+    """The ticket an escalated preview would have opened (subject, queue, priority, transcript), or None."""
+    if not pos.walk.preview or pos.state.status != engine.ESCALATED:
+        return None
+    return tickets.walk_ticket(pos.walk.flow_title, pos.state)
+
+
 def is_agent_walk(walk: Walk) -> bool:
     """A technician walking a flow for a caller: the walk ends in the caller's ticket."""
     return walk.agent_id is not None and walk.caller_ticket_id is not None
@@ -403,7 +415,7 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
         else:
             _save(walk, state)
         tickets.attach_walk(walk.caller_ticket, walk, state, actor)
-    elif state.status == engine.ESCALATED and requester is not None:
+    elif state.status == engine.ESCALATED and requester is not None and not walk.preview:
         moved = _moved_to(walk, state)
         if engine.contact_of(moved.flow, state) == "email":
             return open_ticket(moved, requester=requester)
@@ -432,6 +444,8 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     state = pos.state
     if state.status != engine.ESCALATED:
         raise WalkError("This guide hasn't been handed to the help desk.")
+    if pos.walk.preview:
+        raise WalkError("A preview opens no ticket.")
     draft = tickets.walk_ticket(pos.walk.flow_title, state)  # what a preview shows as the ticket it would open
     _mark_escalated(pos.walk, state)
     tickets.open_ticket(TicketSource.WALK, subject=draft.subject, queue=draft.queue, priority=draft.priority,
@@ -465,7 +479,9 @@ def abandon(walk: Walk) -> None:
 
 
 def record_feedback(walk: Walk, helped: bool, comment: str | None) -> None:
-    """Store the answer to "Did this help?"."""
+    """Store the answer to "Did this help?" (not for a preview: it would count in the figures)."""
+    if walk.preview:
+        return
     walk.helped = helped
     walk.feedback = (comment or "").strip()[:2000] or None
     _commit(walk)
@@ -504,7 +520,8 @@ def _same_answer(entry, value) -> bool:
 
 
 def active_walks(user_id: int, limit: int = 5) -> list:
-    """A signed-in user's unfinished walks, newest first (not a technician's walks with them as the caller)."""
+    """A signed-in user's unfinished walks, newest first (not a technician's with them as the caller, nor previews)."""
     return db.session.scalars(
-        sa.select(Walk).where(Walk.user_id == user_id, Walk.agent_id.is_(None), Walk.status == WalkStatus.ACTIVE)
+        sa.select(Walk).where(Walk.user_id == user_id, Walk.agent_id.is_(None), Walk.status == WalkStatus.ACTIVE,
+                              Walk.preview.is_(False))
         .order_by(Walk.updated_at.desc()).limit(limit)).all()
