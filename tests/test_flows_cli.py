@@ -211,3 +211,126 @@ def test_flows_reload_lists_files_left_out_and_fails(tmp_path):
     assert "left out  " in result.output and "printer.yaml:" in result.output and "[yaml-syntax]" in result.output
     assert "2 flow(s) live, 0 draft(s), 1 file(s) left out." in result.output
     assert "keeps its last good version" in result.output and marker.exists()
+
+
+# --- Stricter flow tests (issue 10, item 7) ---------------------------------------------------------
+
+DESK = """\
+id: desk-phone
+title: My desk phone is dead
+start: lights
+steps:
+  lights:
+    type: question
+    text: Is there a light on the phone?
+    options:
+      - label: "Yes"
+        next: where
+      - label: "No"
+        value: dark
+        next: which
+  which:
+    type: branch
+    cases:
+      - when: {client.os: Windows}
+        next: where
+    default: fixed
+  where:
+    type: form
+    fields:
+      - {name: phone_number, label: Extension, kind: text, required: true}
+      - {name: desk, label: Desk, kind: text}
+    next: call-us
+  call-us:
+    type: escalate
+    summary: "Desk phone {phone_number} is dead"
+    text: We will come to your desk.
+  fixed:
+    type: resolved
+    text: Good.
+tests:
+"""
+
+
+def write_flow(tmp_path, tests: str):
+    path = tmp_path / "desk-phone.yaml"
+    path.write_text(DESK + tests)
+    return path
+
+
+def test_an_unknown_field_in_answers_is_a_lint_error_and_fails_the_run(runner, tmp_path):
+    path = write_flow(tmp_path, '  - name: misspelt field\n    answers: ["Yes", {phone_numbr: "4021"}]\n'
+                                "    expect: escalated\n")
+    lint = runner.invoke(args=["flows", "lint", str(path)])
+    assert lint.exit_code == 1
+    assert (f"{path}:35:23: error: test 1 (misspelt field): answer 2 names no form field of the flow: 'phone_numbr'; "
+            "did you mean 'phone_number'? [test-unknown-answer]") in lint.output
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 1
+    assert "[test-unknown-answer]" in result.output  # the lint error, and the run that shows what it does
+    assert (f"{path}:34:5: FAIL desk-phone: misspelt field: answer 2: form 'where' has no field 'phone_numbr'; "
+            "did you mean 'phone_number'? (fields: phone_number, desk)") in result.output
+    assert '    walked: lights "Yes" > where {phone_numbr: "4021"} (refused)' in result.output
+
+
+def test_an_unknown_option_in_answers_is_a_lint_error_with_did_you_mean(runner, tmp_path):
+    path = write_flow(tmp_path, "  - answers: [Yse]\n    expect: resolved\n")
+    result = runner.invoke(args=["flows", "lint", str(path)])
+    assert result.exit_code == 1
+    assert (f"{path}:34:15: error: test 1: answer 1 is no option of any question of the flow: 'Yse'; "
+            "did you mean 'Yes'? [test-unknown-answer]") in result.output
+
+
+def test_answers_by_value_and_continue_are_known(runner, tmp_path):
+    path = write_flow(tmp_path, "  - answers: [dark, Continue]\n    expect: resolved\n")
+    assert runner.invoke(args=["flows", "lint", "--strict", str(path)]).exit_code == 0
+
+
+def test_a_test_asserts_the_tickets_summary_with_the_answers_filled_in(runner, tmp_path):
+    passing = ('  - answers: ["Yes", {phone_number: "4021"}]\n    expect: escalated\n'
+               '    summary: "Desk phone 4021 is dead"\n')
+    path = write_flow(tmp_path, passing)
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 0, result.output
+    path = write_flow(tmp_path, passing.replace("phone 4021", "phone 4022"))
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 1
+    assert ("FAIL desk-phone: test 1: expected summary 'Desk phone 4022 is dead', the ticket has "
+            "'Desk phone 4021 is dead'") in result.output
+    assert '    walked: lights "Yes" > where {phone_number: "4021", desk: ""} > call-us (escalated)' in result.output
+
+
+def test_a_failure_prints_the_path_walked_through_branches(runner, tmp_path):
+    path = write_flow(tmp_path, "  - client: {os: Windows}\n    answers: [dark]\n    expect: resolved\n")
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 1
+    assert "FAIL desk-phone: test 1: expected resolved, stopped at step 'where' of 'desk-phone' (active)" \
+        in result.output
+    assert '    walked: lights "No" > which (case 1) > where (stopped: no answers left)' in result.output
+
+
+def test_flows_test_reports_options_and_branch_cases_covered(runner, tmp_path):
+    path = write_flow(tmp_path, "  - answers: [dark]\n    expect: resolved\n")
+    result = runner.invoke(args=["flows", "test", str(path)])
+    assert result.exit_code == 0, result.output  # gaps are reported, not failures
+    assert "desk-phone                   1/1 tests passed, 1/2 ends, 1/2 options, 1/2 branch cases" \
+        in result.output
+    assert f"{path}:26:3: escalate step 'call-us' of 'desk-phone'" in result.output
+    assert "2 option(s) and branch case(s) that no test takes: run with --verbose to list them" in result.output
+    verbose = runner.invoke(args=["flows", "test", "--verbose", str(path)])
+    assert verbose.exit_code == 0
+    assert f"{path}:9:9: option 'Yes' of step 'lights' of 'desk-phone'" in verbose.output
+    assert f"{path}:17:9: case 1 of step 'which' of 'desk-phone'" in verbose.output
+    strict = runner.invoke(args=["flows", "test", "--require-coverage", str(path)])
+    assert strict.exit_code == 1 and "--require-coverage" in strict.output
+
+
+def test_full_coverage_passes_require_coverage(runner, tmp_path):
+    path = write_flow(tmp_path, "  - answers: [dark]\n    expect: fixed\n"
+                                "  - client: {os: Windows}\n    answers: [dark, {phone_number: 1}]\n"
+                                "    expect: escalated\n"
+                                '  - answers: ["Yes", {phone_number: 1}]\n    expect: call-us\n')
+    result = runner.invoke(args=["flows", "test", "--require-coverage", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "3/3 tests passed, 2/2 ends, 2/2 options, 2/2 branch cases" in result.output
+    assert "no test takes" not in result.output and "no test reaches" not in result.output
