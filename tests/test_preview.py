@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from portal.database import create_schema
 from portal.extensions import db
-from portal.models import OutboxMessage, Ticket, Walk, WalkStatus
+from portal.figures import queries as figures
+from portal.models import OutboxMessage, Ticket, Walk, WalkStatus, WalkStep
 
 from .conftest import FIXTURE_FLOWS, PASSWORD, Auth, _app_for, _build, make_config
 
@@ -333,3 +334,25 @@ def test_starting_a_preview_needs_the_csrf_token(tmp_path, make_user):
     assert BANNER in _plain(walk_page)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_previews_count_in_no_figure(preview_app, make_user):
+    client, _ = _signed_in(preview_app, make_user, "technician")
+    resolved = _preview(client, "printer")  # resolved, escalated at the end, and "I still need help" at step 1
+    client.post(client.post(resolved, data={"answer": "No"}).headers["Location"], data={"answer": "Continue"})
+    client.post(resolved.replace("/1", "/3"), data={"answer": "Yes"})
+    escalated = _preview(client, "printer")
+    client.post(client.post(escalated, data={"answer": "error"}).headers["Location"], data={"printer_name": "X"})
+    client.post(_preview(client, "vpn-drops").replace("/1", "/help"))
+    requester, _ = _signed_in(preview_app, make_user, "requester")
+    requester.post("/flows/printer/start", data={"answer": "No"})  # one real walk, to count
+
+    with preview_app.app_context():
+        period = figures.Period.last_days()
+        assert figures.headline(period).walks == 1
+        per_flow = figures.flow_figures(period)
+        assert set(per_flow) == {"printer"} and per_flow["printer"].started == 1
+        assert figures.top_problem_steps(period) == []
+        assert {s.walk_id for s in db.session.scalars(sa.select(WalkStep))} == {
+            w.id for w in db.session.scalars(sa.select(Walk).where(Walk.preview.is_(False)))}
+    assert _count(preview_app, Walk, Walk.preview.is_(True)) == 3
