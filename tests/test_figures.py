@@ -159,3 +159,193 @@ def test_a_signed_in_requester_escalating_on_the_first_answer_is_recorded(any_ap
     assert (row.status, row.last_step, row.help_step) == (WalkStatus.ESCALATED, "escalate-urgent", None)
     assert [s[2:] for s in steps_of(any_app, person.walk_id)] == [
         ("power", "It shows an error"), ("details", None), ("urgent-check", None), ("escalate-urgent", None)]
+
+
+# --- every outcome, counted --------------------------------------------------------------------------
+
+
+def staff_client(app, make_user):
+    _, email = make_user("technician", target_app=app)
+    client = app.test_client()
+    client.post("/signin", data={"email": email, "password": PASSWORD})
+    return client
+
+
+def walk_the_outcomes(app, clock, make_user) -> dict:
+    """Nine people on the wifi flow, one the day before the period, and a technician's preview.
+
+    wifi: other-sites (Yes -> restart, No -> fixed); restart (info) -> after (Yes -> fixed, No -> stuck).
+    """
+    people = {}
+    clock.tick(days=-1)
+    people["yesterday"] = Person(app, "wifi", clock).start("No")  # resolved, outside the period
+    clock.tick(days=1)
+    people["a"] = Person(app, "wifi", clock).start("Yes").wait(minutes=1).answer().wait(minutes=1).answer("Yes")
+    people["b"] = Person(app, "wifi", clock).start("Yes").wait(minutes=2).answer().wait(minutes=4).answer("Yes")
+    people["c"] = Person(app, "wifi", clock).start("No")  # resolved at once: 0 seconds
+    people["d"] = Person(app, "wifi", clock).start("Yes").answer().answer("No").contact()  # escalate step
+    people["e"] = Person(app, "wifi", clock).start("Yes").answer().need_help().contact()  # help from "after"
+    people["f"] = Person(app, "wifi", clock).start("Yes")  # leaves on "restart"
+    people["g"] = Person(app, "wifi", clock).start("Yes").start_over()  # Start over on "restart"
+    help_first = Person(app, "wifi", clock)
+    help_first._go(help_first.client.post("/flows/wifi/start?help=1"))  # help on step 1, never sends the form
+    people["h"] = help_first
+    people["a"].wait(minutes=1).feedback("yes")
+    people["b"].wait(minutes=1).feedback("no", "=HYPERLINK(\"http://x\") still slow")
+    # A technician previews the flow to its end: never counted.
+    preview = staff_client(app, make_user)
+    response = preview.post("/flows/wifi/preview")
+    assert response.status_code == 303
+    response = preview.post(response.headers["Location"], data={"answer": "No"})
+    assert response.headers["Location"].endswith("/end")
+    preview.post(response.headers["Location"].replace("/end", "/feedback"), data={"helped": "yes"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Walk).where(Walk.preview.is_(True))) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WalkStep).join(Walk).where(
+            Walk.preview.is_(True))) == 0  # a preview records no steps
+    return people
+
+
+def test_every_outcome_is_counted_once(any_app, clock, make_user):
+    people = walk_the_outcomes(any_app, clock, make_user)
+    with any_app.app_context():
+        fresh = queries.flow_figures(PERIOD)["wifi"]
+        # Not 30 minutes yet: the walk left on "restart" and the one waiting on the contact page are active.
+        assert (fresh.started, fresh.resolved, fresh.escalated, fresh.abandoned, fresh.active) == (8, 3, 2, 1, 2)
+    clock.tick(minutes=31)
+    with any_app.app_context():
+        figures = queries.flow_figures(PERIOD)
+        assert set(figures) == {"wifi"}
+        wifi = figures["wifi"]
+        assert wifi.title == "Wi-Fi connected but no internet"
+        assert (wifi.started, wifi.resolved, wifi.escalated, wifi.abandoned, wifi.active) == (8, 3, 2, 3, 0)
+        assert (wifi.helped_yes, wifi.helped_no, wifi.helped_rate) == (1, 1, 0.5)
+        assert wifi.deflection == wifi.resolved_share == 3 / 8
+        assert (wifi.escalated_share, wifi.abandoned_share) == (2 / 8, 3 / 8)
+        assert wifi.median_resolve_seconds == 120  # 0 s, 120 s and 360 s
+        assert wifi.tickets_avoided == 3
+        # The abandon time is configurable.
+        any_app.config["WALK_ABANDON_MINUTES"] = 60
+        assert queries.flow_figures(PERIOD)["wifi"].abandoned == 1
+        any_app.config["WALK_ABANDON_MINUTES"] = 30
+
+        two_days = Period.days(START.date() - timedelta(days=1), START.date())
+        assert queries.flow_figures(two_days)["wifi"].started == 9  # yesterday's walk too
+
+        version = walk_row(any_app, people["a"].walk_id).version_hash
+        (only,) = queries.version_figures("wifi", PERIOD)
+        assert (only.version_hash, only.started, only.resolved, only.median_resolve_seconds) == (version, 8, 3, 120)
+        assert only.first_walk == START - timedelta(days=0) and only.last_walk >= only.first_walk
+
+        for chosen in (None, version):
+            steps = queries.step_figures("wifi", chosen, PERIOD)
+            assert {s: f.visits for s, f in steps.items()} == {"other-sites": 8, "restart": 6, "after": 4,
+                                                               "fixed": 3, "stuck": 1}
+            assert {s: (f.gave_up, f.asked_help, f.escalated_at_end) for s, f in steps.items()
+                    if f.gave_up or f.asked_help or f.escalated_at_end} == {
+                "restart": (2, 0, 0), "after": (0, 1, 0), "other-sites": (0, 1, 0), "stuck": (0, 0, 1)}
+        assert queries.step_figures("wifi", "not-a-version", PERIOD) == {}
+
+        assert queries.answer_counts("wifi", version, PERIOD) == {"other-sites": [("Yes", 6), ("No", 1)],
+                                                                  "after": [("Yes", 2), ("No", 1)]}
+        said = queries.feedback("wifi", PERIOD)
+        assert [(f.helped, f.comment) for f in said] == [(False, "=HYPERLINK(\"http://x\") still slow"),
+                                                        (True, None)]
+        escalations = queries.escalations_by_step("wifi", PERIOD)
+        assert (escalations.by_end, escalations.by_help) == ([("stuck", 1)], [("after", 1)])
+
+        head = queries.headline(PERIOD)
+        assert (head.walks, head.resolved, head.tickets_avoided, head.deflection) == (8, 3, 3, 3 / 8)
+        worst = queries.top_problem_steps(PERIOD)
+        assert [(p.flow_id, p.step_id, p.gave_up, p.asked_help) for p in worst] == [
+            ("wifi", "restart", 2, 0), ("wifi", "after", 0, 1), ("wifi", "other-sites", 0, 1)]
+        assert worst[0].title == "Wi-Fi connected but no internet"
+        assert [p.step_id for p in queries.top_problem_steps(PERIOD, limit=1)] == ["restart"]
+
+
+def test_an_empty_period_has_no_figures(any_app):
+    with any_app.app_context():
+        assert queries.flow_figures(PERIOD) == {}
+        assert queries.version_figures("wifi", PERIOD) == []
+        assert queries.step_figures("wifi", None, PERIOD) == {}
+        head = queries.headline(PERIOD)
+        assert (head.walks, head.deflection) == (0, None)
+        assert queries.top_problem_steps(PERIOD) == []
+        figures = queries.FlowFigures("wifi")
+        assert figures.deflection is None and figures.helped_rate is None
+
+
+def test_the_reads_are_a_fixed_number_of_aggregate_statements(app, clock, make_user):
+    """However many walks there are, each query is the same few statements, none reading a walk's state."""
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    def statements() -> list:
+        with app.app_context():
+            seen.clear()
+            sa.event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                queries.flow_figures(PERIOD)
+                queries.flow_figures(PERIOD, "wifi")
+                queries.version_figures("wifi", PERIOD)
+                queries.step_figures("wifi", None, PERIOD)
+                queries.answer_counts("wifi", None, PERIOD)
+                queries.feedback("wifi", PERIOD)
+                queries.escalations_by_step("wifi", PERIOD)
+                queries.top_problem_steps(PERIOD)
+                queries.headline(PERIOD)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", count)
+            return list(seen)
+
+    Person(app, "wifi", clock).start("Yes").answer().answer("No").contact()
+    few = statements()
+    for answer in ("Yes", "No", "Yes", "Yes", "No"):
+        Person(app, "wifi", clock).start(answer)
+    Person(app, "printer", clock).start("No").answer().answer("Yes")
+    many = statements()
+    assert len(few) == len(many), ([s[:60] for s in few], [s[:60] for s in many])
+    assert len(many) == 13
+    assert not any("state" in s.split("FROM")[0] for s in many)  # never the walks' JSON
+
+
+# --- the period ----------------------------------------------------------------------------------------
+
+
+def test_the_period_from_the_address():
+    now = datetime(2025, 6, 15, 18, 0, tzinfo=UTC)
+    default = Period.from_args(MultiDict(), now)
+    assert (default.start, default.end) == (datetime(2025, 5, 17, tzinfo=UTC), datetime(2025, 6, 16, tzinfo=UTC))
+    assert default.errors == () and default.args == {"from": "2025-05-17", "to": "2025-06-15"}
+    june = Period.from_args(MultiDict({"from": "2025-06-01", "to": "2025-06-10"}), now)
+    assert (june.start, june.end, june.label) == (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 11, tzinfo=UTC),
+                                                  "1 Jun 2025 to 10 Jun 2025")
+    one_day = Period.from_args(MultiDict({"from": "2025-06-01", "to": "2025-06-01"}), now)
+    assert one_day.end - one_day.start == timedelta(days=1) and one_day.label == "1 Jun 2025"
+    since = Period.from_args(MultiDict({"from": "2025-06-01"}), now)
+    assert since.args == {"from": "2025-06-01", "to": "2025-06-15"}
+    until = Period.from_args(MultiDict({"to": "2025-03-31"}), now)
+    assert until.args == {"from": "2025-03-02", "to": "2025-03-31"}
+    for bad, why in (({"from": "2025-13-01"}, "“2025-13-01” is not a date"),
+                     ({"to": "yesterday"}, "“yesterday” is not a date"),
+                     ({"from": "2025-06-10", "to": "2025-06-01"}, "ends before it starts"),
+                     ({"from": "1990-01-01", "to": "2025-06-01"}, "longer than ten years")):
+        period = Period.from_args(MultiDict(bad), now)
+        assert (period.start, period.end) == (default.start, default.end), bad
+        assert why in period.errors[0] and period.errors[-1] == "Showing the last 30 days."
+
+
+def test_the_median_time_to_resolve(any_app, clock):
+    """The middle duration, or the mean of the middle two (walks timed by the portal's clock)."""
+    durations = {"wifi": [], "network": []}
+    for minutes in (1, 2, 4, 10):  # wifi: 4 walks -> (2 + 4) / 2 minutes
+        Person(any_app, "wifi", clock).start("Yes").wait(minutes=minutes).answer().answer("Yes")
+        durations["wifi"].append(minutes)
+    for minutes in (3, 5, 30):  # network: 3 walks -> 5 minutes
+        Person(any_app, "network", clock).start("Cable").wait(minutes=minutes).answer("No")
+    with any_app.app_context():
+        figures = queries.flow_figures(PERIOD)
+    assert figures["wifi"].median_resolve_seconds == 180
+    assert figures["network"].median_resolve_seconds == 300

@@ -289,7 +289,7 @@ def _medians(group, where: tuple, now: datetime | None = None) -> dict:
               .subquery())
     rows = db.session.execute(
         sa.select(ranked.c.grp, sa.func.avg(ranked.c.seconds))
-        .where(ranked.c.rn.in_([(ranked.c.n + 1) / 2, (ranked.c.n + 2) / 2]))
+        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
         .group_by(ranked.c.grp)).all()
     return {grp: round(float(value), 1) for grp, value in rows if value is not None}  # julianday: ~1 ms noise
 
