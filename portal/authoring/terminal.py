@@ -169,11 +169,9 @@ def _end(flow: Flow, state: engine.State) -> None:
     click.echo(f"  Priority: {draft.priority.value}")
     if draft.failure:
         click.echo(f"  The guide failed: {draft.failure}")
-    click.echo("Transcript:")
+    click.echo("Transcript (the last step is what the person is told):" if last is not None and
+               last.type == "escalate" else "Transcript:")
     print_transcript(draft.transcript)
-    if last is not None and last.type == "escalate" and last.text:
-        click.echo("The person is then told:")
-        click.echo(plain(last.text))
 
 
 def walk_flow(flow: Flow, client, lookup) -> int:
