@@ -1,11 +1,14 @@
 """The supervisor's overview: its numbers on a known data set, on SQLite and PostgreSQL, and its page."""
 
+import csv
+import io
 import re
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.figures.export import csv_text
 from portal.models import Queue, Role, Ticket, TicketStatus, User
 from portal.supervisor import chart, services
 from portal.supervisor.services import (
@@ -16,6 +19,7 @@ from portal.supervisor.services import (
 )
 
 from .conftest import PASSWORD
+from .test_figures import START, Clock, walk_the_outcomes
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -274,3 +278,67 @@ def test_searches_that_found_nothing_are_shown_to_staff(app, client, make_user, 
     assert "Searches that found no guide" in page
     assert "<td>plotter toner smudge</td><td>2</td>" in page
     assert "<td>printer</td>" not in page
+
+
+# Self-service figures on the overview (walks, deflection, tickets avoided, the worst steps) and their CSV
+
+
+def _stats(html: str) -> dict:
+    return dict((label.strip(), value) for value, label in re.findall(
+        r'<span class="stat-value">([^<]+)</span>\s*<span class="stat-label">([^<]+)</span>', html))
+
+
+def test_overview_shows_self_service_for_the_chosen_period(app, make_user, monkeypatch):
+    clock = Clock(monkeypatch, START)
+    walk_the_outcomes(app, clock, make_user)
+    clock.tick(minutes=31)
+    client = app.test_client()
+    _, email = make_user("technician")
+    client.post("/signin", data={"email": email, "password": PASSWORD})
+    day = {"from": "2025-06-10", "to": "2025-06-10"}
+    html = client.get("/desk/overview", query_string=day).get_data(as_text=True)
+    assert "Self-service, 10 Jun 2025" in html
+    stats = _stats(html)
+    assert (stats["walks"], stats["deflection"], stats["tickets avoided"]) == ("8", "38%", "3")
+    assert "(3 of 8)" in html
+    table = re.search(r'<h3 id="problem-steps">.*?</table>', html, re.S).group(0)
+    rows = [re.sub(r"<[^>]+>", " ", row).split()
+            for row in re.findall(r"<tr>\s*<th scope=\"row\">.*?</tr>", table, re.S)]
+    assert [row[-4:] for row in rows] == [["restart", "2", "0", "2"], ["after", "0", "1", "1"],
+                                          ["other-sites", "0", "1", "1"]]
+    assert 'href="/desk/flows/wifi?from=2025-06-10&amp;to=2025-06-10"' in table
+    assert html.count("Download CSV") == 2
+    # The same table as CSV, with the same period.
+    steps = client.get("/desk/overview/steps.csv", query_string=day)
+    assert steps.status_code == 200 and steps.mimetype == "text/csv"
+    assert 'filename="overview-steps-2025-06-10-2025-06-10.csv"' in steps.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(steps.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows == [["Flow", "Flow id", "Step", "Step id", "Gave up", "Asked for help", "Total"],
+                    ["Wi-Fi connected but no internet", "wifi", "", "restart", "2", "0", "2"],
+                    ["Wi-Fi connected but no internet", "wifi", "", "after", "0", "1", "1"],
+                    ["Wi-Fi connected but no internet", "wifi", "", "other-sites", "0", "1", "1"]]
+    walks = client.get("/desk/overview/walks.csv", query_string=day).get_data(as_text=True).lstrip("\ufeff")
+    assert list(csv.reader(io.StringIO(walks))) == [
+        ["From", "To", "Walks", "Resolved", "Deflection (%)", "Tickets avoided"],
+        ["2025-06-10", "2025-06-10", "8", "3", "37.5", "3"]]
+    assert client.get("/desk/overview/tickets.csv").status_code == 404
+    # Another period: nothing counted, and it says so.
+    html = client.get("/desk/overview?from=2025-07-01&to=2025-07-31").get_data(as_text=True)
+    assert _stats(html)["walks"] == "0" and _stats(html)["deflection"] == "–"
+    assert "Nobody gave up or asked for help on a step in this period." in html
+
+
+def test_a_period_that_cannot_be_read_says_so_and_shows_the_last_30_days(app, make_user, auth):
+    auth.login(make_user("technician")[1])
+    page = auth.client.get("/desk/overview?from=2025-02-30&to=2025-03-01")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "“2025-02-30” is not a date" in html and "Showing the last 30 days." in html
+    assert auth.client.get("/desk/overview/steps.csv?from=nope").status_code == 200
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted():
+    text = csv_text(["Step", "n"], [["=cmd|' /C calc'!A0", 1], ["+1", 2], ["-2", 3], ["@SUM(A1)", 4],
+                                     ["plain", -5], [None, True]])
+    lines = text.lstrip("\ufeff").splitlines()
+    assert lines == ["Step,n", "'=cmd|' /C calc'!A0,1", "'+1,2", "'-2,3", "'@SUM(A1),4", "plain,-5", ",yes"]
