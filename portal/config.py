@@ -40,6 +40,8 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": _normalise_db_url(os.environ.get("DATABASE_URL") or embedded),
         "FLOWS_DIR": os.environ.get("FLOWS_DIR", "flows"),
         "FLOWS_RELOAD_SECONDS": float(os.environ.get("FLOWS_RELOAD_SECONDS", "2")),
+        # The file `flask flows reload` touches; default instance/flows-reload (see portal/flows_runtime.py).
+        "FLOWS_RELOAD_MARKER": os.environ.get("FLOWS_RELOAD_MARKER") or None,
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # Only for load tests from one address; never turn rate limits off in production.
