@@ -61,6 +61,27 @@ steps:
     text: Good, the VPN stays up.
 """
 
+#: A draft that leads into the other draft.
+DRAFT_GOTO = """\
+id: vpn-setup
+title: Set up the VPN
+status: draft
+start: installed
+steps:
+  installed:
+    type: question
+    text: Is the VPN app installed?
+    options:
+      - {label: "Yes", next: drops}
+      - {label: "No", next: install}
+  drops:
+    type: goto
+    flow: vpn-drops
+  install:
+    type: resolved
+    text: Install it from the Software Centre.
+"""
+
 
 def _text(response) -> str:
     return response.get_data(as_text=True)
@@ -77,6 +98,7 @@ def preview_app(tmp_path, request):
     flows = tmp_path / "flows"
     shutil.copytree(FIXTURE_FLOWS, flows)
     (flows / "vpn-drops.yaml").write_text(DRAFT, encoding="utf-8")
+    (flows / "vpn-setup.yaml").write_text(DRAFT_GOTO, encoding="utf-8")
     app = _app_for(request.param, tmp_path, request, FLOWS_DIR=str(flows))
     yield app
     with app.app_context():
@@ -162,6 +184,18 @@ def test_a_technician_previews_a_draft_that_requesters_never_reach(preview_app, 
     assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
     assert anonymous.post("/flows/vpn-drops/start", data={"answer": "GlobalProtect"}).status_code == 404
     assert _count(preview_app, Walk) == 1
+
+
+def test_a_preview_follows_a_goto_into_another_draft(preview_app, make_user):
+    client, _ = _signed_in(preview_app, make_user, "technician")
+    url = _preview(client, "vpn-setup")
+    step2 = client.post(url, data={"answer": "Yes"}).headers["Location"]
+    page = _text(client.get(step2))
+    assert "Which VPN app?" in page and _has_banner(page, "vpn-setup")
+    step3 = client.post(step2, data={"answer": "GlobalProtect"}).headers["Location"]
+    assert "Reinstall <strong>GlobalProtect</strong>" in _text(client.get(step3))
+    back = _text(client.get(url))  # and back at the first step, as it was
+    assert "Is the VPN app installed?" in back
 
 
 def test_an_escalation_shows_the_ticket_it_would_open_and_opens_none(preview_app, make_user):

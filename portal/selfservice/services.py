@@ -89,15 +89,16 @@ def flow_version(digest: str) -> Flow | None:
     return flow
 
 
-def _lookup(pins):
-    """Flow lookup for the engine: pinned versions first, the current version of any other flow."""
+def _lookup(pins, drafts: bool = False):
+    """Flow lookup for the engine: pinned versions first, the current version of any other flow
+    (drafts too with `drafts`: a staff preview's goto may lead into one)."""
     flows = registry()
 
     def find(flow_id: str) -> Flow | None:
         digest = pins.get(flow_id)
         if digest:
             return flow_version(digest)
-        return flows.get(flow_id)
+        return flows.get_any(flow_id) if drafts else flows.get(flow_id)
 
     return find
 
@@ -313,7 +314,7 @@ def keep_started(walk: Walk) -> None:
 
 
 def _start(flow: Flow, client: dict, *, commit: bool = True, **columns) -> Position:
-    state = engine.start(flow, client, flows=_lookup({flow.id: flow.hash}))
+    state = engine.start(flow, client, flows=_lookup({flow.id: flow.hash}, drafts=columns.get("preview", False)))
     _store_version(flow)
     # The id and status set here rather than at the INSERT: the walk is in use before it is stored.
     walk = Walk(id=new_walk_id(), status=WalkStatus.ACTIVE, flow_id=flow.id, flow_title=flow.title,
@@ -380,7 +381,7 @@ def answer(pos: Position, number: int, value, *, requester: User | None = None, 
         pos = _rewind(pos, number)
     if pos.flow is None or pos.state.ended:
         raise WalkError("This step can't be answered any more.")
-    state = engine.advance(pos.flow, pos.state, value, flows=_lookup(pos.state.pins))
+    state = engine.advance(pos.flow, pos.state, value, flows=_lookup(pos.state.pins, drafts=walk.preview))
     return _settle(walk, state, requester=requester, actor=actor)
 
 
