@@ -61,6 +61,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     from .auth.profile_routes import bp as profile_bp
     from .auth.recovery_routes import bp as recovery_bp
     from .auth.routes import bp as auth_bp
+    from .authoring.routes import bp as authoring_bp
     from .desk.routes import bp as desk_bp
     from .selfservice.routes import bp as selfservice_bp
     from .supervisor.routes import bp as supervisor_bp
@@ -74,6 +75,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(desk_bp)
+    app.register_blueprint(authoring_bp)
 
     from .auth.cli import users_cli
     from .authoring import terminal  # noqa: F401  (adds `flask flows walk`)

@@ -91,6 +91,11 @@ ACCESS = {
     "selfservice.preview_start": STAFF,  # staff try any flow, a draft too (tests/test_preview.py)
     "supervisor.overview": STAFF,
     "supervisor.overview_csv": STAFF,  # the overview's self-service figures as CSV
+    # the flows workspace (tests/test_authoring_pages.py)
+    "authoring.flows": STAFF,
+    "authoring.flows_csv": STAFF,
+    "authoring.flow": STAFF,
+    "authoring.flow_csv": STAFF,
     # administration
     "admin.users": ADMIN,
     "admin.set_role": ADMIN,
@@ -174,7 +179,7 @@ def _arguments(app, requester_id: int) -> dict:
         db.session.add_all([queue, canned, ticket, message, attachment])
         db.session.commit()
         return {"number": ticket.number, "queue_id": queue.id, "canned_id": canned.id, "user_id": requester_id,
-                "attachment_id": attachment.id, "token": "not-a-token"}
+                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps"}
 
 
 CASES = [pytest.param(endpoint, method, rule, role, _expected(role, ACCESS[endpoint]), id=f"{role}-{method}-{rule}")
