@@ -44,6 +44,7 @@ ACCESS = {
     "selfservice.contact": PUBLIC,
     "selfservice.end": PUBLIC,
     "selfservice.feedback": PUBLIC,
+    "selfservice.flow_image": PUBLIC,  # pictures of flow steps (tests/test_walk_pages_v11.py)
     "auth.signin": PUBLIC,
     "auth.signup": PUBLIC,
     "auth.signout": PUBLIC,

@@ -54,6 +54,7 @@ steps:
     next: call-us
   call-us:
     type: escalate
+    contact: phone
     summary: VPN keeps dropping
     text: We'll look at the VPN settings with you.
   fixed:
@@ -236,11 +237,13 @@ def test_i_still_need_help_in_a_preview_then_back_and_on(preview_app, make_user)
     text = _plain(_text(client.get(end)))
     assert "Subject The VPN drops every hour: not solved" in text
     assert "Queue network" in text and "Priority high" in text and "I still need help" in text
+    assert "asks for the person's name and email" in text
     # Back from the would-be ticket: the walk goes on, as an author tries the other paths.
     client.post(url, data={"answer": "Something else"})
     end = client.post(url.replace("/1", "/2"), data={"app": "OpenVPN"}).headers["Location"]
     text = _plain(_text(client.get(end)))
     assert "Subject VPN keeps dropping" in text and "Name of the VPN app OpenVPN" in text
+    assert "asks for a phone number, says the help desk will call" in text  # contact: phone
     # The resolved end offers "I still need help" to see that ticket too.
     client.post(url, data={"answer": "GlobalProtect"})
     client.post(url.replace("/1", "/2"), data={"answer": "Continue"})
