@@ -106,11 +106,9 @@ def reload_command() -> None:
     left_out = [s for s in registry.files if s.flow is None]
     marker = reload_marker(current_app)
     touch_marker(marker)
-    seconds = registry.reload_seconds
     click.echo(f"\n{len(registry.flows)} flow(s) live, {len(registry.drafts)} draft(s), "
                f"{len(left_out)} file(s) left out.\nReload requested ({marker}): running servers read "
-               "every flow file again at their next request"
-               + (f" after at most {seconds:g} s." if seconds else "."), err=True)
+               "every flow file again at their next request.", err=True)
     if left_out:
         click.echo("A file left out keeps its last good version serving where a server had read one.", err=True)
         sys.exit(1)

@@ -335,17 +335,15 @@ class Registry:
         """Reload if files changed (or a reload was asked for), at most once per `reload_seconds`.
 
         True if it reloaded. A reload asked for by :meth:`request_reload` or by the marker file
-        reads every file again, even one whose change kept its modification time and size.
+        reads every file again, even one whose change kept its modification time and size; the
+        marker is looked at on every call (one ``stat``), so a forced reload is seen at once.
         """
-        if self._reload_requested:
+        if self._reload_requested or (self.marker is not None and self._read_marker() != self._marker_stamp):
             self.reload(force=True)
             return True
         if self.reload_seconds is None or time.monotonic() - self._checked_at < self.reload_seconds:
             return False
         self._checked_at = time.monotonic()
-        if self._read_marker() != self._marker_stamp:
-            self.reload(force=True)
-            return True
         if self._directory_stamp() == self._stamp:
             return False
         self.reload()
