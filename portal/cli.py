@@ -105,7 +105,11 @@ def reload_command() -> None:
             click.echo(f"left out  {state.first_error}")
     left_out = [s for s in registry.files if s.flow is None]
     marker = reload_marker(current_app)
-    touch_marker(marker)
+    try:
+        touch_marker(marker)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the reload marker {marker}: {exc.strerror}; "
+                                   "set FLOWS_RELOAD_MARKER to a file the servers and this command share") from exc
     click.echo(f"\n{len(registry.flows)} flow(s) live, {len(registry.drafts)} draft(s), "
                f"{len(left_out)} file(s) left out.\nReload requested ({marker}): running servers read "
                "every flow file again at their next request.", err=True)
