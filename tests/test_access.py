@@ -180,7 +180,8 @@ def _arguments(app, requester_id: int) -> dict:
         db.session.add_all([queue, canned, ticket, message, attachment])
         db.session.commit()
         return {"number": ticket.number, "queue_id": queue.id, "canned_id": canned.id, "user_id": requester_id,
-                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps"}
+                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps",
+                "name": "no-such-picture.png"}
 
 
 CASES = [pytest.param(endpoint, method, rule, role, _expected(role, ACCESS[endpoint]), id=f"{role}-{method}-{rule}")

@@ -267,3 +267,20 @@ def test_a_syntax_error_is_the_first_and_only_finding(text, runner, tmp_path):
     result = runner.invoke(args=["flows", "lint", str(path)])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [str(finding).replace("flows/printer.yaml", str(path))]
+
+
+def test_a_line_of_a_text_block_less_indented_than_its_first_line():
+    text = VALID.replace("    text: Is it on?", "    text: |\n      Look at the display.\n    Is it on?")
+    [finding] = findings_of(text)
+    assert (finding.line, finding.col, finding.rule) == (9, 5, "yaml-syntax"), str(finding)
+    assert "the text block that starts on line 8 is indented less than the block's first line" in finding.message
+    assert "at least as deep as its first line (column 7)" in finding.hint
+
+
+def test_a_step_key_with_a_list_dedented_to_the_step_ids_is_named_not_the_line_after_it():
+    text = VALID.replace("    fields:\n      - name: printer_name", "  fields:\n      - name: printer_name")
+    [finding] = findings_of(text)
+    assert (finding.line, finding.col) == (15, 3), str(finding)
+    assert "`fields:` is at the wrong indentation (column 3): there it reads as a step id" in finding.message
+    assert "`fields` is a step key: indent it under a step in `steps:`, e.g. under `details:` on line 13" \
+        in finding.hint

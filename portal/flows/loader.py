@@ -360,7 +360,7 @@ def _compose(text: str) -> yaml.Node | None:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{problem} ({exc.context})"
-        raise (_tab_problem(text, pos) or _indent_problem(text, pos, problem)
+        raise (_tab_problem(text, pos) or _block_problem(text, pos) or _indent_problem(text, pos, problem)
                or YamlProblem(problem, pos, hint=_syntax_hint(problem))) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(str(exc).splitlines()[0], Pos(1, 1)) from None
@@ -670,7 +670,7 @@ def _indent_problem(text: str, pos: Pos, problem: str) -> YamlProblem | None:
     index = pos.line - 1
     row = rows[index] if index < len(rows) else None
     if row is None or pos.col - 1 not in (row.start, row.key_col, row.key_col + len(row.key)):
-        return None
+        return _step_key_among_step_ids(rows, index)
     above = next((i for i in range(index - 1, -1, -1) if rows[i] is not None), None)
     if above is None:
         return None
@@ -694,10 +694,63 @@ def _indent_problem(text: str, pos: Pos, problem: str) -> YamlProblem | None:
             break
         if _fits(row, _kind(path)):
             sibling = rows[candidate]
-            deeper = "deeper than" if row.key_col > sibling.key_col else "less deep than"
             return YamlProblem(
-                f"`{row.key}:` is indented {deeper} the keys it goes with (column {row.key_col + 1})",
+                f"`{row.key}:` is not in line with `{sibling.key}:` on line {sibling.number} (column "
+                f"{row.key_col + 1}, not {sibling.key_col + 1}), so YAML cannot tell what it belongs to",
                 Pos(row.number, row.key_col + 1),
                 hint=f"`{row.key}` probably belongs to {_where(path)}: start it at column "
                      f"{sibling.key_col + 1}, in line with `{sibling.key}:` on line {sibling.number}")
+    return _step_key_among_step_ids(rows, index)
+
+
+def _block_problem(text: str, pos: Pos) -> YamlProblem | None:
+    """A line of a ``|`` or ``>`` block, up to the error, indented less than the block's first line
+    but more than its key: libyaml ends the block there and reads the line as a key."""
+    lines = text.split("\n")[: pos.line]
+    key = content = None  # the block's key column, and its first line's indentation
+    start = 0  # the block's first line
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if key is not None and content is None and indent > key:
+            content = indent
+            continue
+        if (content is not None and key <= indent < content and _KEY_LINE.match(line) is None
+                and not line.lstrip().startswith(("-", "#"))):
+            return YamlProblem(f"this line of the text block that starts on line {start} is indented less than "
+                               f"the block's first line (column {indent + 1}, not {content + 1})",
+                               Pos(number, indent + 1),
+                               hint=f"indent every line of a `|` or `>` block at least as deep as its first "
+                                    f"line (column {content + 1})")
+        if content is not None and indent >= content:
+            continue
+        key = content = None
+        match = _KEY_LINE.match(line)
+        if match and match.group(4) and _BLOCK_START.match(match.group(4)):
+            key, start = len(match.group(1)), number + 1
+    return None
+
+
+def _step_key_among_step_ids(rows: list, index: int) -> YamlProblem | None:
+    """A step's key (``links:``, ``text: |``) dedented to the step ids, in the step that holds the error.
+
+    What follows such a key is deeper than a step id's keys, so libyaml gives up a few lines later.
+    """
+    for number in range(min(index, len(rows) - 1), -1, -1):
+        row = rows[number]
+        if row is None:
+            continue
+        path, _ = _parents(rows, number)
+        if path is None or not path:  # ragged, or the top level: the error is not in a step
+            return None
+        if _kind(path) == "step-id":
+            if row.key not in KEY_HOMES["step"][2]:
+                return None  # the step that holds the error starts here, with a plausible id
+            step = next((r for r in reversed(rows[:number]) if r is not None and r.key_col == row.key_col), None)
+            hint = key_home(row.key)
+            if step is not None:
+                hint += f", e.g. under `{step.key}:` on line {step.number}, in line with its other keys"
+            return YamlProblem(f"`{row.key}:` is at the wrong indentation (column {row.key_col + 1}): there it "
+                               "reads as a step id", Pos(row.number, row.key_col + 1), hint=hint)
     return None
