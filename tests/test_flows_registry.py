@@ -211,6 +211,8 @@ def test_mistakes_only_in_tests_never_unpublish_a_flow(tmp_path):
     assert state.state == "live" and {f.rule for f in state.errors} == {"unknown-key", "missing-key", "wrong-value"}
     assert all(3 <= f.line <= 8 for f in state.errors)
     assert registry.broken == [] and registry.take_notices() == []
+    # Another worker finds the version from its stored source the same way.
+    assert Registry(tmp_path / "nowhere").add_source(TESTS_FIRST) is not None
     # wifi's tests are its last key: a mistake there is the same.
     edit(directory / "wifi.yaml", "    expect: escalated", "    expect: [escalated]")
     registry.refresh()
