@@ -116,7 +116,7 @@ ACCESS = {
 
 #: Values for the arguments of public URLs: none needs to exist, the check is that no sign-in comes first.
 PUBLIC_ARGUMENTS = {"walk_id": "no-such-walk", "flow_id": "no-such-flow", "number": 999999, "token": "not-a-token",
-                    "filename": "no-such-file.css"}
+                    "filename": "no-such-file.css", "name": "no-such-picture.png"}
 #: What a staff POST must carry to reach its page rather than a 404 (others are sent empty).
 FORMS = {"selfservice.with_caller": {"flow": "network", "os": "Windows"},
          "selfservice.preview_start": {"flow": "network"}}
@@ -180,8 +180,7 @@ def _arguments(app, requester_id: int) -> dict:
         db.session.add_all([queue, canned, ticket, message, attachment])
         db.session.commit()
         return {"number": ticket.number, "queue_id": queue.id, "canned_id": canned.id, "user_id": requester_id,
-                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps",
-                "name": "no-such-picture.png"}
+                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps"}
 
 
 CASES = [pytest.param(endpoint, method, rule, role, _expected(role, ACCESS[endpoint]), id=f"{role}-{method}-{rule}")
