@@ -155,18 +155,23 @@ def test_a_copy_with_the_same_id_never_takes_the_original_offline(tmp_path):
     assert sum(f.rule == "duplicate-flow-id" for f in registry.findings) == 2
 
 
-def test_a_copy_of_a_broken_original_does_not_take_its_id_either(tmp_path):
+@pytest.mark.parametrize("old, new, rule", [("title: Wi-Fi", "title: [Wi-Fi", "yaml-syntax"),
+                                             ("start: other-sites", "start: other-site", "unknown-step")])
+def test_a_copy_of_a_broken_original_does_not_take_its_id_either(tmp_path, old, new, rule):
     directory = copy_fixtures(tmp_path)
     registry = Registry(directory, reload_seconds=0)
     original = registry.get("wifi")
     text = (directory / "wifi.yaml").read_text()
-    edit(directory / "wifi.yaml", "title: Wi-Fi", "title: [Wi-Fi")
+    edit(directory / "wifi.yaml", old, new)
     (directory / "wifi-copy.yaml").write_text(text.replace("Do other websites load?", "Copied?"))
     registry.refresh()
     assert registry.get("wifi") is original
-    assert state_of(registry, "wifi.yaml").state == "stale"
+    mine = state_of(registry, "wifi.yaml")
+    assert mine.state == "stale" and mine.first_error.rule == rule
+    assert "duplicate-flow-id" not in {f.rule for f in mine.findings}  # the copy's problem, not the original's
     copy = state_of(registry, "wifi-copy.yaml")
     assert copy.state == "left-out" and copy.first_error.rule == "duplicate-flow-id"
+    assert mine.path in copy.first_error.message and copy.path in copy.first_error.message
 
 
 def test_at_start_the_older_of_two_files_with_one_id_serves(tmp_path):

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import Finding
-from .lint import Checked, check_file, check_set, check_text, flow_files, paused_gc
+from .lint import Checked, Pos, check_file, check_set, check_text, flow_files, paused_gc
 from .model import Flow
 
 LIVE = "live"
@@ -262,8 +262,7 @@ class Registry:
                     owner = min(group, key=lambda p: (mtimes[p], p))  # at start: the older file is the original
                 for path in group:
                     if path != owner:
-                        flow = candidate[path][0]
-                        pos = flow.where(("id",), key=False)
+                        pos = _where(lint[path].flow, ("id",))
                         extra[path].append(Finding(
                             path, pos.line, pos.col, "error",
                             f"flow id {flow_id!r} is used by two files: {owner} and {path}; {owner} keeps serving it",
@@ -279,8 +278,7 @@ class Registry:
                 problem = _dangling_goto(candidate[path][0], served)
                 if problem is not None:
                     step, message = problem
-                    flow = candidate[path][0]
-                    pos = flow.where(step.path + ("flow",), key=False)
+                    pos = _where(lint[path].flow, step.path + ("flow",))
                     extra[path].append(Finding(path, pos.line, pos.col, "error", message, "unknown-flow",
                                                "the target flow must be served for this one to be"))
                     demote(path)
@@ -292,10 +290,10 @@ class Registry:
             flow, stale = pick if pick is not None else (None, False)
             findings = list(c.findings)
             if pick is not None:
+                # The file that serves an id keeps it: a duplicate of it is the copy's finding only.
                 self._owner[flow.id] = path
-            if pick is not None and not stale:
-                # The original of a duplicated id is served: the duplicate is the copy's finding only.
                 findings = [f for f in findings if f.rule != "duplicate-flow-id"]
+            if pick is not None and not stale:
                 self._last_good[path] = flow
             for f in extra[path]:
                 if not any(g.rule == f.rule and g.line == f.line for g in findings):
@@ -394,6 +392,11 @@ def touch_marker(marker: str | os.PathLike) -> None:
     marker = Path(marker)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(f"{time.time_ns()}\n", encoding="utf-8")
+
+
+def _where(current: Flow | None, loc: tuple) -> Pos:
+    """Where `loc` is in the file as it is now (not in a last good version of it): else line 1."""
+    return current.where(loc, key=False) if current is not None else Pos(1, 1)
 
 
 def _fallback(flow: Flow | None):
