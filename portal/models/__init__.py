@@ -2,12 +2,23 @@
 
 from .base import utcnow
 from .desk import Attachment, CannedResponse, EventKind, Queue, TicketEvent, TicketLink
+from .known_issue import (
+    OPEN_ISSUE_STATUSES,
+    KnownIssue,
+    KnownIssuePerson,
+    KnownIssueStatus,
+    KnownIssueUpdate,
+    UpdateKind,
+)
 from .outbox import OutboxMessage, OutboxStatus
 from .search import SearchMiss
 from .ticket import OPEN_STATUSES, Message, Priority, Ticket, TicketSource, TicketStatus
 from .user import Role, User
 from .walk import FlowVersion, Walk, WalkStatus, WalkStep
 
-__all__ = ["Attachment", "CannedResponse", "EventKind", "FlowVersion", "Message", "OPEN_STATUSES", "OutboxMessage",
-           "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
-           "TicketSource", "TicketStatus", "User", "Walk", "WalkStatus", "WalkStep", "utcnow"]
+__all__ = [
+    "Attachment", "CannedResponse", "EventKind", "FlowVersion", "KnownIssue", "KnownIssuePerson",
+    "KnownIssueStatus", "KnownIssueUpdate", "Message", "OPEN_ISSUE_STATUSES", "OPEN_STATUSES", "OutboxMessage",
+    "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
+    "TicketSource", "TicketStatus", "UpdateKind", "User", "Walk", "WalkStatus", "WalkStep", "utcnow",
+]

@@ -50,7 +50,9 @@ class Ticket(db.Model):
         sa.Index("ix_tickets_assignee_status", "assignee_id", "status"),
         # The queue's filters, total, counts and page order from the index alone (id: index-only scans).
         sa.Index("ix_tickets_queue_list", "status", "merged_into_id", "queue", "priority", "assignee_id",
-                 "paused_at", "resolution_due_at", "id"),
+                 "paused_at", "resolution_due_at", "id", "known_issue_id"),
+        # A known issue's tickets and people, counted from the index (portal/tickets/known_issues.py).
+        sa.Index("ix_tickets_known_issue", "known_issue_id", "status", "requester_email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +77,8 @@ class Ticket(db.Model):
     source: Mapped[TicketSource] = mapped_column(enum_column(TicketSource), default=TicketSource.WEB)
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tickets.id"))
+    # The known issue this ticket's requester is affected by (one ticket per person and issue).
+    known_issue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("known_issues.id"))
     # SLA: due times are set at creation from the priority; time spent pending is added back.
     response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -90,6 +94,7 @@ class Ticket(db.Model):
     requester = relationship("User", foreign_keys=[requester_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
     merged_into = relationship("Ticket", remote_side=[id], foreign_keys=[merged_into_id])
+    known_issue = relationship("KnownIssue", foreign_keys=[known_issue_id])
     messages = relationship("Message", back_populates="ticket", order_by="Message.id",
                             cascade="all, delete-orphan")
 
