@@ -318,3 +318,40 @@ def test_csv_downloads_have_a_header_row_and_quote_formulas(desk):
     page = _text(client.get("/desk/flows/wifi?from=2026-01-01&to=2026-12-31"))
     for table in ("steps", "answers", "versions", "escalations", "feedback"):
         assert f'href="/desk/flows/wifi/{table}.csv?from=2026-01-01&amp;to=2026-12-31"' in page
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+
+def test_the_pages_read_a_fixed_number_of_statements_whatever_the_walks(desk):
+    import sqlalchemy as sa
+
+    from portal.extensions import db
+
+    client = _signed_in(desk)
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    def statements() -> dict:
+        found = {}
+        with desk.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            for url in ("/desk/flows", "/desk/flows/wifi", "/desk/flows/wifi/steps.csv"):
+                seen.clear()
+                assert client.get(url).status_code == 200
+                found[url] = len(seen)
+        finally:
+            with desk.app_context():
+                sa.event.remove(db.engine, "before_cursor_execute", count)
+        return found
+
+    _walk(desk, "wifi", "No", helped="yes")
+    few = statements()
+    for _ in range(4):
+        _walk(desk, "wifi", "Yes", "Continue", "No")
+        _walk(desk, "wifi", "No", helped="no", comment="slow")
+    assert statements() == few
+    assert few["/desk/flows/wifi"] <= 10, few

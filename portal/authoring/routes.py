@@ -88,6 +88,8 @@ class FlowPage:
         self.flow = served if self.version in (current, ALL_VERSIONS) else version_flow(flow_id, self.version)
         if self.flow is None:  # an old version whose source is gone: its figures on the current steps
             self.flow = served
+        if self.flow is None and self.versions:  # nothing served now: draw the version walked last
+            self.flow = version_flow(flow_id, self.versions[0].version_hash)
         digest = None if self.version == ALL_VERSIONS else self.version
         self.step_figures = figures.step_figures(flow_id, digest, self.period)
         chosen = [v for v in self.versions if digest is None or v.version_hash == digest]
