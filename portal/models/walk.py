@@ -41,6 +41,14 @@ def new_walk_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+#: Columns of the figures' covering indexes (see Walk.__table_args__); the migration repeats them.
+_OUTCOME = ("preview", "status", "helped", "updated_at")
+FIGURES_BY_FLOW = ("flow_id", "created_at", *_OUTCOME, "ended_at", "caller_ticket_id", "version_hash")
+FIGURES_BY_DATE = ("created_at", *_OUTCOME, "ended_at", "caller_ticket_id", "flow_id", "last_flow", "last_step",
+                   "help_step")
+FIGURES_BY_LAST_STEP = ("last_flow", "created_at", *_OUTCOME, "last_step", "last_version", "help_step")
+
+
 class Walk(db.Model):
     """One run through a flow: its engine state as JSON, pinned to the flow version it began on."""
 
@@ -79,9 +87,11 @@ class Walk(db.Model):
     ticket = relationship("Ticket", back_populates="walk", uselist=False, foreign_keys="Ticket.walk_id")
     caller_ticket = relationship("Ticket", foreign_keys=[caller_ticket_id])
 
-    __table_args__ = (sa.Index("ix_walks_flow_created", "flow_id", "created_at"),
-                      sa.Index("ix_walks_created", "created_at"),
-                      sa.Index("ix_walks_last_flow_created", "last_flow", "created_at"))
+    # The figures (portal/figures) read walks only through these: each holds every column its queries
+    # use, so counting 100,000 walks reads the index alone, never the rows with their JSON state.
+    __table_args__ = (sa.Index("ix_walks_flow_created", *FIGURES_BY_FLOW),
+                      sa.Index("ix_walks_created", *FIGURES_BY_DATE),
+                      sa.Index("ix_walks_last_flow_created", *FIGURES_BY_LAST_STEP))
     __mapper_args__ = {"version_id_col": revision}  # two tabs answering at once: one wins, one retries
 
     def __repr__(self) -> str:
@@ -114,8 +124,8 @@ class WalkStep(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("walk_id", "seq", name="uq_walk_steps_walk_seq"),
-                      sa.Index("ix_walk_steps_flow_version_step", "flow_id", "version_hash", "step_id"),
-                      sa.Index("ix_walk_steps_flow_at", "flow_id", "at"))
+                      sa.Index("ix_walk_steps_flow_version_step", "flow_id", "version_hash", "at", "step_id"),
+                      sa.Index("ix_walk_steps_flow_at", "flow_id", "at", "step_id"))
 
     def __repr__(self) -> str:
         return f"<WalkStep {self.walk_id} {self.seq} {self.flow_id}/{self.step_id}>"
