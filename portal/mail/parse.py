@@ -500,36 +500,95 @@ def _html_text(html: str, budget: Budget) -> tuple[str, bool]:
 
 # -- trimming quoted history ----------------------------------------------------------------------
 #
+# What a reply keeps: the person's lines above the first mark of history (a reply header such as
+# "On <date>, <name> wrote:" in any of the languages below, Outlook's "From: / Sent: / To:" block,
+# "-----Original Message-----", the "-- " signature separator or a mailing list's footer), less
+# the lines quoted with ">" and a phone's "Sent from my iPhone" at its end. Under a reply header
+# whose history is quoted with ">", the person may go on answering between the quoted lines
+# (bottom or inline posting): those lines of theirs are kept too, the quoted ones dropped.
+#
 # Every pattern below reads one line (two for a wrapped reply header) of at most PATTERN_LINE_MAX
-# characters, and none can backtrack over what it read more than a fixed number of times: where a
-# header needs "a date, then later the verb", the date is found first and the verb searched for
-# after it, instead of one pattern with two greedy ".*".
+# characters, and none can backtrack over what it read more than a fixed number of times: no
+# pattern holds a quantifier inside a quantifier or two unbounded wildcards, and where a header
+# needs "a date, then later the verb", the date is found first and the verb searched for after
+# it, instead of one pattern with two greedy ".*". A line is read by a fixed number of patterns,
+# as itself and as the line after a wrapped header or within an Outlook block's seven lines.
 
 _WHEN = re.compile(r"\d{1,2}[:.]\d\d|\b(?:19|20)\d\d\b")  # a time or a year: every client's header has one
-#: "On <date>, <name> wrote:" as Gmail, Apple Mail and Thunderbird write it, in a few languages:
-#: (the first word, the verb after the date). The line also ends with ":".
+#: Reply headers that begin with a word of their language, as Gmail, Apple Mail and Thunderbird
+#: write them: (the first words, the verb after the date). The line also ends with ":".
 _REPLY_HEADERS = (
     (re.compile(r"On\b", re.IGNORECASE), re.compile(r"\bwrote:$", re.IGNORECASE)),
     (re.compile(r"Am\b", re.IGNORECASE), re.compile(r"\bschrieb\b", re.IGNORECASE)),
-    (re.compile(r"Le\b", re.IGNORECASE), re.compile(r"\ba écrit\s*:$", re.IGNORECASE)),
+    (re.compile(r"Le\b", re.IGNORECASE), re.compile(r"\ba écrit\s?:$", re.IGNORECASE)),
     (re.compile(r"El\b", re.IGNORECASE), re.compile(r"\bescribió:$", re.IGNORECASE)),
-    (re.compile(r"Op\b", re.IGNORECASE), re.compile(r"\bschreef\b", re.IGNORECASE)),
+    (re.compile(r"Op\b", re.IGNORECASE), re.compile(r"\b(?:schreef|geschreven)\b", re.IGNORECASE)),
+    (re.compile(r"Il\b", re.IGNORECASE), re.compile(r"\bha scritto:$", re.IGNORECASE)),
+    (re.compile(r"(?:Em|No dia)\b", re.IGNORECASE), re.compile(r"\bescreveu:$", re.IGNORECASE)),
+    (re.compile(r"(?:Den|D\.)\s", re.IGNORECASE), re.compile(r"\bskrev\b", re.IGNORECASE)),
+    (re.compile(r"W dniu\b", re.IGNORECASE), re.compile(r"\b(?:napisał\(a\)|napisała|napisał|pisze):$", re.IGNORECASE)),
+    (re.compile(r"Wiadomość napisana przez\b", re.IGNORECASE), re.compile(r":$")),
+    (re.compile(r"Dne\b", re.IGNORECASE), re.compile(r"\bnapsal(?:\(a\)|a)?:$", re.IGNORECASE)),
+    (re.compile(r"În\b", re.IGNORECASE), re.compile(r"\ba scris:$", re.IGNORECASE)),
+    (re.compile(r"Στις\b", re.IGNORECASE), re.compile(r"\bέγραψε:$", re.IGNORECASE)),
 )
+#: Reply headers that begin with the date or the name (Gmail in Polish, Czech, Finnish, Russian,
+#: Turkish, Hungarian; Thunderbird in Russian): the verb ends the line, after the date...
+_VERB_LAST = re.compile(
+    r"(?:\bwrote|\ba écrit ?|\bescribió|\bha scritto|\bescreveu|\bschreef|\bskrev|\bkirjoitti|\bnapisał\(a\)"
+    r"|\bnapisała|\bnapisał|\bpisze|\bnapsal\(a\)|\bnapsala|\bnapsal|\bírta|\ba scris|\bέγραψε|\bпишет"
+    r"|\bнаписал\(а\)|\bнаписала|\bнаписал|\byazdı|\bschrieb):$", re.IGNORECASE)
+#: ... or comes before it ("X <x@example.com> schrieb am Mo., 23. Nov. 2026, 10:12:").
+VERB_LAST_MAX = 30  # characters at the end of the line the verb is looked for in
+_VERB_FIRST = re.compile(r"\b(?:schrieb am|ezt írta \(időpont|kirjoitti|a écrit le|wrote on|schreef op|skrev den)\b",
+                         re.IGNORECASE)
 _ORIGINAL_MESSAGE = re.compile(
-    r"-{3,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht)"
-    r"\s*-{3,}$", re.IGNORECASE)
-_SEPARATOR = re.compile(r"_{10,}$")
-_OUTLOOK_FROM = re.compile(r"\*?(?:from|von|de|van|da)\s?:\*?\s*\S", re.IGNORECASE)
-_OUTLOOK_SENT = re.compile(r"\*?(?:sent|date|gesendet|datum|envoyé|enviado|verzonden|inviato|fecha)\s?:",
-                           re.IGNORECASE)
-_OUTLOOK_OTHER = re.compile(r"\*?(?:to|subject|an|betreff|à|objet|para|asunto|aan|onderwerp|a|oggetto)\s?:",
-                            re.IGNORECASE)
+    r"-{3,}+\s*+(?:original message|ursprüngliche nachricht|original-nachricht|message d'origine|message original"
+    r"|mensaje original|messaggio originale|mensagem original|oorspronkelijk bericht|oprindelig besked"
+    r"|oprindelig meddelelse|ursprungligt meddelande|opprinnelig melding|alkuperäinen viesti"
+    r"|wiadomość oryginalna|oryginalna wiadomość|původní zpráva|eredeti üzenet|mesaj original|αρχικό μήνυμα"
+    r"|исходное сообщение|özgün ileti|orijinal mesaj)\s*+-{3,}+$", re.IGNORECASE)  # possessive: no backtracking
+_SEPARATOR = re.compile(r"_{10,}+$")
+#: Outlook's header block, a line each: who from, when (with a date or time), and to whom or about what.
+_OUTLOOK_FROM = re.compile(
+    r"\*?(?:from|von|de la|de|van|da|fra|från|lähettäjä|od|feladó|από|от|kimden)\*?\s?:\*?\s*\S", re.IGNORECASE)
+_OUTLOOK_SENT = re.compile(
+    r"\*?(?:sent|date|gesendet|datum|envoyé le|envoyé|enviado el|enviada em|enviado|fecha|inviato|data|verzonden"
+    r"|sendt|dato|skickat|lähetetty|päivämäärä|wysłano|odesláno|elküldve|dátum|trimis|στάλθηκε|ημερομηνία"
+    r"|отправлено|дата|gönderildi|gönderilme|tarih)\*?\s?:", re.IGNORECASE)
+_OUTLOOK_OTHER = re.compile(
+    r"\*?(?:to|cc|subject|an|betreff|à|a|objet|pour|sujet|para|asunto|assunto|aan|onderwerp|oggetto|til|emne|till"
+    r"|ämne|kopia|vastaanottaja|aihe|do|temat|dw|komu|předmět|címzett|tárgy|către|subiect|προς|θέμα|кому|тема"
+    r"|kime|konu)\*?\s?:", re.IGNORECASE)
+OUTLOOK_BLOCK_LINES = 7  # an Outlook header block, Cc included, fits in this many lines
+QUOTE_LOOK_AHEAD = 5  # lines under a reply header looked at for the first ">"
 #: Outlook's header on one line, "From: ... Sent: ... To: ...": three words found one after the other.
-_OUTLOOK_ONE_LINE = (re.compile(r"\*?from:", re.IGNORECASE), re.compile(r"\b(?:sent|date):", re.IGNORECASE),
-                     re.compile(r"\b(?:to|subject):", re.IGNORECASE))
+_OUTLOOK_ONE_LINE = (re.compile(r"\*?(?:from|de|von)\s?:", re.IGNORECASE),
+                     re.compile(r"\b(?:sent|date|envoyé|gesendet)\s?:", re.IGNORECASE),
+                     re.compile(r"\b(?:to|subject|à|objet|an|betreff)\s?:", re.IGNORECASE))
 _SIGNATURE = "--"  # the signature separator "-- ", compared stripped (many clients drop the space)
-_MOBILE_FOOTER = re.compile(r"(?:sent from my \w[\w ]*|sent from (?:outlook|mail) for \w.*|get outlook for \w.*)$",
-                            re.IGNORECASE)
+#: A mailing list's footer: a line that starts like one, among the message's last lines...
+_LIST_FOOTER = re.compile(r"(?:to unsubscribe\b|you received this message because you are subscribed\b)",
+                          re.IGNORECASE)
+LIST_FOOTER_LINES = 8
+#: ... or a "____" line with the list's name under it (Mailman).
+_MAILING_LIST = re.compile(r"\bmailing list\b", re.IGNORECASE)
+#: "Sent from my iPhone" and its translations: the line starts with the words of a phone's or an
+#: app's footer, or ends with a verb that closes one, and names a device or an app.
+_MOBILE_FOOTER = re.compile(
+    r"(?:sent from|sent with|sent via|sent using|get outlook for|envoyé de|envoyé depuis|envoyé à partir de"
+    r"|obtenir outlook pour|von meinem|gesendet von|gesendet mit|enviado desde|enviado do|enviado de|enviado con"
+    r"|obtener outlook para|inviato da|ottieni outlook per|obter o outlook para|verzonden vanaf|verzonden met"
+    r"|verstuurd vanaf|verstuurd met|skickat från|hämta outlook för|sendt fra|hent outlook|lähetetty|wysłane z"
+    r"|wysłano z|odesláno z|trimis de pe|trimis din|εστάλη από|отправлено с|отправлено из|отправлено через)\b",
+    re.IGNORECASE)
+_MOBILE_LAST = re.compile(r"\b(?:gesendet|küldve|gönderildi)\.?$", re.IGNORECASE)
+_MOBILE_DEVICE = re.compile(
+    r"iphone|ipad|android|galaxy|samsung|outlook|mail|blackberry|huawei|xiaomi|pixel|smartphone|mobil|handy"
+    r"|móvil|cellulare|celular|telefon|téléphone|appareil|ios\b|windows", re.IGNORECASE)
+MOBILE_FOOTER_MAX = 100  # characters; and at most MOBILE_FOOTER_WORDS words: longer is the person's text
+MOBILE_FOOTER_WORDS = 8
+_SENT_FROM_MY = re.compile(r"sent from my\b", re.IGNORECASE)  # "Sent from my Xperia": whatever the phone
 _FORWARD = re.compile(r"\s*(?:fwd?|fw|wg|tr|vs)\s*:", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\n\f]+")
 _ANY_TAG = re.compile(r"<[^<>]*>")  # linear: a candidate ends at the next < or >
@@ -539,94 +598,163 @@ _SUBJECT_PREFIX = re.compile(  # Re:, Fwd:, AW[2]:, [#1042], [#1042-k7q2ab]
 
 
 def trim_quoted(text: str, budget: Budget | None = None) -> str:
-    """The new text of a reply: quoted lines, earlier messages and the signature removed.
+    """The new text of a reply: quoted lines, earlier messages, the signature and footers removed.
 
-    If the budget runs out, the text is kept whole (tidied): nothing is lost, only not trimmed.
+    Empty when the person wrote nothing above or between the quoted history. If the budget runs
+    out, the text is kept whole (tidied): nothing is lost, only not trimmed.
     """
     budget = budget or Budget()
     lines = text.replace("\r\n", "\n").split("\n")
-    cut = _history_start(lines, budget)
-    if cut is None:
-        return _tidy(text)
-    kept = [line for line in lines[:cut] if not line.lstrip().startswith(">")]
-    while kept and (not kept[-1].strip() or _is_mobile_footer(kept[-1].strip())):
-        kept.pop()
-    result = _tidy("\n".join(kept))
-    if result:
-        return result
-    # Nothing above the history: the reply was written below the quote (or is empty).
-    rest = lines[cut:]
-    if rest and _reply_header_at(lines, cut):  # drop the header itself (one line, or two when wrapped)
-        rest = rest[1:] if _is_reply_header(rest[0].strip()) else rest[2:]
-    rest = [line for line in rest if not line.lstrip().startswith(">")]
-    return _tidy("\n".join(rest)) or _tidy(text)
+    kept: list = []
+    labels: dict = {}  # line index -> the Outlook labels it starts with, each line read once
+    start: int | None = 0
+    while start is not None:
+        found = _history_start(lines, start, budget, labels)
+        if found is None:
+            return _tidy(text)
+        cut, resume = found
+        kept.extend(line for line in lines[start:cut] if not line.lstrip().startswith(">"))
+        while kept and (not kept[-1].strip() or _is_mobile_footer(kept[-1].strip())):
+            kept.pop()
+        if kept and resume is not None:
+            kept.append("")  # where the quoted header was: a paragraph ends
+        start = resume
+    return _tidy("\n".join(kept))
 
 
-def _history_start(lines: list, budget: Budget) -> int | None:
-    """The index of the first line of quoted history or signature (len(lines) if there is none),
-    or None if the budget ran out first."""
-    for i, raw in enumerate(lines):
-        # A line is read by at most a fixed number of patterns, as itself and as the next line of
-        # the line above: its length (and one for the line break) pays for that.
+def _history_start(lines: list, start: int, budget: Budget, labels: dict) -> tuple[int, int | None] | None:
+    """(the index of the first line of history, signature or footer from `start` on, or len(lines);
+    where the person's own lines may go on below it, or None), or None if the budget ran out."""
+    for i in range(start, len(lines)):
+        raw = lines[i]
+        # A line is read by at most a fixed number of patterns, as itself and as one of the few
+        # lines below a header's first line: its length (and one for the line break) pays for that.
         if not budget.spend(len(raw) + 1):
             return None
         if len(raw) > PATTERN_LINE_MAX:
             continue  # text: no header, separator or signature is that long
         line = raw.strip()
-        if line == _SIGNATURE:
-            return i
-        if _ORIGINAL_MESSAGE.match(line):
-            return i
-        if _reply_header_at(lines, i):
-            return i
-        if _outlook_header_at(lines, i):
-            return _back_over_separators(lines, i)
-    return len(lines)
+        if not line or line.startswith(">"):
+            continue
+        if line == _SIGNATURE or _ORIGINAL_MESSAGE.match(line):
+            return i, None
+        size = _reply_header_at(lines, i)
+        if size:
+            below = i + size
+            return i, (below if _quoted_below(lines, below) else None)
+        if _outlook_header_at(lines, i, labels) or _list_footer_at(lines, i):
+            return _back_over_separators(lines, i, start), None
+    return len(lines), None
 
 
 def _is_reply_header(line: str) -> bool:
-    """True for "On <date>, <name> wrote:" and its translations (one line, at most PATTERN_LINE_MAX)."""
-    if len(line) > PATTERN_LINE_MAX or not line.endswith(":"):
+    """True for "On <date>, <name> wrote:" and its translations, Zoho's "---- On ... wrote ----",
+    and Gmail's "<date>, <name> <address>:" that has no verb (one line, or two joined)."""
+    if len(line) > 2 * PATTERN_LINE_MAX + 1:
+        return False
+    if line.startswith("---") and line.endswith("---"):  # Zoho
+        line = line.strip("-").strip() + ":"
+    if not line.endswith(":"):
         return False
     for first, verb in _REPLY_HEADERS:
         begun = first.match(line)
         if begun:
             when = _WHEN.search(line, begun.end())
-            return when is not None and verb.search(line, when.end()) is not None
-    return False
-
-
-def _reply_header_at(lines: list, i: int) -> bool:
-    line = lines[i].strip()
-    if not line or line.startswith(">") or len(line) > PATTERN_LINE_MAX:
+            if when is not None and verb.search(line, when.end()) is not None:
+                return True
+            break
+    addressed = "@" in line
+    if not (addressed or line[0].isdigit()):
         return False
-    if _is_reply_header(line):
+    when = _WHEN.search(line)
+    if when is None:
+        return False
+    if _VERB_LAST.search(line, max(when.end(), len(line) - VERB_LAST_MAX)):
         return True
-    if i + 1 < len(lines) and len(lines[i + 1]) <= PATTERN_LINE_MAX:  # Gmail wraps a long header over two lines
-        following = lines[i + 1].strip()
-        return bool(following) and _is_reply_header(line + " " + following)
+    verb = _VERB_FIRST.search(line)
+    if verb is not None and _WHEN.search(line, verb.end()) is not None:
+        return True
+    return addressed and line.endswith(">:")
+
+
+def _reply_header_at(lines: list, i: int) -> int:
+    """How many lines the reply header at line i takes: 1, 2 when wrapped, or 0 if there is none."""
+    line = lines[i].strip()
+    if _is_reply_header(line):
+        return 1
+    if i + 1 < len(lines) and len(lines[i + 1]) <= PATTERN_LINE_MAX and _may_wrap(line):
+        following = lines[i + 1].strip()  # Gmail wraps a long header over two lines
+        if following and not following.startswith(">") and _is_reply_header(line + " " + following):
+            return 2
+    return 0
+
+
+def _may_wrap(line: str) -> bool:
+    """A reply header's first half: a date, then an address or a header's first words, no full stop."""
+    if line[-1] in ".!?" or _WHEN.search(line) is None:
+        return False
+    return "<" in line or "@" in line or any(first.match(line) for first, _ in _REPLY_HEADERS)
+
+
+def _quoted_below(lines: list, i: int) -> bool:
+    """The history under a reply header at line i is quoted with ">" (the first line that isn't blank)."""
+    for j in range(i, min(i + QUOTE_LOOK_AHEAD, len(lines))):
+        line = lines[j].lstrip()
+        if line.strip():
+            return line.startswith(">")
     return False
 
 
-def _outlook_header_at(lines: list, i: int) -> bool:
-    """Outlook's "From: ... Sent: ... To: ... Subject: ..." block starts at line i."""
+def _outlook_header_at(lines: list, i: int, labels: dict) -> bool:
+    """Outlook's "From: ... Sent: ... To: ... Subject: ..." block (or Hotmail's "Date: ... From:")
+    starts at line i, in any of its languages: a sender, a date and a recipient or subject."""
     line = lines[i].strip()
     start, sent, to = _OUTLOOK_ONE_LINE
     begun = start.match(line)
     if begun:
         said = sent.search(line, begun.end())
-        if said and to.search(line, said.end()):
+        if said and to.search(line, said.end()) and _WHEN.search(line, said.end()):
             return True
-    if not _OUTLOOK_FROM.match(line):
+    if _outlook_labels(lines, i, labels) not in ("from", "sent"):  # the block starts with who or when
         return False
-    following = [lines[j].strip() for j in range(i + 1, min(i + 7, len(lines))) if len(lines[j]) <= PATTERN_LINE_MAX]
-    return any(_OUTLOOK_SENT.match(f) for f in following) and any(_OUTLOOK_OTHER.match(f) for f in following)
+    window = range(i, min(i + OUTLOOK_BLOCK_LINES, len(lines)))
+    kinds = [_outlook_labels(lines, j, labels) for j in window]
+    if not ("from" in kinds and "sent" in kinds and "other" in kinds):
+        return False
+    # A note the person typed may have "From:", "Sent:" and "To:" lines too: mail's carries a
+    # date or time, or the sender's address.
+    return any((kind == "sent" and _WHEN.search(lines[j].strip())) or (kind == "from" and "@" in lines[j])
+               for j, kind in zip(window, kinds, strict=True))
 
 
-def _back_over_separators(lines: list, i: int) -> int:
-    """Move a cut up over the blank lines and "____" or "-----Original Message-----" lines above it."""
+def _outlook_labels(lines: list, j: int, labels: dict) -> str:
+    """Which of Outlook's header labels line j starts with ("from", "sent", "other" or none), read
+    once and remembered in `labels`: a line is in up to seven blocks' windows."""
+    if j not in labels:
+        line = lines[j].strip() if len(lines[j]) <= PATTERN_LINE_MAX else ""
+        labels[j] = ("from" if _OUTLOOK_FROM.match(line) else "sent" if _OUTLOOK_SENT.match(line)
+                     else "other" if _OUTLOOK_OTHER.match(line) else "")
+    return labels[j]
+
+
+def _list_footer_at(lines: list, i: int) -> bool:
+    """A mailing list's footer starts at line i: "To unsubscribe ..." near the end, or "____" over
+    the list's name."""
+    line = lines[i].strip()
+    if _SEPARATOR.match(line):
+        for j in range(i + 1, min(i + 3, len(lines))):
+            below = lines[j].strip()
+            if below and len(below) <= PATTERN_LINE_MAX:
+                return _MAILING_LIST.search(below) is not None or _LIST_FOOTER.match(below) is not None
+        return False
+    return i >= len(lines) - LIST_FOOTER_LINES and _LIST_FOOTER.match(line) is not None
+
+
+def _back_over_separators(lines: list, i: int, floor: int) -> int:
+    """Move a cut up (not above `floor`) over the blank lines and "____" or "-----Original
+    Message-----" lines above it."""
     j = i
-    while j > 0 and len(lines[j - 1]) <= PATTERN_LINE_MAX:
+    while j > floor and len(lines[j - 1]) <= PATTERN_LINE_MAX:
         above = lines[j - 1].strip()
         if not above or _SEPARATOR.match(above) or _ORIGINAL_MESSAGE.match(above):
             j -= 1
@@ -636,7 +764,13 @@ def _back_over_separators(lines: list, i: int) -> int:
 
 
 def _is_mobile_footer(line: str) -> bool:
-    return len(line) <= PATTERN_LINE_MAX and _MOBILE_FOOTER.match(line) is not None
+    """ "Sent from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for Android": short, and
+    naming a phone or an app."""
+    if len(line) > MOBILE_FOOTER_MAX or line.count(" ") >= MOBILE_FOOTER_WORDS:
+        return False
+    if _MOBILE_FOOTER.match(line) is None and _MOBILE_LAST.search(line) is None:
+        return False
+    return _MOBILE_DEVICE.search(line) is not None or _SENT_FROM_MY.match(line) is not None
 
 
 def _tidy(text: str) -> str:
