@@ -2,6 +2,7 @@
 
 from .base import utcnow
 from .desk import Attachment, CannedResponse, EventKind, Queue, TicketEvent, TicketLink
+from .kb import Article, ArticleFeedback, ArticleRevision, ArticleTag, Visibility
 from .known_issue import (
     OPEN_ISSUE_STATUSES,
     KnownIssue,
@@ -17,8 +18,9 @@ from .user import Role, User
 from .walk import FlowVersion, Walk, WalkStatus, WalkStep
 
 __all__ = [
-    "Attachment", "CannedResponse", "EventKind", "FlowVersion", "KnownIssue", "KnownIssuePerson",
+    "Article", "ArticleFeedback", "ArticleRevision", "ArticleTag", "Attachment", "CannedResponse",
+    "EventKind", "FlowVersion", "KnownIssue", "KnownIssuePerson",
     "KnownIssueStatus", "KnownIssueUpdate", "Message", "OPEN_ISSUE_STATUSES", "OPEN_STATUSES", "OutboxMessage",
     "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
-    "TicketSource", "TicketStatus", "UpdateKind", "User", "Walk", "WalkStatus", "WalkStep", "utcnow",
+    "TicketSource", "TicketStatus", "UpdateKind", "User", "Visibility", "Walk", "WalkStatus", "WalkStep", "utcnow",
 ]
