@@ -355,3 +355,60 @@ def test_the_pages_read_a_fixed_number_of_statements_whatever_the_walks(desk):
         _walk(desk, "wifi", "No", helped="no", comment="slow")
     assert statements() == few
     assert few["/desk/flows/wifi"] <= 10, few
+
+
+# --- the diagram's safety ----------------------------------------------------------------------------
+
+
+def test_labels_are_text_in_the_diagram_never_dot_escapes_or_markup(desk):
+    (desk.flows_path / "quotes.yaml").write_text("""id: quotes
+title: Quotes
+start: a
+steps:
+  a:
+    type: question
+    title: 'say "hi" \\N \\G and <b>x</b> & ]]>'
+    text: t
+    options:
+      - label: 'Yes "quoted" \\E'
+        next: b
+      - label: 'No'
+        next: b
+  b:
+    type: resolved
+    text: ok
+""", encoding="utf-8")
+    page = _text(_signed_in(desk).get("/desk/flows/quotes"))
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    # \N is not replaced by the node's name, nor \G by the graph's: they are text, as are the tags
+    assert 'say "hi" \\N \\G and &lt;b&gt;x&lt;/b&gt; &amp; ]]&gt;' in " ".join(texts)
+    assert 'Yes "quoted" \\E' in texts
+
+
+def test_the_svg_is_read_through_an_allow_list():
+    from portal.authoring.diagram import clean_svg
+
+    hostile = """<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http://www.w3.org/2000/svg"
+      xmlns:xlink="http://www.w3.org/1999/xlink" width="10pt" height="10pt" onload="alert(1)">
+      <script>alert(2)</script><style>*{}</style>
+      <g id="node-a" class="node" onclick="alert(3)" style="fill:red">
+        <a xlink:href="javascript:alert(4)" href="data:text/html,x"><text x="1" y="2">a</text></a>
+        <a xlink:href="#step-a"><polygon fill="#ffffff" points="0,0 1,1"/></a>
+        <foreignObject><div>x</div></foreignObject><image href="http://evil/x.png"/>
+      </g></svg>"""
+    cleaned = clean_svg(hostile)
+    for bad in ("alert", "<script", "<style", "onload", "onclick", "style=", "javascript:", "data:", "foreignObject",
+                "<image", "DOCTYPE"):
+        assert bad not in cleaned
+    assert 'href="#step-a"' in cleaned and '<polygon fill="#ffffff"' in cleaned and ">a</text>" in cleaned
+
+
+def test_without_graphviz_the_page_says_so_and_keeps_the_table(desk, monkeypatch):
+    (desk.flows_path / "lonely.yaml").write_text(
+        "id: lonely\ntitle: Lonely\nstart: only\nsteps:\n  only:\n    type: resolved\n    text: Done.\n",
+        encoding="utf-8")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    page = _text(_signed_in(desk).get("/desk/flows/lonely"))
+    assert "Graphviz&#39;s `dot` is not installed on the server" in page
+    assert '<tr id="step-only"' in page
