@@ -279,3 +279,13 @@ def test_the_flow_files_here_lint_clean():
         result = check_text(textwrap.dedent(text))
         assert result.flow is not None and not [f for f in result.findings if f.rule != "image-missing"], \
             result.findings
+
+
+def test_a_live_flow_turned_draft_leaves_search_and_its_address(v11, tmp_path):
+    client = v11.test_client()
+    assert "The laptop asks for a recovery key" in text_of(client.get("/?q=bitlocker"))
+    path = tmp_path / "flows" / "call-me.yaml"
+    path.write_text("status: draft\n" + path.read_text())
+    assert "The laptop asks for a recovery key" not in text_of(client.get("/?q=bitlocker"))
+    assert "The laptop asks for a recovery key" not in text_of(client.get("/"))
+    assert client.get("/flows/call-me").status_code == 404
