@@ -105,6 +105,7 @@ HOSTILE_BODIES = {
     "Polish openers whose verb never ends the line": _lines("W dniu " + "12:34 napisał " * 60 + ":x", 300),
     "addresses and times and no verb": _lines("a@b " + "12:34 <x@y> " * 75 + "wrote", 300),
     "a verb before the date, over and over": _lines("x@y " + "schrieb am 12:34 " * 55 + "!", 300),
+    "Finnish headers whose date never comes": _lines("IT kirjoitti " * 75 + "12:34 x:", 300),
     "Hungarian headers that never close": _lines("x@y 12:34 " + "ezt írta (időpont " * 50 + ":)", 300),
     "Zoho headers that never say wrote": _lines("---- On " + "12:34 2024 " * 85 + "said ----", 300),
     "dashes only": _lines("-" * PATTERN_LINE_MAX, 300),

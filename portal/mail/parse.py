@@ -529,7 +529,7 @@ _REPLY_HEADERS = (
     (re.compile(r"W dniu\b", re.IGNORECASE), re.compile(r"\b(?:napisał\(a\)|napisała|napisał|pisze):$", re.IGNORECASE)),
     (re.compile(r"Wiadomość napisana przez\b", re.IGNORECASE), re.compile(r":$")),
     (re.compile(r"Dne\b", re.IGNORECASE), re.compile(r"\bnapsal(?:\(a\)|a)?:$", re.IGNORECASE)),
-    (re.compile(r"În\b", re.IGNORECASE), re.compile(r"\ba scris:$", re.IGNORECASE)),
+    (re.compile(r"(?:În|Pe)\b", re.IGNORECASE), re.compile(r"\ba scris:$", re.IGNORECASE)),
     (re.compile(r"Στις\b", re.IGNORECASE), re.compile(r"\bέγραψε:$", re.IGNORECASE)),
 )
 #: Reply headers that begin with the date or the name (Gmail in Polish, Czech, Finnish, Russian,
@@ -542,6 +542,7 @@ _VERB_LAST = re.compile(
 VERB_LAST_MAX = 30  # characters at the end of the line the verb is looked for in
 _VERB_FIRST = re.compile(r"\b(?:schrieb am|ezt írta \(időpont|kirjoitti|a écrit le|wrote on|schreef op|skrev den)\b",
                          re.IGNORECASE)
+_VERB_FIRST_BARE = re.compile(r"\bkirjoitti\b", re.IGNORECASE)  # ... and needs no address
 _ORIGINAL_MESSAGE = re.compile(
     r"-{3,}+\s*+(?:original message|ursprüngliche nachricht|original-nachricht|message d'origine|message original"
     r"|mensaje original|messaggio originale|mensagem original|oorspronkelijk bericht|oprindelig besked"
@@ -665,7 +666,7 @@ def _is_reply_header(line: str) -> bool:
             break
     addressed = "@" in line
     if not (addressed or line[0].isdigit()):
-        return False
+        return _is_bare_reply_header(line)
     when = _WHEN.search(line)
     if when is None:
         return False
@@ -675,6 +676,15 @@ def _is_reply_header(line: str) -> bool:
     if verb is not None and _WHEN.search(line, verb.end()) is not None:
         return True
     return addressed and line.endswith(">:")
+
+
+def _is_bare_reply_header(line: str) -> bool:
+    """Thunderbird in Finnish: "<name> kirjoitti 23.11.2026 klo 10.12:", no address, the date last."""
+    verb = _VERB_FIRST_BARE.search(line)
+    if verb is None:
+        return False
+    when = _WHEN.search(line, verb.end())
+    return when is not None and when.start() - verb.end() <= 2 and len(line) - when.end() <= VERB_LAST_MAX
 
 
 def _reply_header_at(lines: list, i: int) -> int:
