@@ -247,7 +247,8 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
         source_path=source_path, hash=digest, source=text, positions=doc.positions,
     )
     check_text_names(flow, report)
-    check_images(flow, report, images_dir_of(source_path))
+    if any(step.image is not None for step in steps.values()):
+        check_images(flow, report, images_dir_of(source_path))
     check_test_answers(flow, report)
     return flow
 
