@@ -15,11 +15,12 @@ from __future__ import annotations
 import pathlib
 import re
 import time
+from email.message import EmailMessage
 
 import pytest
 
 from portal.mail import parse as parse_module
-from portal.mail.parse import PATTERN_LINE_MAX, Budget, trim_quoted
+from portal.mail.parse import PATTERN_LINE_MAX, Budget, html_to_text, parse, trim_quoted
 
 CASES = pathlib.Path(__file__).parent / "fixtures" / "replies"
 NAMES = sorted(path.name[:-len(".txt")] for path in CASES.glob("*.txt") if not path.name.endswith(".expected.txt"))
@@ -48,6 +49,33 @@ def test_a_header_like_sentence_of_the_persons_own_keeps_what_follows():
     body = ("At 10:30 I wrote to the vendor about it:\nthe licence server is down.\n\n"
             "On Mon, 23 Nov 2026 at 10:12, IT Help <helpdesk@example.com> wrote:\n> Any news?")
     assert trim_quoted(body) == "At 10:30 I wrote to the vendor about it:\nthe licence server is down."
+
+
+def _reply(text: str, html: str | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Jeanne Dupont <jeanne@contoso.fr>"
+    message["To"] = "helpdesk@contoso.com"
+    message["Subject"] = "RE: [#1042] VPN"
+    message["Message-ID"] = "<reply-1@contoso.fr>"
+    message.set_content(text, cte="quoted-printable")
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message.as_bytes()
+
+
+def test_a_french_outlook_reply_reaches_the_ticket_as_only_its_new_text():
+    text = (CASES / "fr_outlook_desktop.txt").read_text(encoding="utf-8")
+    inbound = parse(_reply(text))
+    assert inbound.body == (CASES / "fr_outlook_desktop.expected.txt").read_text(encoding="utf-8").strip()
+
+
+def test_a_gmail_html_reply_in_german_loses_its_quote_too():
+    html = ('<div dir="ltr">Danke, jetzt geht es.</div><br><div class="gmail_quote"><div dir="ltr" '
+            'class="gmail_attr">Am Mo., 23. Nov. 2026 um 10:12 Uhr schrieb IT Help Desk &lt;<a '
+            'href="mailto:helpdesk@contoso.com">helpdesk@contoso.com</a>&gt;:<br></div><blockquote '
+            'class="gmail_quote">Hallo Jana,<br>bitte starten Sie neu.</blockquote></div>')
+    assert trim_quoted(html_to_text(html)) == "Danke, jetzt geht es."
+    assert parse(_reply("Danke, jetzt geht es.", html)).body == "Danke, jetzt geht es."
 
 
 # -- linear work on hostile bodies ------------------------------------------------------------------

@@ -395,10 +395,17 @@ def image_src_problem(src: str) -> str:
 
 
 def images_dir_of(source_path: str) -> Path | None:
-    """The images directory beside a flow file on disk, or None when the flow has no file (a stored version)."""
+    """The images directory beside a flow file on disk (for a file in a subdirectory of the flows, the
+    nearest one above it: the portal serves ``FLOWS_DIR/images``), or None when the flow has no file
+    (a version read back from the database)."""
     try:
         path = Path(source_path)
-        return path.parent / IMAGES_DIR if path.is_file() else None
+        if not path.is_file():
+            return None
+        for directory in path.absolute().parents:
+            if (directory / IMAGES_DIR).is_dir():
+                return directory / IMAGES_DIR
+        return path.parent / IMAGES_DIR
     except (OSError, ValueError):
         return None
 
