@@ -292,3 +292,14 @@ def test_a_v1_text_without_braces_is_unchanged():
         - two
     """)
     assert engine.fill(plain, state) is plain
+
+
+def test_a_flow_in_a_subdirectory_finds_the_images_directory_of_the_flows(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "key-id.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "laptops").mkdir()
+    path = tmp_path / "laptops" / "bitlocker.yaml"
+    path.write_text(flow_text(image="    image: {src: key-id.png, alt: The Key ID under the box}\n"))
+    assert check_file(path).ok
+    path.write_text(flow_text(image="    image: {src: other.png, alt: The Key ID under the box}\n"))
+    assert "image-missing" in rules(check_file(path), "error")
