@@ -208,7 +208,18 @@ def _save(walk: Walk, state: engine.State, stored: tuple = ()) -> None:
 _STEPS = WalkStep.__table__
 _DELETE_STEPS = sa.delete(_STEPS).where(_STEPS.c.walk_id == sa.bindparam("walk_id"),
                                         _STEPS.c.seq >= sa.bindparam("from_seq"))
-_INSERT_STEPS = sa.insert(_STEPS)
+
+
+def _upsert(dialect_insert):
+    """Write steps in place: a row already at (walk, seq) (the step answered now, or another path
+    taken after going back) is overwritten, so a step forward is one statement."""
+    statement = dialect_insert(_STEPS)
+    return statement.on_conflict_do_update(
+        index_elements=["walk_id", "seq"],
+        set_={name: statement.excluded[name] for name in ("flow_id", "version_hash", "step_id", "answer", "at")})
+
+
+_UPSERT_STEPS = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
 
 
 def _recorded(walk: Walk) -> dict:
@@ -227,8 +238,8 @@ def _step_rows(state: dict) -> list:
 
 def _record_steps(walk: Walk, before: dict, after: dict) -> None:
     """Bring the walk's walk_steps rows from state `before` to `after`, in the walk's transaction: rows
-    past the first difference are deleted (gone back, or an answer given) and the new ones inserted.
-    A preview is never recorded; a walk not yet added to the session is recorded when it is stored."""
+    from the first difference on are written in place, and rows past the new trail's end (gone back)
+    deleted. A preview is never recorded; a walk not yet added to the session is recorded when stored."""
     if walk.preview or sa.inspect(walk).transient:
         return
     old, new = _step_rows(before or {}), _step_rows(after)
@@ -241,11 +252,11 @@ def _record_steps(walk: Walk, before: dict, after: dict) -> None:
         return
     if sa.inspect(walk).pending:
         db.session.flush()  # the walk's INSERT, which its commit would make anyway, before rows that point at it
-    if same < len(old):
-        db.session.execute(_DELETE_STEPS, {"walk_id": walk.id, "from_seq": same})
+    if len(new) < len(old):
+        db.session.execute(_DELETE_STEPS, {"walk_id": walk.id, "from_seq": len(new)})
     if same < len(new):
         pins, at = after.get("pins") or {}, clock.now()
-        db.session.execute(_INSERT_STEPS, [
+        db.session.execute(_UPSERT_STEPS[db.engine.dialect.name], [
             {"walk_id": walk.id, "seq": seq, "flow_id": flow_id, "version_hash": pins.get(flow_id, ""),
              "step_id": step_id, "answer": answer, "at": at}
             for seq, (flow_id, step_id, answer) in enumerate(new[same:], start=same)])
