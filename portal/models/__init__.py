@@ -12,8 +12,9 @@ from .known_issue import (
     UpdateKind,
 )
 from .outbox import OutboxMessage, OutboxStatus
+from .satisfaction import RATING_LABELS, TicketRating
 from .search import SearchMiss
-from .ticket import OPEN_STATUSES, Message, Priority, Ticket, TicketSource, TicketStatus
+from .ticket import OPEN_STATUSES, Message, Priority, Ticket, TicketSource, TicketStatus, requester_status
 from .user import Role, User
 from .walk import FlowVersion, Walk, WalkStatus, WalkStep
 
@@ -21,6 +22,7 @@ __all__ = [
     "Article", "ArticleFeedback", "ArticleRevision", "ArticleTag", "Attachment", "CannedResponse",
     "EventKind", "FlowVersion", "KnownIssue", "KnownIssuePerson",
     "KnownIssueStatus", "KnownIssueUpdate", "Message", "OPEN_ISSUE_STATUSES", "OPEN_STATUSES", "OutboxMessage",
-    "OutboxStatus", "Priority", "Queue", "Role", "SearchMiss", "Ticket", "TicketEvent", "TicketLink",
-    "TicketSource", "TicketStatus", "UpdateKind", "User", "Visibility", "Walk", "WalkStatus", "WalkStep", "utcnow",
+    "OutboxStatus", "Priority", "Queue", "RATING_LABELS", "Role", "SearchMiss", "Ticket", "TicketEvent",
+    "TicketLink", "TicketRating", "TicketSource", "TicketStatus", "UpdateKind", "User", "Visibility", "Walk",
+    "WalkStatus", "WalkStep", "requester_status", "utcnow",
 ]

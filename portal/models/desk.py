@@ -23,6 +23,9 @@ class EventKind(enum.StrEnum):
     MERGED = "merged"  # this ticket was merged into another, or another into this one
     LINKED = "linked"
     REOPENED = "reopened"
+    SOLVED = "solved"  # the requester said it is solved (status -> resolved)
+    WITHDRAWN = "withdrawn"  # the requester withdrew the request (status -> closed)
+    RATED = "rated"  # the requester rated the help (new: the score; old: the score it replaced)
 
 
 class TicketEvent(db.Model):

@@ -26,6 +26,24 @@ class TicketStatus(enum.StrEnum):
 #: The statuses in which somebody still has to act (the queue's "active" tickets).
 OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
+#: Each status as requesters see it (pages and emails): "pending" is the desk's word; the requester is
+#: the one being waited for. Technicians keep the status values themselves.
+REQUESTER_STATUS_LABELS = {
+    TicketStatus.NEW: "New",
+    TicketStatus.OPEN: "Open",
+    TicketStatus.PENDING: "Waiting for your reply",
+    TicketStatus.RESOLVED: "Resolved",
+    TicketStatus.CLOSED: "Closed",
+}
+
+
+def requester_status(status) -> str:
+    """A status (or its value, as the timeline stores it) in the requester's words."""
+    try:
+        return REQUESTER_STATUS_LABELS[TicketStatus(status)]
+    except ValueError:
+        return str(status).capitalize()
+
 
 class Priority(enum.StrEnum):
     LOW = "low"
@@ -97,6 +115,8 @@ class Ticket(db.Model):
     known_issue = relationship("KnownIssue", foreign_keys=[known_issue_id])
     messages = relationship("Message", back_populates="ticket", order_by="Message.id",
                             cascade="all, delete-orphan")
+    # The requester's answer to "How did we do?" (portal/models/satisfaction.py), if they gave one.
+    rating = relationship("TicketRating", uselist=False, viewonly=True)
 
     def __repr__(self) -> str:
         return f"<Ticket {self.label} {self.status.value}>"
@@ -113,6 +133,11 @@ class Ticket(db.Model):
     @property
     def dom_id(self) -> str:
         return f"ticket-{self.number}"
+
+    @property
+    def requester_status(self) -> str:
+        """The status in the requester's words ("Waiting for your reply", never "pending")."""
+        return requester_status(self.status)
 
     @property
     def is_open(self) -> bool:
