@@ -150,7 +150,7 @@ def test_phone_contact_asks_for_a_number_then_opens_the_ticket_with_it(v11_app):
     page = text_of(client.get(end))
     assert "Your ticket number is" in page
     assert "<p>We'll call you about PC-7 within 15 minutes. Keep it switched on.</p>" in page
-    assert "The help desk will call you" in page and "+44 (20) 7946-0958" in page
+    assert "The help desk will call you on <strong>+44 (20) 7946-0958</strong>." in page
     ticket = the_ticket(v11_app)
     assert ticket.subject == "Recovery key for PC-7 (A blue screen)"
     assert ticket.description == "Please call me on +44 (20) 7946-0958."

@@ -192,6 +192,7 @@ def _end_view(pos: services.Position):
     return render("selfservice/walk.html", "flow_step", view="end", walk=walk, flow=pos.flow, state=pos.state,
                   end_step=end_step if end_step is not None and end_step.type in ("resolved", "escalate") else None,
                   end_text=last.text if last is not None else None, contact=_contact(pos),
+                  call_on=services.phone_to_call(ticket.description) if ticket is not None else "",
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number,
                   would_be_ticket=services.would_be_ticket(pos))
 

@@ -472,6 +472,14 @@ def call_back(phone: str) -> str:
     return f"Please call me on {phone}." if phone else ""
 
 
+def phone_to_call(description: str | None) -> str:
+    """The phone number a walk's ticket asks the help desk to call (see :func:`call_back`), or ''."""
+    text = description or ""
+    if text.startswith("Please call me on ") and text.endswith(".") and "\n" not in text:
+        return text[len("Please call me on "):-1]
+    return ""
+
+
 def _mark_escalated(walk: Walk, state: engine.State) -> None:
     before = _recorded(walk)
     walk.state = state.to_dict()
