@@ -24,6 +24,7 @@ CACHE_SECONDS = 120
 CACHE_SIZE = 64
 LABEL_WIDTH = 28  # characters per line of a node's label; long titles wrap, very long ones are cut
 LABEL_LINES = 3
+SCALE = 0.7  # of Graphviz's own size (see clean_svg)
 
 #: (shape, style, peripheries) by step type: boxes keep a diagram narrow; questions rounded, ends doubled.
 SHAPES = {"question": ("box", "rounded,filled", 1), "info": ("box", "filled", 1), "form": ("note", "filled", 1),
@@ -197,10 +198,29 @@ def clean_svg(svg: str) -> str:
     _clean(root)
     root.set("role", "img")
     root.set("aria-labelledby", "diagram-title")
+    # Drawn at SCALE of Graphviz's size: labels stay readable (about 10px), a typical flow fits a desktop
+    # page, and a larger one (or any on a phone) scrolls inside its box rather than shrinking to nothing.
+    width = _pixels(root.get("width"))
+    height = _pixels(root.get("height"))
+    if width and height:
+        root.set("width", f"{width * SCALE:.0f}")
+        root.set("height", f"{height * SCALE:.0f}")
     root.set("class", "flow-diagram")
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     return ET.tostring(root, encoding="unicode")
+
+
+def _pixels(size: str | None) -> float | None:
+    """'1262pt' (or '300px', '300') as CSS pixels, or None."""
+    if not size:
+        return None
+    number = size.removesuffix("pt").removesuffix("px")
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return value * 4 / 3 if size.endswith("pt") else value
 
 
 def _local(name: str) -> tuple:

@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 from .. import clock
 from ..auth.decorators import staff_required
 from ..figures import queries as figures
+from ..kb import queries as kb_queries
 from ..web import render
 from . import diagram, export, library
 from .queries import ALL_VERSIONS, answer_rows, step_rows, version_flow
@@ -95,6 +96,11 @@ class FlowPage:
         chosen = [v for v in self.versions if digest is None or v.version_hash == digest]
         self.walks = sum(v.started for v in chosen)
         self.totals = _sum_figures(flow_id, chosen)
+        # Medians of several versions cannot be combined: all versions together take the flow's own.
+        self.median_seconds = chosen[0].median_resolve_seconds if len(chosen) == 1 else None
+        if len(chosen) > 1:
+            whole = figures.flow_figures(self.period, flow_id).get(flow_id)
+            self.median_seconds = whole.median_resolve_seconds if whole is not None else None
         self.steps = step_rows(self.flow, self.step_figures, self.walks) if self.flow is not None else []
         self.answers = answer_rows(self.flow, figures.answer_counts(flow_id, digest, self.period)) \
             if self.flow is not None else []
@@ -132,7 +138,8 @@ def flow(flow_id: str):
                   lines=library.source_lines(page.file.source),
                   escalations=figures.escalations_by_step(flow_id, page.period),
                   feedback=figures.feedback(flow_id, page.period), preview_url=_preview_url(),
-                  visit_bands=diagram.VISIT_BANDS, drop_bands=diagram.DROP_BANDS[:-1])
+                  visit_bands=diagram.VISIT_BANDS, drop_bands=diagram.DROP_BANDS[:-1],
+                  missing_articles=kb_queries.missing_article_links(served) if served is not None else [])
 
 
 def _filename(flow_id: str, table: str, page: FlowPage) -> str:

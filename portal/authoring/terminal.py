@@ -82,7 +82,7 @@ def _show(flow: Flow, step, state: engine.State, walked: str) -> None:
     if step.image is not None:
         click.echo(f"[image: {step.image.alt}]")
     for link in step.links:
-        click.echo(f"More help: {link.label} ({link.url})")
+        click.echo(f"More help: {link.label or link.article} ({link.url or '/kb/' + link.article})")
 
 
 def _question(flow: Flow, step, state: engine.State, lookup) -> engine.State:
