@@ -538,8 +538,8 @@ _VERB_LAST = re.compile(
     r"(?:\bwrote|\ba écrit ?|\bescribió|\bha scritto|\bescreveu|\bschreef|\bskrev|\bkirjoitti|\bnapisał\(a\)"
     r"|\bnapisała|\bnapisał|\bpisze|\bnapsal\(a\)|\bnapsala|\bnapsal|\bírta|\ba scris|\bέγραψε|\bпишет"
     r"|\bнаписал\(а\)|\bнаписала|\bнаписал|\byazdı|\bschrieb):$", re.IGNORECASE)
-#: ... or comes before it ("X <x@example.com> schrieb am Mo., 23. Nov. 2026, 10:12:").
 VERB_LAST_MAX = 30  # characters at the end of the line the verb is looked for in
+#: ... or comes before it ("X <x@example.com> schrieb am Mo., 23. Nov. 2026, 10:12:").
 _VERB_FIRST = re.compile(r"\b(?:schrieb am|ezt írta \(időpont|kirjoitti|a écrit le|wrote on|schreef op|skrev den)\b",
                          re.IGNORECASE)
 _VERB_FIRST_BARE = re.compile(r"\bkirjoitti\b", re.IGNORECASE)  # ... and needs no address
@@ -670,8 +670,9 @@ def _is_reply_header(line: str) -> bool:
     when = _WHEN.search(line)
     if when is None:
         return False
-    if _VERB_LAST.search(line, max(when.end(), len(line) - VERB_LAST_MAX)):
-        return True
+    verb_last = _VERB_LAST.search(line, max(when.end(), len(line) - VERB_LAST_MAX))
+    if verb_last is not None and (addressed or verb_last.group()[:5].lower() != "wrote"):
+        return True  # no English client writes the date first without an address: "10:30 the job wrote:" is text
     verb = _VERB_FIRST.search(line)
     if verb is not None and _WHEN.search(line, verb.end()) is not None:
         return True
