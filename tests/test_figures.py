@@ -6,6 +6,9 @@ is moved between answers, so durations and "no answer for 30 minutes" are exact.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -350,3 +353,184 @@ def test_the_median_time_to_resolve(any_app, clock):
         figures = queries.flow_figures(PERIOD, median=True)
     assert figures["wifi"].median_resolve_seconds == 180
     assert figures["network"].median_resolve_seconds == 300
+
+
+# --- the quality bar: twenty scripted walks, every figure against hand counts ----------------------------
+
+WINDOWS_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+              "Safari/537.36")
+DAY = {"from": "2025-06-10", "to": "2025-06-10"}
+
+
+def walk_twenty(app, clock, make_user) -> None:
+    """Twenty walks on 10 June 2025 (14 of wifi, 4 of network, 2 of printer), one the day before and a
+    technician's preview, which count nowhere. The hand counts are in test_twenty_walks_*.
+
+    wifi: other-sites (Yes -> restart, No -> fixed); restart (info) -> after (Yes -> fixed, No -> stuck).
+    network: kind (Wi-Fi -> goto wifi, Cable -> cable); cable (Yes -> goto wifi/restart, No -> plug: resolved).
+    """
+    def wifi():
+        return Person(app, "wifi", clock)
+
+    clock.tick(days=-1)
+    wifi().start("No")  # the day before: outside the period
+    clock.tick(days=1)
+    w1 = wifi().start("Yes").wait(minutes=1).answer().wait(minutes=1).answer("Yes")  # resolved in 2 min
+    w2 = wifi().start("Yes").wait(minutes=3).answer().wait(minutes=3).answer("Yes")  # resolved in 6 min
+    wifi().start("No")  # w3: resolved at once
+    w4 = wifi().start("Yes").wait(minutes=4).answer().answer("Yes")  # resolved in 4 min
+    wifi().start("Yes").answer().answer("No").contact()  # w5: escalated at "stuck"
+    wifi().start("Yes").answer().answer("No").contact()  # w6: escalated at "stuck"
+    wifi().start("Yes").answer().need_help().contact()  # w7: "I still need help" on "after"
+    wifi().start("Yes").need_help().contact()  # w8: "I still need help" on "restart"
+    wifi().start("Yes")  # w9: left on "restart"
+    wifi().start("Yes").answer()  # w10: left on "after"
+    wifi().start("Yes").start_over()  # w11: Start over on "restart"
+    w12 = wifi().start("No")  # resolved at once
+    wifi().start("Yes").answer().answer("No")  # w13: reached "stuck", left on the contact page
+    network = {name: Person(app, "network", clock) for name in ("n1", "n2", "n3", "n4")}
+    network["n1"].start("Cable").answer("No")  # resolved at "plug"
+    network["n2"].start("Cable").wait(minutes=10).answer("Yes").answer().answer("Yes")  # via wifi: resolved
+    network["n3"].start("Wi-Fi").need_help().contact()  # help on wifi's "other-sites"
+    network["n4"].start("Cable")  # left on "cable"
+    Person(app, "printer", clock, WINDOWS_UA).start("Yes, it says Ready").answer().answer("Yes")  # p1: resolved
+    Person(app, "printer", clock).start("It shows an error").answer(printer_name="HP-1", urgent="yes").contact()
+    w1.wait(minutes=1).feedback("yes")
+    w2.wait(minutes=1).feedback("no", "Slow again")
+    w4.wait(minutes=1).feedback("yes")
+    w12.wait(minutes=1).feedback("no", "=cmd|' /C calc'!A0")
+    preview = staff_client(app, make_user)
+    step1 = preview.post("/flows/wifi/preview").headers["Location"]
+    preview.post(step1, data={"answer": "Yes"})  # a preview left on "restart": never abandoned in the figures
+    clock.tick(minutes=31)  # the walks left 31 minutes ago are abandoned now
+    wifi().start("Yes").answer()  # w14: still going
+
+
+def read_csv(response) -> list:
+    assert response.status_code == 200 and response.mimetype == "text/csv", response.status_code
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def stat_values(html: str) -> dict:
+    return {text_of(label): text_of(value) for value, label in re.findall(
+        r'<span class="stat-value">(.*?)</span>\s*<span class="stat-label">(.*?)</span>', html, re.S)}
+
+
+def test_twenty_walks_the_queries(any_app, clock, make_user):
+    walk_twenty(any_app, clock, make_user)
+    with any_app.app_context():
+        flows = queries.flow_figures(PERIOD)
+        counts = {f: (x.started, x.resolved, x.escalated, x.abandoned, x.active, x.helped_yes, x.helped_no)
+                  for f, x in flows.items()}
+        assert counts == {"wifi": (14, 5, 4, 4, 1, 2, 2), "network": (4, 2, 1, 1, 0, 0, 0),
+                          "printer": (2, 1, 1, 0, 0, 0, 0)}
+        assert queries.flow_figures(PERIOD, "wifi")["wifi"].median_resolve_seconds == 120  # 0, 0, 2, 4, 6 min
+        steps = queries.step_figures("wifi", None, PERIOD)
+        assert {s: (f.visits, f.gave_up, f.asked_help, f.escalated_at_end) for s, f in steps.items()} == {
+            "other-sites": (15, 0, 1, 0), "restart": (13, 2, 1, 0), "after": (10, 1, 1, 0), "fixed": (6, 0, 0, 0),
+            "stuck": (3, 1, 0, 2)}
+        assert queries.answer_counts("wifi", None, PERIOD) == {"other-sites": [("Yes", 12), ("No", 2)],
+                                                               "after": [("Yes", 4), ("No", 3)]}
+        head = queries.headline(PERIOD)
+        assert (head.walks, head.resolved, head.tickets_avoided) == (20, 8, 8)
+
+
+TOP_FIVE = [["Wi-Fi connected but no internet", "wifi", "", "restart", "2", "1", "3"],
+            ["Wi-Fi connected but no internet", "wifi", "", "after", "1", "1", "2"],
+            ["No network", "network", "", "cable", "1", "0", "1"],
+            ["Wi-Fi connected but no internet", "wifi", "", "other-sites", "0", "1", "1"],
+            ["Wi-Fi connected but no internet", "wifi", "", "stuck", "1", "0", "1"]]
+
+
+def test_twenty_walks_on_the_overview_and_its_csv(app, clock, make_user):
+    walk_twenty(app, clock, make_user)
+    staff = staff_client(app, make_user)
+    html = staff.get("/desk/overview", query_string=DAY).get_data(as_text=True)
+    stats = stat_values(html)
+    assert (stats["walks"], stats["deflection"], stats["tickets avoided"]) == ("20", "40%", "8")
+    table = re.search(r'<h3 id="problem-steps">.*?</table>', html, re.S).group(0)
+    rows = [text_of(r).split() for r in re.findall(r"<tr>\s*<th scope=\"row\">.*?</tr>", table, re.S)]
+    assert [r[-4:] for r in rows] == [row[3:4] + row[4:] for row in TOP_FIVE]
+    assert read_csv(staff.get("/desk/overview/steps.csv", query_string=DAY))[1:] == TOP_FIVE
+    assert read_csv(staff.get("/desk/overview/walks.csv", query_string=DAY))[1:] == [
+        ["2025-06-10", "2025-06-10", "20", "8", "40.0", "8"]]
+
+
+def test_twenty_walks_on_the_staff_flow_pages_and_their_csv(app, clock, make_user):
+    walk_twenty(app, clock, make_user)
+    staff = staff_client(app, make_user)
+
+    # The list of flows, and its CSV.
+    html = staff.get("/desk/flows", query_string=DAY).get_data(as_text=True)
+    listed = {}
+    for row in re.findall(r"<tr[^>]*>\s*<th scope=\"row\" class=\"flow-cell\">.*?</tr>", html, re.S):
+        cells = dict(re.findall(r'data-label="([^"]+)">(.*?)</td>', row, re.S))
+        flow_id = re.search(r"/desk/flows/([\w-]+)", row).group(1)
+        listed[flow_id] = tuple(text_of(cells[k]) for k in ("Walks", "Resolved", "Escalated", "Abandoned", "Helped"))
+    assert listed["wifi"] == ("14", "36%", "29%", "29%", "50%")
+    assert listed["network"] == ("4", "50%", "25%", "25%", "–")
+    assert listed["printer"] == ("2", "50%", "50%", "0%", "–")
+    flows_csv = read_csv(staff.get("/desk/flows.csv", query_string=DAY))
+    header = flows_csv[0]
+    by_flow = {row[0]: dict(zip(header, row, strict=True)) for row in flows_csv[1:]}
+    assert [by_flow["wifi"][k] for k in ("walks", "resolved", "escalated", "abandoned", "helped yes", "helped no",
+                                         "resolved %", "helped %")] == ["14", "5", "4", "4", "2", "2", "35.7", "50.0"]
+    assert [by_flow["network"][k] for k in ("walks", "resolved", "escalated", "abandoned")] == ["4", "2", "1", "1"]
+    assert [by_flow["printer"][k] for k in ("walks", "resolved", "escalated", "abandoned")] == ["2", "1", "1", "0"]
+
+    # The wifi flow's page.
+    html = staff.get("/desk/flows/wifi", query_string=DAY).get_data(as_text=True)
+    stats = stat_values(html)
+    assert stats["walks started"] == "14"
+    assert (stats["resolved (5)"], stats["escalated (4)"], stats["abandoned (4)"]) == ("36%", "29%", "29%")
+    assert stats["said it helped (2 of 4)"] == "50%"
+    steps = {}
+    for step_id, row in re.findall(r'<tr id="step-([\w-]+)"[^>]*>(.*?)</tr>', html, re.S):
+        cells = dict(re.findall(r'data-label="([^"]+)">(.*?)</td>', row, re.S))
+        steps[step_id] = tuple(text_of(cells[k]) for k in (
+            "Reached", "Gave up here", "Asked for help here", "Escalated at this end", "Stopped here"))
+    assert steps == {"other-sites": ("15", "0", "1", "–", "1 (7%)"), "restart": ("13", "2", "1", "–", "3 (23%)"),
+                     "after": ("10", "1", "1", "–", "2 (20%)"), "fixed": ("6", "0", "0", "–", "0 (0%)"),
+                     "stuck": ("3", "1", "0", "2", "1 (33%)")}
+    answers = re.search(r'<h2 id="answers">.*?</table>', html, re.S).group(0)
+    assert [text_of(r) for r in re.findall(r"<tr>(.*?)</tr>", answers, re.S)[1:]] == [
+        "other-sites Do other websites load? Yes 12 86%", "No 2 14%",
+        "after Better? Yes 4 57%", "No 3 43%"]
+    escalations = re.search(r'<h2 id="escalations">.*?</section>', html, re.S).group(0)
+    by_end, by_help = re.findall(r"<tbody>(.*?)</tbody>", escalations, re.S)
+    assert text_of(by_end) == "stuck 2"
+    assert text_of(by_help) == "after 1 other-sites 1 restart 1"
+    said = re.search(r'<ul class="feedback-list">.*?</ul>', html, re.S).group(0)
+    assert [text_of(li)[:3] for li in re.findall(r"<li.*?</li>", said, re.S)] == ["No ", "Yes", "No ", "Yes"]
+    assert "=cmd|&#39; /C calc&#39;!A0" in said and "Slow again" in said
+    versions = re.search(r'<h2 id="versions">.*?</table>', html, re.S).group(0)
+    (version_row,) = re.findall(r"<tr>\s*<th scope=\"row\">.*?</tr>", versions, re.S)
+    assert text_of(version_row).split()[1:7] == ["(current)", "14", "36%", "29%", "29%", "50%"]
+
+    # Each of its tables as CSV.
+    steps_csv = read_csv(staff.get("/desk/flows/wifi/steps.csv", query_string=DAY))
+    header = steps_csv[0]
+    got = {row[0]: [dict(zip(header, row, strict=True))[k] for k in ("visits", "gave up", "asked for help",
+                                                                    "escalated at this end", "stopped % of visits")]
+           for row in steps_csv[1:]}
+    assert got == {"other-sites": ["15", "0", "1", "0", "6.7"], "restart": ["13", "2", "1", "0", "23.1"],
+                   "after": ["10", "1", "1", "0", "20.0"], "fixed": ["6", "0", "0", "0", "0.0"],
+                   "stuck": ["3", "1", "0", "2", "33.3"]}
+    answers_csv = read_csv(staff.get("/desk/flows/wifi/answers.csv", query_string=DAY))
+    assert [row[0:1] + row[2:4] for row in answers_csv[1:]] == [
+        ["other-sites", "Yes", "12"], ["other-sites", "No", "2"], ["after", "Yes", "4"], ["after", "No", "3"]]
+    escalations_csv = read_csv(staff.get("/desk/flows/wifi/escalations.csv", query_string=DAY))
+    assert [row[1:] for row in escalations_csv[1:]] == [["stuck", "2"], ["after", "1"], ["other-sites", "1"],
+                                                        ["restart", "1"]]
+    feedback_csv = read_csv(staff.get("/desk/flows/wifi/feedback.csv", query_string=DAY))
+    assert [row[1:] for row in feedback_csv[1:]] == [["no", "'=cmd|' /C calc'!A0"], ["yes", ""],
+                                                     ["no", "Slow again"], ["yes", ""]]
+    versions_csv = read_csv(staff.get("/desk/flows/wifi/versions.csv", query_string=DAY))
+    header = versions_csv[0]
+    (version,) = [dict(zip(header, row, strict=True)) for row in versions_csv[1:]]
+    assert [version[k] for k in ("walks", "resolved", "escalated", "abandoned", "active", "helped yes", "helped no",
+                                 "median minutes to resolve")] == ["14", "5", "4", "4", "1", "2", "2", "2.0"]
