@@ -62,7 +62,9 @@ def create_app(config: dict | object | None = None) -> Flask:
     from .auth.recovery_routes import bp as recovery_bp
     from .auth.routes import bp as auth_bp
     from .authoring.routes import bp as authoring_bp
+    from .desk.articles import bp as kb_bp
     from .desk.routes import bp as desk_bp
+    from .selfservice.articles import bp as articles_bp
     from .selfservice.routes import bp as selfservice_bp
     from .supervisor.routes import bp as supervisor_bp
     from .tickets.routes import bp as tickets_bp
@@ -76,12 +78,18 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(authoring_bp)
+    app.register_blueprint(kb_bp)  # the knowledge base: /desk/kb for staff, /kb/<slug> for everyone
+    app.register_blueprint(articles_bp)
 
     from .auth.cli import users_cli
     from .authoring import terminal  # noqa: F401  (adds `flask flows walk`)
     from .cli import flows_cli
 
     app.cli.add_command(flows_cli)
+
+    from . import kb
+
+    kb.init_app(app)  # `flask kb export|import`, and article links in flow steps
     app.cli.add_command(users_cli)
 
     from .mail import worker as outbox_worker

@@ -73,7 +73,9 @@ STEP_KEYS = {
 ALL_STEP_KEYS = sorted({k for keys in STEP_KEYS.values() for k in keys})
 OPTION_KEYS = Keys({"label": True, "next": True, "value": False})
 FIELD_KEYS = Keys({"name": True, "label": True, "kind": True, "choices": False, "required": False, "help": False})
-LINK_KEYS = Keys({"label": True, "url": True})
+# A link is {label, url} or {article: slug} with an optional label: none of the keys is required
+# alone; _link() says which of the two is incomplete.
+LINK_KEYS = Keys({"label": False, "url": False, "article": False})
 IMAGE_KEYS = Keys({"src": True, "alt": True})
 CASE_KEYS = Keys({"when": True, "next": True})
 TICKET_KEYS = Keys({"queue": False, "priority": False})
@@ -309,7 +311,21 @@ def _build_step(s: _Shape, step_id, raw) -> Step | None:
     links = []
     for i, item in enumerate(s.seq(raw, "links", loc, what)):
         iloc = loc + ("links", i)
-        if s.keys(item, iloc, LINK_KEYS, f"link {i + 1} of {what}"):
+        if not s.keys(item, iloc, LINK_KEYS, f"link {i + 1} of {what}"):
+            continue
+        if "article" in item:  # a knowledge-base article, by its slug
+            label = s.text(item, "label", iloc, "link")
+            slug = s.slug(item, "article", iloc, "link")
+            if "url" in item:
+                r.error(iloc + ("url",), f"link {i + 1} of {what} has both `url` and `article`: keep one",
+                        "unknown-key", hint="an article link needs no url; the portal links /kb/<slug>")
+            elif slug and SLUG.match(slug):
+                links.append(Link(label or "", "", iloc, article=slug))
+        else:
+            for key in ("label", "url"):
+                if key not in item:
+                    r.error(iloc, f"link {i + 1} of {what} is missing the required key {key!r}", "missing-key",
+                            hint=f"add `{key}:` (or link a knowledge-base article with `article: <slug>`)")
             label = s.text(item, "label", iloc, "link", required=True)
             url = s.text(item, "url", iloc, "link", required=True)
             if url and not LINK_URL.match(url):

@@ -61,11 +61,16 @@ def is_email(value: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A link shown under a step: a manual, a vendor's help page, a knowledge-base article."""
+    """A link shown under a step: a manual, a vendor's help page, a knowledge-base article.
+
+    ``{label, url}`` links anywhere; ``{article: slug}`` (label optional) links the portal's own
+    knowledge-base article at that slug, and has no url: the portal shows the article's title.
+    """
 
     label: str
     url: str
     path: tuple = ()
+    article: str = ""
 
 
 @dataclass(frozen=True, slots=True)

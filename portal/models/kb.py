@@ -58,6 +58,16 @@ class Article(db.Model):
         return [row.tag for row in self.tag_rows]
 
     @property
+    def summary(self) -> str:
+        """The first line of text of the body, without Markdown marks (search results)."""
+        for line in self.body.splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "---", "```")):
+                text = line.lstrip("-*>+ ").replace("**", "").replace("`", "")
+                return text if len(text) <= 160 else text[:159].rstrip() + "…"
+        return ""
+
+    @property
     def public(self) -> bool:
         return self.visibility is Visibility.PUBLIC
 

@@ -10,14 +10,16 @@ from .services import (
     create_search_schema,
     drop_search_schema,
     find,
+    index_article,
     normalize_query,
     record_miss,
     reset_index,
     sync_index,
+    unindex_article,
 )
 
 if create_search_schema not in EXTRA_SCHEMA:
     EXTRA_SCHEMA.append(create_search_schema)
 
-__all__ = ["Hit", "create_search_schema", "drop_search_schema", "find", "normalize_query", "record_miss",
-           "reset_index", "sync_index"]
+__all__ = ["Hit", "create_search_schema", "drop_search_schema", "find", "index_article", "normalize_query",
+           "record_miss", "reset_index", "sync_index", "unindex_article"]

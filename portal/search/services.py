@@ -20,10 +20,16 @@ finds nothing, every word is widened to its nearest indexed words, less strictly
 runs again: those hits are marked "fuzzy". The vocabulary lives in each process's memory, keyed by
 the state token: one primary key look-up per search tells whether another process changed the
 index since.
+
+Public knowledge-base articles live in the same index, keyed ``article:<slug>`` (flow ids are
+slugs, so never collide), so a search ranks flows and articles together with the same weights
+(title; tags; first paragraph; body). :func:`sync_index` manages only the flows' rows; the
+knowledge base writes its own with :func:`index_article` and :func:`unindex_article`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -84,16 +90,29 @@ _BM25_WEIGHTS = "0.0, 10.0, 6.0, 3.0, 1.0"
 _RANK_WEIGHTS = "{0.1, 0.3, 0.6, 1.0}"
 
 
+#: The key of an article's row in the index: this prefix and its slug.
+ARTICLE_PREFIX = "article:"
+
+
+def _is_article(key: str) -> bool:
+    return key.startswith(ARTICLE_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One flow found. `matched` is "fulltext", or "fuzzy" when only near spellings of the query's
-    words matched (a guess: show it as "did you mean"). `score` is the number of query words the
-    flow matched plus a relevance in [0, 1); higher is better.
+    """One flow or article found. `matched` is "fulltext", or "fuzzy" when only near spellings of
+    the query's words matched (a guess: show it as "did you mean"). `score` is the number of query
+    words it matched plus a relevance in [0, 1); higher is better. An article's `flow_id` is its
+    index key; `article` is its slug (None for a flow).
     """
 
     flow_id: str
     score: float
     matched: str
+
+    @property
+    def article(self) -> str | None:
+        return self.flow_id[len(ARTICLE_PREFIX):] if _is_article(self.flow_id) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +220,9 @@ class _Snapshot:
     def build(cls, token: str | None, documents: Iterable, versions: frozenset | None = None) -> _Snapshot:
         documents = list(documents)
         words = frozenset().union(*(d.words for d in documents))
-        return cls(token, {d.flow_id: d.hash for d in documents}, tuple(sorted(words)), words, versions)
+        # The signature is the flows' alone: sync_index compares it with the flow files.
+        signature = {d.flow_id: d.hash for d in documents if not _is_article(d.flow_id)}
+        return cls(token, signature, tuple(sorted(words)), words, versions)
 
     def knows(self, word: str) -> bool:
         """True if `word` is an indexed word or the start of one."""
@@ -288,6 +309,14 @@ class _Backend:
 
     def documents(self) -> list:
         return [Document.of(*row) for row in db.session.execute(sa.text(_SELECT_DOCUMENTS))]
+
+    def article_documents(self) -> list:
+        sql = _SELECT_DOCUMENTS + " WHERE flow_id LIKE 'article:%'"
+        return [Document.of(*row) for row in db.session.execute(sa.text(sql))]
+
+    def flow_hashes(self) -> dict:
+        """flow_id -> content hash of every indexed flow (articles left out)."""
+        return {key: digest for key, digest in self.current().items() if not _is_article(key)}
 
     def current(self) -> dict:
         """flow_id -> content hash of every indexed flow."""
@@ -471,10 +500,13 @@ def sync_index(flows: Iterable[Flow]) -> bool:
     wanted = {fid: doc.hash for fid, doc in documents.items()}
     backend = _backend()
     in_step = snapshot is not None and snapshot.token == token and snapshot.signature == wanted
-    if token and not in_step and backend.current() == wanted:  # another process did the work
+    if token and not in_step and backend.flow_hashes() == wanted:  # another process did the work
         in_step = True
     if token and in_step:
-        _remember(_Snapshot.build(token, documents.values(), versions))
+        if snapshot is not None and snapshot.token == token:  # the same index: its words are known
+            _remember(dataclasses.replace(snapshot, versions=versions))
+        else:  # another process synced, or an article changed: read every row's words
+            _remember(_Snapshot.build(token, backend.documents(), versions))
         db.session.commit()
         return False
     for attempt in range(2):
@@ -490,7 +522,7 @@ def sync_index(flows: Iterable[Flow]) -> bool:
 def _sync_locked(backend: _Backend, documents: dict, versions: frozenset | None) -> bool:
     db.session.commit()  # start afresh: SQLite must not hold a read snapshot when it asks to write
     token = db.session.execute(sa.text(_LOCK_STATE)).scalar_one()
-    current = backend.current()
+    current = backend.flow_hashes()
     wanted = {fid: doc.hash for fid, doc in documents.items()}
     stale = [fid for fid, digest in current.items() if wanted.get(fid) != digest]  # changed or gone
     new = [doc for fid, doc in documents.items() if current.get(fid) != doc.hash]
@@ -502,7 +534,7 @@ def _sync_locked(backend: _Backend, documents: dict, versions: frozenset | None)
         token = uuid.uuid4().hex
         db.session.execute(sa.text(_SET_TOKEN), {"token": token})
     db.session.commit()
-    _remember(_Snapshot.build(token, documents.values(), versions))
+    _remember(_Snapshot.build(token, [*documents.values(), *backend.article_documents()], versions))
     return bool(stale or new)
 
 
@@ -517,7 +549,7 @@ def find(query: str, limit: int = 10) -> list:
         return []
     backend = _backend()
     snapshot = _current_snapshot(backend)
-    if not snapshot.signature:
+    if not snapshot.vocab:
         return []
     groups = []
     for term in terms:
@@ -532,6 +564,33 @@ def find(query: str, limit: int = 10) -> list:
         return []
     return [Hit(flow_id, coverage + relevance / (1.0 + relevance), "fuzzy")
             for flow_id, relevance, coverage in backend.search(widened, limit)]
+
+
+def article_document(slug: str, title: str, tags: Iterable, body: str) -> Document:
+    """The indexed text of a public article: title; tags; its first paragraph; the whole body."""
+    summary = (body or "").strip().split("\n\n", 1)[0]
+    return Document.of(ARTICLE_PREFIX + slug, _index_text(title), _index_text(*tags), _index_text(summary),
+                       _index_text(body))
+
+
+def _new_token() -> None:
+    db.session.execute(sa.text(_LOCK_STATE))
+    db.session.execute(sa.text(_SET_TOKEN), {"token": uuid.uuid4().hex})
+
+
+def index_article(slug: str, title: str, tags: Iterable, body: str) -> None:
+    """Put a public article in the index (or replace it), in the caller's transaction."""
+    backend = _backend()
+    key = ARTICLE_PREFIX + slug
+    backend.remove([key])
+    backend.add([article_document(slug, title, list(tags), body)])
+    _new_token()
+
+
+def unindex_article(slug: str) -> None:
+    """Take an article out of the index (made internal, renamed or deleted), in the caller's transaction."""
+    _backend().remove([ARTICLE_PREFIX + slug])
+    _new_token()
 
 
 def record_miss(query: str, user_id: int | None = None) -> SearchMiss | None:

@@ -19,6 +19,7 @@ from ..flows import engine
 from ..flows.build import image_src_problem
 from ..flows.model import CLIENT_OS, IMAGE_TYPES, IMAGES_DIR
 from ..flows_runtime import registry
+from ..kb import queries as kb_queries
 from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
 from ..tickets import queries as ticket_queries
@@ -51,8 +52,12 @@ def _search(query: str) -> tuple:
         return None, False
     flows = registry()
     sync_index(flows.flows.values())  # cheap when nothing changed; picks up edited flow files
-    hits = [(flows.get(h.flow_id), h) for h in find(query, limit=8)]
-    results = [flow for flow, _ in hits if flow is not None]
+    found = find(query, limit=8)
+    # Flows and public articles, ranked together by the index; internal articles are never in it.
+    articles = kb_queries.public_articles([h.article for h in found if h.article])
+    hits = [((("article", articles.get(h.article)) if h.article else ("flow", flows.get(h.flow_id))), h)
+            for h in found]
+    results = [item for item, _ in hits if item[1] is not None]
     words = len(normalize_query(query))
     # Guesses: fuzzy matches only, or no guide has all of the person's words (a hit's score counts them).
     guessed = bool(results) and all(hit.matched == "fuzzy" or int(hit.score) < words for _, hit in hits)
