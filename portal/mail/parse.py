@@ -585,8 +585,8 @@ _MOBILE_FOOTER = re.compile(
     re.IGNORECASE)
 _MOBILE_LAST = re.compile(r"\b(?:gesendet|küldve|gönderildi)\.?$", re.IGNORECASE)
 _MOBILE_DEVICE = re.compile(
-    r"iphone|ipad|android|galaxy|samsung|outlook|mail|blackberry|huawei|xiaomi|pixel|smartphone|mobil|handy"
-    r"|móvil|cellulare|celular|telefon|téléphone|appareil|ios\b|windows", re.IGNORECASE)
+    r"\b(?:iphone|ipad|android|galaxy|samsung|outlook|mail|blackberry|huawei|xiaomi|pixel|smartphone|mobil|handy"
+    r"|móvil|cellulare|celular|telefon|téléphone|appareil|ios\b|windows)", re.IGNORECASE)  # "Mail", not "email"
 MOBILE_FOOTER_MAX = 100  # characters; and at most MOBILE_FOOTER_WORDS words: longer is the person's text
 MOBILE_FOOTER_WORDS = 8
 _SENT_FROM_MY = re.compile(r"sent from my\b", re.IGNORECASE)  # "Sent from my Xperia": whatever the phone
