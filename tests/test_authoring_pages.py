@@ -412,3 +412,20 @@ def test_without_graphviz_the_page_says_so_and_keeps_the_table(desk, monkeypatch
     page = _text(_signed_in(desk).get("/desk/flows/lonely"))
     assert "Graphviz&#39;s `dot` is not installed on the server" in page
     assert '<tr id="step-only"' in page
+
+
+def test_each_served_flow_has_a_preview_button_that_starts_a_preview(desk):
+    client = _signed_in(desk)
+    page = _text(client.get("/desk/flows"))
+    forms = re.findall(r'<form class="inline-form" method="post" action="([^"]+)">.*?name="flow" value="([^"]+)"',
+                       page, re.S)
+    previewed = {flow_id for _, flow_id in forms}
+    assert {"wifi", "network", "printer", "new-vpn", "scripty"} <= previewed  # the draft too
+    assert "half-written" not in previewed  # nothing is served for a file with errors
+    action = dict((flow_id, url) for url, flow_id in forms)["new-vpn"]
+    started = client.post(action, data={"flow": "new-vpn"})
+    assert started.status_code == 303 and "/walks/" in started.headers["Location"]
+    assert "Preview" in _text(client.get(started.headers["Location"], follow_redirects=True))
+    flow_page = _text(client.get("/desk/flows/wifi"))
+    assert re.search(r'name="flow" value="wifi">\s*<button type="submit" class="secondary">Preview this flow',
+                     flow_page)
