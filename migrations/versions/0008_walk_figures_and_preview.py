@@ -53,9 +53,9 @@ def upgrade():
         sa.UniqueConstraint('walk_id', 'seq', name='uq_walk_steps_walk_seq'),
     )
     with op.batch_alter_table('walk_steps', schema=None) as batch_op:
-        batch_op.create_index('ix_walk_steps_flow_version_step', ['flow_id', 'version_hash', 'at', 'step_id'],
+        batch_op.create_index('ix_walk_steps_flow_version_step', ['flow_id', 'version_hash', 'at', 'step_id', 'answer'],
                                unique=False)
-        batch_op.create_index('ix_walk_steps_flow_at', ['flow_id', 'at', 'step_id'], unique=False)
+        batch_op.create_index('ix_walk_steps_flow_at', ['flow_id', 'at', 'step_id', 'answer'], unique=False)
 
 
 def downgrade():

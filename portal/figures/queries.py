@@ -291,21 +291,38 @@ FIGURE_NAMES = ("started", "resolved", "escalated", "abandoned", "active", "help
 
 
 def _medians(group, where: tuple, now: datetime | None = None) -> dict:
-    """The median seconds from start to resolution of resolved walks, per value of `group`: one
-    statement (row numbers over the sorted durations; the middle one, or the mean of the middle two)."""
-    resolved = (sa.select(group.label("grp"), seconds_between(W.c.created_at, W.c.ended_at).label("seconds"),
-                          _outcome(now).label("outcome"))
+    """The median seconds from start to resolution of resolved walks, per value of `group`, to the second.
+
+    One statement that counts resolved walks per (group, whole second taken) instead of sorting every
+    walk (a window over 100,000 rows costs several times more); the middle is found in the few rows
+    that come back: the middle second, or the mean of the middle two."""
+    seconds = sa.cast(sa.func.round(seconds_between(W.c.created_at, W.c.ended_at)), sa.Integer)
+    resolved = (sa.select(group.label("grp"), seconds.label("seconds"), _outcome(now).label("outcome"))
                 .where(*where, W.c.ended_at.is_not(None)).subquery())
-    ranked = (sa.select(resolved.c.grp, resolved.c.seconds,
-                        sa.func.row_number().over(partition_by=resolved.c.grp, order_by=resolved.c.seconds)
-                        .label("rn"),
-                        sa.func.count().over(partition_by=resolved.c.grp).label("n"))
-              .where(resolved.c.outcome == RESOLVED).subquery())
     rows = db.session.execute(
-        sa.select(ranked.c.grp, sa.func.avg(ranked.c.seconds))
-        .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
-        .group_by(ranked.c.grp)).all()
-    return {grp: round(float(value), 1) for grp, value in rows if value is not None}  # julianday: ~1 ms noise
+        sa.select(resolved.c.grp, resolved.c.seconds, sa.func.count())
+        .where(resolved.c.outcome == RESOLVED)
+        .group_by(resolved.c.grp, resolved.c.seconds)
+        .order_by(resolved.c.grp, resolved.c.seconds)).all()
+    counts: dict = {}
+    for grp, value, n in rows:
+        counts.setdefault(grp, []).append((int(value), n))
+    return {grp: _middle(found) for grp, found in counts.items()}
+
+
+def _middle(counted: list) -> float:
+    """The median of values given as (value, times) pairs in ascending order."""
+    total = sum(n for _, n in counted)
+    low, high = (total - 1) // 2, total // 2  # 0-based places of the middle one or two
+    seen, found = 0, {}
+    for value, n in counted:
+        for place in (low, high):
+            if place not in found and seen <= place < seen + n:
+                found[place] = value
+        seen += n
+        if high in found:
+            break
+    return (found[low] + found[high]) / 2
 
 
 def _fill(figures: FlowFigures, row) -> FlowFigures:

@@ -108,6 +108,9 @@ class Walk(db.Model):
         return 1 + sum(1 for e in trail if is_numbered(e.get("type", ""), bool(e.get("auto"))))
 
 
+ANSWER_MAX = 200
+
+
 class WalkStep(db.Model):
     """One step a walk was shown (or passed through), recorded as the walk moves: per-step figures
     (visits, answers chosen, where people stop) are counted from these rows with indexed queries."""
@@ -120,12 +123,13 @@ class WalkStep(db.Model):
     flow_id: Mapped[str] = mapped_column(sa.String(100))
     version_hash: Mapped[str] = mapped_column(sa.String(64))
     step_id: Mapped[str] = mapped_column(sa.String(100))
-    answer: Mapped[str | None] = mapped_column(sa.Text)  # a question's chosen option's label
+    # A question's chosen option's label (its first ANSWER_MAX characters: it is part of the figures' indexes).
+    answer: Mapped[str | None] = mapped_column(sa.Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("walk_id", "seq", name="uq_walk_steps_walk_seq"),
-                      sa.Index("ix_walk_steps_flow_version_step", "flow_id", "version_hash", "at", "step_id"),
-                      sa.Index("ix_walk_steps_flow_at", "flow_id", "at", "step_id"))
+                      sa.Index("ix_walk_steps_flow_version_step", "flow_id", "version_hash", "at", "step_id", "answer"),
+                      sa.Index("ix_walk_steps_flow_at", "flow_id", "at", "step_id", "answer"))
 
     def __repr__(self) -> str:
         return f"<WalkStep {self.walk_id} {self.seq} {self.flow_id}/{self.step_id}>"

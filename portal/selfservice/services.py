@@ -30,7 +30,7 @@ from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
 from ..models import FlowVersion, TicketSource, User, Walk, WalkStatus
-from ..models.walk import WalkStep, new_walk_id
+from ..models.walk import ANSWER_MAX, WalkStep, new_walk_id
 from ..tickets import services as tickets
 
 MOBILE_OS = {"iOS", "Android"}
@@ -229,8 +229,8 @@ def _recorded(walk: Walk) -> dict:
 
 def _step_rows(state: dict) -> list:
     """(flow, step, chosen option's label) per entry of a state's trail, then the step it stands on."""
-    rows = [(e["flow"], e["step"], e.get("answer") if e.get("type") == "question" and e.get("value") is not None
-             else None) for e in state.get("trail") or ()]
+    rows = [(e["flow"], e["step"], e["answer"][:ANSWER_MAX] if e.get("type") == "question" and e.get("value")
+             is not None and e.get("answer") is not None else None) for e in state.get("trail") or ()]
     if state.get("status") == engine.ACTIVE and state.get("step"):
         rows.append((state["flow"], state["step"], None))
     return rows
