@@ -242,6 +242,7 @@ def test_a_flow_page_shows_answers_escalations_feedback_tests_and_the_stat_line(
     tests = page[page.index('id="tests"'):page.index('id="source"')]
     assert tests.count("Passed") == 2 and "Tests reach 2 of 2 ends" in tests
     assert 'stat-value">3</span> <span class="stat-label">walks started' in page
+    assert re.search(r'Most stops: <a href="#step-restart"><code class="step-id">restart</code></a> \(1 of 1 who', page)
 
 
 def test_failed_tests_and_uncovered_ends_are_listed(desk):

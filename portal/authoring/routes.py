@@ -106,6 +106,11 @@ class FlowPage:
             if self.flow is not None else []
 
     @property
+    def worst(self) -> list:
+        """The (up to) three steps where most walks stopped, most first."""
+        return sorted((r for r in self.steps if r.stopped), key=lambda r: (-r.stopped, r.id))[:3]
+
+    @property
     def args(self) -> dict:
         """Query arguments that keep the period and the version (for links and downloads)."""
         return {**self.period.args, **({"version": self.version} if self.version != self.current else {})}
