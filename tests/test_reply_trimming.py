@@ -134,6 +134,7 @@ HOSTILE_BODIES = {
     "addresses and times and no verb": _lines("a@b " + "12:34 <x@y> " * 75 + "wrote", 300),
     "a verb before the date, over and over": _lines("x@y " + "schrieb am 12:34 " * 55 + "!", 300),
     "Finnish headers whose date never comes": _lines("IT kirjoitti " * 75 + "12:34 x:", 300),
+    "addresses followed by too many words": _lines("12:34 <a@b> " * 80 + "c d e:", 300),
     "Hungarian headers that never close": _lines("x@y 12:34 " + "ezt írta (időpont " * 50 + ":)", 300),
     "Zoho headers that never say wrote": _lines("---- On " + "12:34 2024 " * 85 + "said ----", 300),
     "dashes only": _lines("-" * PATTERN_LINE_MAX, 300),
@@ -174,11 +175,12 @@ def _seconds(text: str) -> float:
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
 def test_four_times_the_hostile_lines_take_about_four_times_as_long(body):
-    small = "\n".join([body] * max(1, 100_000 // len(body)))  # about 100 KB, then about 400 KB
+    small = "\n".join([body] * max(1, 250_000 // len(body)))  # about 250 KB, then about 1 MB
     large = "\n".join([small] * 4)
     small_seconds, large_seconds = _seconds(small), _seconds(large)
-    assert large_seconds < 5.0  # at worst about 2 s a MB (short lines that all look like Outlook's labels)
-    assert large_seconds < 10 * small_seconds + 0.05  # linear is 4 times; quadratic would be 16
+    assert large_seconds < 8.0  # at worst about 2 s a MB (short lines that all look like Outlook's labels)
+    # Linear is 4 times, quadratic 16; the slack is for a busy machine's pauses on the short runs.
+    assert large_seconds < 10 * small_seconds + 0.3
 
 
 def test_a_thousand_quoted_replies_in_a_row_are_each_read_once():

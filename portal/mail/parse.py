@@ -676,7 +676,20 @@ def _is_reply_header(line: str) -> bool:
     verb = _VERB_FIRST.search(line)
     if verb is not None and _WHEN.search(line, verb.end()) is not None:
         return True
-    return addressed and line.endswith(">:")
+    return addressed and (line.endswith(">:") or _address_then_verb(line))
+
+
+def _address_then_verb(line: str) -> bool:
+    """Gmail's header in any language: a date, the sender's <address>, then at most two words (the
+    verb: "пише:", "napísal(a):", "napisao je:", ") va escriure:") and the final ":"."""
+    closed = line.rfind(">")
+    if closed < 0 or len(line) - closed > VERB_LAST_MAX:
+        return False
+    opened = line.rfind("<", 0, closed)
+    if opened < 0 or "@" not in line[opened:closed] or _WHEN.search(line[:opened]) is None:
+        return False
+    tail = line[closed + 1:-1].replace(")", " ").split()
+    return 0 < len(tail) <= 2
 
 
 def _is_bare_reply_header(line: str) -> bool:
@@ -779,8 +792,8 @@ def _is_mobile_footer(line: str) -> bool:
     naming a phone or an app."""
     if len(line) > MOBILE_FOOTER_MAX or line.count(" ") >= MOBILE_FOOTER_WORDS:
         return False
-    if _MOBILE_FOOTER.match(line) is None and _MOBILE_LAST.search(line) is None:
-        return False
+    if _MOBILE_FOOTER.match(line) is None and _MOBILE_LAST.search(line) is None and "aka.ms/" not in line:
+        return False  # (Outlook's app links to aka.ms in every language: "Outlook für Android herunterladen")
     return _MOBILE_DEVICE.search(line) is not None or _SENT_FROM_MY.match(line) is not None
 
 
