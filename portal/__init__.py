@@ -67,6 +67,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     from .selfservice.articles import bp as articles_bp
     from .selfservice.routes import bp as selfservice_bp
     from .supervisor.routes import bp as supervisor_bp
+    from .tickets.known_issue_routes import bp as issues_bp
     from .tickets.routes import bp as tickets_bp
 
     app.register_blueprint(selfservice_bp)
@@ -74,6 +75,7 @@ def create_app(config: dict | object | None = None) -> Flask:
     app.register_blueprint(recovery_bp)
     app.register_blueprint(profile_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(issues_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(desk_bp)

@@ -18,7 +18,7 @@ import pytest
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import Attachment, CannedResponse, Message, Queue, Ticket
+from portal.models import Attachment, CannedResponse, KnownIssue, Message, Queue, Ticket
 
 from .conftest import make_config
 
@@ -88,6 +88,17 @@ ACCESS = {
     "desk.link": STAFF,
     "desk.attachment": STAFF,
     "desk.walk_with_caller": STAFF,
+    # known issues (tests/test_known_issues.py): the desk's pages, and the public page, "me too" and its confirmation
+    "desk.known_issues_list": STAFF,
+    "desk.declare_known_issue": STAFF,
+    "desk.known_issue": STAFF,
+    "desk.known_issue_update": STAFF,
+    "desk.known_issue_status": STAFF,
+    "desk.known_issue_fix": STAFF,
+    "desk.link_to_known_issue": STAFF,
+    "issues.show": PUBLIC,
+    "issues.join": PUBLIC,  # signed in: the account joins; signed out: name and email (rate-limited)
+    "issues.joined": SIGNED_LINK,  # the joiner's account, or the ticket's signed key in the URL
     "selfservice.with_caller": STAFF,
     "selfservice.preview_start": STAFF,  # staff try any flow, a draft too (tests/test_preview.py)
     "supervisor.overview": STAFF,
@@ -116,10 +127,14 @@ ACCESS = {
 
 #: Values for the arguments of public URLs: none needs to exist, the check is that no sign-in comes first.
 PUBLIC_ARGUMENTS = {"walk_id": "no-such-walk", "flow_id": "no-such-flow", "number": 999999, "token": "not-a-token",
-                    "filename": "no-such-file.css", "name": "no-such-picture.png"}
+                    "filename": "no-such-file.css", "name": "no-such-picture.png", "issue_id": 999999}
 #: What a staff POST must carry to reach its page rather than a 404 (others are sent empty).
 FORMS = {"selfservice.with_caller": {"flow": "network", "os": "Windows"},
-         "selfservice.preview_start": {"flow": "network"}}
+         "selfservice.preview_start": {"flow": "network"},
+         "desk.declare_known_issue": {"title": "Outlook won't open", "message": "We're on it."},
+         "desk.known_issue_update": {"body": "Still on it."},
+         "desk.known_issue_status": {"status": "identified"},
+         "desk.known_issue_fix": {"fix": "Restart Outlook.", "confirm": "yes"}}
 #: Signed-in pages reached by an emailed link whose token belongs to one account (tests/test_profile.py).
 TOKEN_BOUND = {"profile.confirm_email"}
 ROLES = ("anonymous", "requester", "technician", "admin")
@@ -173,13 +188,15 @@ def _arguments(app, requester_id: int) -> dict:
     """One of each object a staff or admin URL names, by the URL argument it fills."""
     with app.app_context():
         queue, canned = Queue(name="network", title="Network"), CannedResponse(title="Hi", body="Hello")
+        issue = KnownIssue(title="Outlook won't open", message="We're on it.", flow_ids=["network"])
         ticket = Ticket(subject="Printer", requester_id=requester_id)
         message = Message(ticket=ticket, body="The error, attached.")
         attachment = Attachment(message=message, filename="error.txt", content_type="text/plain", size=5,
                                 data=b"oops\n")
-        db.session.add_all([queue, canned, ticket, message, attachment])
+        db.session.add_all([queue, canned, ticket, message, attachment, issue])
         db.session.commit()
-        return {"number": ticket.number, "queue_id": queue.id, "canned_id": canned.id, "user_id": requester_id,
+        return {"issue_id": issue.id, "number": ticket.number, "queue_id": queue.id, "canned_id": canned.id,
+                "user_id": requester_id,
                 "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps"}
 
 

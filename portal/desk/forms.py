@@ -1,9 +1,19 @@
 """Forms of the workspace."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..flows.model import CLIENT_OS
 from ..models import Priority
@@ -39,3 +49,18 @@ class CallerWalkForm(FlaskForm):
     mobile = RadioField("Is the problem on a phone or tablet?", choices=[SelectChoice("no", "No"),
                                                                         SelectChoice("yes", "Yes")],
                         default="no")
+
+
+class DeclareForm(FlaskForm):
+    """Declare a known issue: what people see, what we tell them, which guides it affects."""
+
+    # Lengths and required fields are checked by known_issues.check, one place for the form and the API.
+    title = StringField("Title", filters=[single_line])
+    symptoms = TextAreaField("What users see")
+    message = TextAreaField("Public message")
+    flows = SelectMultipleField("Affected guides", choices=[], validate_choice=False,
+                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    status = SelectField("Status", choices=[SelectChoice("investigating", "Investigating"),
+                                            SelectChoice("identified", "Cause identified")],
+                         default="investigating", validate_choice=False)
+    key = HiddenField(default=new_key)

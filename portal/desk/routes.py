@@ -18,11 +18,12 @@ from ..auth.services import find_user
 from ..extensions import db
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
-from ..tickets import queries, services, sla
+from ..tickets import known_issue_queries as issue_queries
+from ..tickets import known_issues, queries, services, sla
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..web import go_to, moved, render
-from .forms import CallerWalkForm, NewTicketForm
+from .forms import CallerWalkForm, DeclareForm, NewTicketForm
 
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
 
@@ -239,3 +240,135 @@ def walk_with_caller(number: int):
             # The walk itself belongs to the self-service pages: hand them the form as it was sent.
             return redirect(url_for("selfservice.with_caller", number=ticket.number), code=307)
     return render("desk/walk.html", form=form, ticket=ticket)
+
+
+# -- known issues ---------------------------------------------------------------------------------------
+
+
+def _known_issue(issue_id: int):
+    issue = issue_queries.issue_by_id(issue_id)
+    if issue is None:
+        abort(404)
+    return issue
+
+
+@bp.get("/known-issues")
+@staff_required
+def known_issues_list():
+    """Every known issue, open ones first, with the number of people affected."""
+    found = issue_queries.all_issues()
+    return render("desk/known_issues.html", issues=found,
+                  people=issue_queries.people_counts(i.id for i in found),
+                  open_tickets=issue_queries.open_ticket_counts(i.id for i in found))
+
+
+def _declare_form() -> DeclareForm:
+    form = DeclareForm()
+    form.flows.choices = [SelectChoice(f.id, f.title) for f in sorted(registry().all(), key=lambda f: f.title)]
+    return form
+
+
+@bp.route("/known-issues/new", methods=["GET", "POST"])
+@staff_required
+def declare_known_issue():
+    """Declare a known issue: title, what users see, the public message, the affected guides, the status."""
+    form = _declare_form()
+    if form.validate_on_submit():
+        try:
+            issue = known_issues.declare(form.title.data, form.symptoms.data, form.message.data, form.flows.data,
+                                         current_user, status=form.status.data, request_key=form.key.data,
+                                         known_flows={choice.value for choice in form.flows.choices})
+        except known_issues.IssueInputError as exc:
+            db.session.rollback()
+            for name, message in exc.errors.items():
+                getattr(form, name).errors = [message]
+        else:
+            flash(f"{issue.label} declared: its banner is showing now.", "success")
+            return redirect(url_for("desk.known_issue", issue_id=issue.id), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render("desk/known_issue_new.html", form=form, status=200 if request.headers.get("HX-Request") else status)
+
+
+def _issue_view(issue, *, errors: dict | None = None, typed: dict | None = None, status: int = 200):
+    return render("desk/known_issue.html", issue=issue, people=issue_queries.people(issue),
+                  tickets=issue_queries.linked_tickets(issue), errors=errors or {}, typed=typed or {},
+                  form_key=new_key(), flows={f.id: f.title for f in registry().all()},
+                  status_label=issue_queries.STATUS_LABELS, status=status)
+
+
+@bp.get("/known-issues/<int:issue_id>")
+@staff_required
+def known_issue(issue_id: int):
+    """A known issue: its people and linked tickets, updates, and the status, update and fix forms."""
+    return _issue_view(_known_issue(issue_id))
+
+
+def _issue_action(issue_id: int, field: str, action, done: str):
+    """Run an action on the issue; a field's error comes back under the field, with what was typed."""
+    issue = _known_issue(issue_id)
+    try:
+        action(issue)
+    except known_issues.ActionError as exc:
+        db.session.rollback()
+        errors = getattr(exc, "errors", None) or {field: str(exc)}
+        message = next(iter(errors.values()))
+        return _issue_view(issue, errors={field: message}, typed={field: request.form.get(field, "")},
+                           status=200 if request.headers.get("HX-Request") else 422)
+    flash(done, "success")
+    return redirect(url_for("desk.known_issue", issue_id=issue.id), code=303)
+
+
+@bp.post("/known-issues/<int:issue_id>/updates")
+@staff_required
+def known_issue_update(issue_id: int):
+    """Post a public update: a reply on each linked ticket, emailed once to each person affected."""
+    return _issue_action(issue_id, "body", lambda issue: known_issues.post_update(
+        issue, request.form.get("body", ""), current_user, request_key=request.form.get("key") or new_key()),
+        "Update posted: each person affected gets it by email.")
+
+
+@bp.post("/known-issues/<int:issue_id>/status")
+@staff_required
+def known_issue_status(issue_id: int):
+    """Change the status (investigating, identified)."""
+    value = request.form.get("status", "")
+    return _issue_action(issue_id, "status", lambda issue: known_issues.set_status(issue, value, current_user),
+                         f"Status set to {issue_queries.STATUS_LABELS.get(value, value)}.")
+
+
+@bp.post("/known-issues/<int:issue_id>/fix")
+@staff_required
+def known_issue_fix(issue_id: int):
+    """Mark it fixed: every open linked ticket is resolved with the fix text (each requester can reopen)."""
+
+    def fix(issue):
+        if request.form.get("confirm") != "yes":
+            raise known_issues.IssueInputError({"fix": "Tick the box to confirm: this resolves every linked ticket."})
+        known_issues.mark_fixed(issue, request.form.get("fix", ""), current_user,
+                                request_key=request.form.get("key") or new_key())
+
+    return _issue_action(issue_id, "fix", fix, "Marked fixed: the linked tickets are resolved and everyone is told.")
+
+
+@bp.post("/known-issues/link")
+@staff_required
+def link_to_known_issue():
+    """Link the tickets chosen in the queue to a known issue (their rows fold under the issue's)."""
+    back = request.form.get("next") or ""
+    back = back if back.startswith("/desk/") and not back.startswith("//") else url_for("desk.queue")
+    value = request.form.get("issue", "")
+    issue = issue_queries.issue_by_id(int(value)) if value.isdigit() and len(value) < 10 else None
+    chosen = issue_queries.tickets_by_numbers(request.form.getlist("ticket")[:issue_queries.LINK_MAX])
+    if issue is None:
+        flash("Choose the known issue to link the tickets to.", "error")
+    elif not chosen:
+        flash("Tick the tickets to link first.", "error")
+    else:
+        try:
+            linked = known_issues.link_tickets(issue, chosen, current_user)
+        except known_issues.ActionError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"{linked} ticket{'' if linked == 1 else 's'} linked to {issue.label}: {issue.title}.", "success")
+    return go_to(back)

@@ -9,10 +9,12 @@ Every subject passes through :func:`~.header.one_line`, so no subject or name ca
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from email.utils import make_msgid, parseaddr
 
 from flask import current_app, render_template
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import OutboxMessage
@@ -22,9 +24,13 @@ from .tag import ticket_tag
 SUBJECT_MAX = 300  # the outbox column
 
 
-def _message_id() -> str:
+def _domain() -> str:
     address = parseaddr(current_app.config.get("MAIL_FROM") or "")[1] or "helpdesk@localhost"
-    return make_msgid(idstring=secrets.token_hex(4), domain=address.rsplit("@", 1)[-1])
+    return address.rsplit("@", 1)[-1]
+
+
+def _message_id() -> str:
+    return make_msgid(idstring=secrets.token_hex(4), domain=_domain())
 
 
 def queue_mail(kind: str, to: str, subject: str, template: str, ticket=None, **context) -> OutboxMessage | None:
@@ -96,3 +102,38 @@ def unverified_reply(ticket, message, link: str) -> None:
         return
     queue_mail("unverified-reply", ticket.assignee.email, f"[{tag(ticket)}] Unverified email held: {ticket.subject}",
                "unverified_reply", ticket, message=message, link=link)
+
+
+def queue_mail_once(once: str, kind: str, to: str, subject: str, template: str, ticket=None, **context) -> bool:
+    """Add an email to the outbox unless the one named `once` is there already: True if added.
+
+    `once` names what the email is for and to whom (``known-issue-update-7:ann@example.com``): it
+    becomes the Message-ID, whose unique column makes a second copy impossible, however many
+    retries or racing requests queue it (the insert skips a conflict instead of failing).
+    """
+    if not to or "@" not in to:
+        return False
+    digest = hashlib.sha256(once.encode("utf-8", "replace")).hexdigest()[:32]
+    context.update(ticket=ticket, tag=tag(ticket) if ticket is not None else "")
+    values = {"kind": kind, "ticket_id": ticket.id if ticket is not None else None, "to_address": to,
+              "subject": one_line(subject)[:SUBJECT_MAX],
+              "body_text": render_template(f"mail/{template}.txt", **context),
+              "body_html": render_template(f"mail/{template}.html", **context),
+              "message_id": f"<{kind}.{digest}@{_domain()}>"}
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
+    return db.session.execute(statement).rowcount == 1
+
+
+def known_issue_update(ticket, issue, update, link: str) -> bool:
+    """Tell a person affected by a known issue its new public update, once (on the ticket they follow it on)."""
+    return queue_mail_once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue",
+                           ticket.requester_email, f"[{tag(ticket)}] Update: {issue.title}", "known_issue_update",
+                           ticket, issue=issue, update=update, link=link)
+
+
+def known_issue_fixed(ticket, issue, update, link: str, reopen_link: str) -> bool:
+    """Tell a person affected by a known issue that it is fixed and how, once, with their ticket's reopen link."""
+    return queue_mail_once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue-fixed",
+                           ticket.requester_email, f"[{tag(ticket)}] Fixed: {issue.title}", "known_issue_fixed",
+                           ticket, issue=issue, update=update, link=link, reopen_link=reopen_link)

@@ -29,6 +29,7 @@ from ..models import (
     TicketStatus,
     User,
 )
+from .known_issue_queries import open_issues, people_counts
 
 PAGE_SIZE = 50
 ACTIVE = OPEN_STATUSES
@@ -90,14 +91,24 @@ class QueuePage:
     total: int
     filters: Filters
     counts: dict = field(default_factory=dict)  # (queue, status) -> n, over active tickets
+    # Open known issues, one row each with their number of people: their tickets are folded under them.
+    issues: list = field(default_factory=list)  # [(OpenIssue, people)]
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
 
 
-def _where(filters: Filters, user_id: int) -> list:
+def _listed(folded: list | tuple = ()) -> list:
+    """Tickets the queue lists: not merged, and not folded under an open known issue's row."""
     conditions = [Ticket.merged_into_id.is_(None)]
+    if folded:
+        conditions.append(sa.or_(Ticket.known_issue_id.is_(None), Ticket.known_issue_id.not_in(folded)))
+    return conditions
+
+
+def _where(filters: Filters, user_id: int, folded: list | tuple = ()) -> list:
+    conditions = _listed(folded)
     if filters.status == "active":
         conditions.append(Ticket.status.in_(ACTIVE))
     elif filters.status != "all":
@@ -144,8 +155,14 @@ def _order(sort: str) -> list:
 
 
 def queue_page(filters: Filters, user_id: int) -> QueuePage:
-    """One page of the queue, its total and the counts per queue and status."""
-    where = _where(filters, user_id)
+    """One page of the queue, its total and the counts per queue and status.
+
+    An open known issue is one row (on the first page, above the tickets) with its number of
+    people; its linked tickets are not listed one by one, nor counted in the total.
+    """
+    issues = open_issues()
+    folded = [i.id for i in issues]
+    where = _where(filters, user_id, folded)
     total = db.session.scalar(sa.select(sa.func.count(Ticket.id)).where(*where)) or 0
     last_page = max(1, -(-total // PAGE_SIZE))
     filters.page = min(filters.page, last_page)
@@ -157,9 +174,11 @@ def queue_page(filters: Filters, user_id: int) -> QueuePage:
         .order_by(*_order(filters.sort))).all()
     counts = {(queue, status): n for queue, status, n in db.session.execute(
         sa.select(Ticket.queue, Ticket.status, sa.func.count(Ticket.id))
-        .where(Ticket.status.in_(ACTIVE), Ticket.merged_into_id.is_(None))
+        .where(Ticket.status.in_(ACTIVE), *_listed(folded))
         .group_by(Ticket.queue, Ticket.status))}
-    return QueuePage(tickets, total, filters, counts)
+    shown = issues if filters.page == 1 and filters.status in ("active", "all", "open") else []
+    people = people_counts(i.id for i in shown)
+    return QueuePage(tickets, total, filters, counts, [(i, people.get(i.id, 0)) for i in shown])
 
 
 def due_label(ticket: Ticket, now: datetime) -> str:

@@ -182,7 +182,9 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
                 email: str = "", time_zone: str | None = None,
                 queue: str | None = None, priority: Priority | str | None = None,
                 walk: Walk | None = None, state: engine.State | None = None,
-                actor: User | None = None, attachments: tuple | list = ()) -> tuple[Ticket, bool]:
+                actor: User | None = None, attachments: tuple | list = (),
+                status: TicketStatus = TicketStatus.NEW, known_issue_id: int | None = None,
+                then=None) -> tuple[Ticket, bool]:
     """Open a ticket, exactly once per walk or one-time key: (the ticket, True if this call opened it).
 
     A second call with the same walk or key (double click, reload, retry, a racing request, an
@@ -191,7 +193,8 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
     (see :func:`_stored_key`). Everything a new ticket needs (the SLA
     clock, the first line of its timeline, the requester's email, the files sent with it) is
     committed with it. The requester's time zone is their account's, else `time_zone` (their browser's)
-    when it is a real one.
+    when it is a real one. A ticket joining a known issue opens as `status` (open: it skips triage) with
+    `known_issue_id`, and `then(ticket)` adds what must be committed with it (the issue's person row).
     """
     source = TicketSource(source)
     key = _stored_key(source, request_key, owner or (f"user:{requester.id}" if requester else ""))
@@ -208,7 +211,7 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
         requester_name=((name or "").strip() or (requester.display_name if requester else ""))[:NAME_MAX],
         requester_email=(requester.email if requester else (email or "").strip().lower())[:EMAIL_MAX],
         subject=draft.subject, description=(description or "").strip(), queue=draft.queue, priority=draft.priority,
-        status=TicketStatus.NEW, source=source,
+        status=status, source=source, known_issue_id=known_issue_id,
         requester_time_zone=(timefmt.valid_zone(requester.time_zone if requester else None)
                              or timefmt.valid_zone(time_zone)),
     )
@@ -221,6 +224,8 @@ def open_ticket(source: TicketSource | str, *, subject: str, description: str = 
     db.session.add(ticket)
     try:
         _opened(ticket, actor, attachments)
+        if then is not None:
+            then(ticket)
         _commit()
     except (IntegrityError, StaleDataError):
         db.session.rollback()
@@ -305,7 +310,7 @@ def attachment(filename: str, content_type: str, data: bytes) -> Attachment:
 
 
 def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kind=EventKind.STATUS,
-                actor_name: str | None = None) -> None:
+                actor_name: str | None = None, tell_requester: bool = True) -> None:
     old = ticket.status
     if status == old:
         raise ActionError(f"The ticket is already {status.value}.")
@@ -326,7 +331,7 @@ def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, *, kin
         ticket.closed_at = None
     ticket.status = status
     record(ticket, kind, actor, old=old.value, new=status.value, actor_name=actor_name)
-    if status == TicketStatus.RESOLVED:
+    if status == TicketStatus.RESOLVED and tell_requester:
         notify.ticket_resolved(ticket, links.requester_url(ticket), links.reopen_url(ticket))
 
 

@@ -3,8 +3,9 @@
   "use strict";
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
-    if (elt && elt.getAttribute && elt.getAttribute("data-poll") === "visible-only" && document.hidden) {
-      event.preventDefault();
+    if (elt && elt.getAttribute && elt.getAttribute("data-poll") === "visible-only" &&
+        (document.hidden || elt.querySelector("input[type=checkbox]:checked"))) {
+      event.preventDefault(); // hidden tab, or tickets being chosen to link: a refresh would untick them
     }
   });
 })();
