@@ -80,7 +80,7 @@ def check(draft: Draft, article: Article | None = None) -> Draft:
         taken = db.session.scalar(sa.select(Article.id).where(Article.slug == slug))
         if taken is not None and (article is None or taken != article.id):
             errors["slug"] = f"Another article already uses the address “{slug}”."
-    body = (draft.body or "").replace("\r\n", "\n")
+    body = (draft.body or "").replace("\r\n", "\n").strip("\n").rstrip()  # as a Markdown file keeps it
     if len(body) > BODY_MAX:
         errors["body"] = f"The article is longer than {BODY_MAX} characters."
     tags = normalise_tags(draft.tags)
