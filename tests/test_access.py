@@ -74,6 +74,11 @@ ACCESS = {
     "tickets.reopen": SIGNED_LINK,
     "tickets.reopen_link": PUBLIC,
     "tickets.mine": SIGNED_IN,
+    # the requester on their ticket (tests/test_requester_actions.py): its account or its signed link;
+    # a technician who is not its requester is refused (403)
+    "tickets.solved": SIGNED_LINK,
+    "tickets.withdraw": SIGNED_LINK,
+    "tickets.rate": SIGNED_LINK,
     # the help desk
     "desk.queue": STAFF,
     "desk.new": STAFF,

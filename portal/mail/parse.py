@@ -543,12 +543,13 @@ VERB_LAST_MAX = 30  # characters at the end of the line the verb is looked for i
 _VERB_FIRST = re.compile(r"\b(?:schrieb am|ezt írta \(időpont|kirjoitti|a écrit le|wrote on|schreef op|skrev den)\b",
                          re.IGNORECASE)
 _VERB_FIRST_BARE = re.compile(r"\bkirjoitti\b", re.IGNORECASE)  # ... and needs no address
+#: "-----Original Message-----" and its translations; bare ("Oprindelig besked") only right above a header.
 _ORIGINAL_MESSAGE = re.compile(
-    r"-{3,}+\s*+(?:original message|ursprüngliche nachricht|original-nachricht|message d'origine|message original"
+    r"-*+\s*+(?:original message|ursprüngliche nachricht|original-nachricht|message d'origine|message original"
     r"|mensaje original|messaggio originale|mensagem original|oorspronkelijk bericht|oprindelig besked"
     r"|oprindelig meddelelse|ursprungligt meddelande|opprinnelig melding|alkuperäinen viesti"
     r"|wiadomość oryginalna|oryginalna wiadomość|původní zpráva|eredeti üzenet|mesaj original|αρχικό μήνυμα"
-    r"|исходное сообщение|özgün ileti|orijinal mesaj)\s*+-{3,}+$", re.IGNORECASE)  # possessive: no backtracking
+    r"|исходное сообщение|özgün ileti|orijinal mesaj)\s*+-*+:?$", re.IGNORECASE)  # possessive: no backtracking
 _SEPARATOR = re.compile(r"_{10,}+$")
 #: Outlook's header block, a line each: who from, when (with a date or time), and to whom or about what.
 _OUTLOOK_FROM = re.compile(
@@ -637,7 +638,7 @@ def _history_start(lines: list, start: int, budget: Budget, labels: dict) -> tup
         line = raw.strip()
         if not line or line.startswith(">"):
             continue
-        if line == _SIGNATURE or _ORIGINAL_MESSAGE.match(line):
+        if line == _SIGNATURE or _original_message_at(lines, i, labels):
             return i, None
         size = _reply_header_at(lines, i)
         if size:
@@ -646,6 +647,19 @@ def _history_start(lines: list, start: int, budget: Budget, labels: dict) -> tup
         if _outlook_header_at(lines, i, labels) or _list_footer_at(lines, i):
             return _back_over_separators(lines, i, start), None
     return len(lines), None
+
+
+def _original_message_at(lines: list, i: int, labels: dict) -> bool:
+    """ "-----Original Message-----" at line i, or the words alone with a header's first line under them."""
+    line = lines[i].strip()
+    if _ORIGINAL_MESSAGE.match(line) is None:
+        return False
+    if line.startswith("---"):
+        return True
+    for j in range(i + 1, min(i + 3, len(lines))):
+        if lines[j].strip():
+            return _outlook_labels(lines, j, labels) in ("from", "sent") or _reply_header_at(lines, j) > 0
+    return False
 
 
 def _is_reply_header(line: str) -> bool:

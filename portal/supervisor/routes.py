@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import Blueprint, abort, request
 
 from .. import clock
@@ -16,6 +18,8 @@ from .services import (
     load_per_technician,
     open_by_queue_and_status,
     opened_resolved_per_day,
+    ratings,
+    satisfaction,
     top_search_misses,
 )
 
@@ -29,7 +33,8 @@ PROBLEM_STEPS = 5
 @staff_required
 def overview():
     """Open tickets by queue and status, overdue tickets, load per technician, the 30-day trend, failed mail,
-    and self-service in the chosen period: walks, deflection, tickets avoided, the steps where people stop."""
+    and in the chosen period: self-service (walks, deflection, tickets avoided, the steps where people stop)
+    and how requesters rated the help."""
     now = clock.now()
     days = opened_resolved_per_day(TREND_DAYS, now)
     period = figures.Period.from_args(request.args, now)
@@ -39,18 +44,20 @@ def overview():
                   failed_mail=failed_mail(TREND_DAYS, now), period=period,
                   headline=figures.headline(period, now),
                   problems=figures.top_problem_steps(period, PROBLEM_STEPS, now),
-                  abandon_minutes=figures.abandon_minutes())
+                  abandon_minutes=figures.abandon_minutes(),
+                  satisfaction=satisfaction(period.start, period.end))
 
 
 WALKS_HEADER = ["From", "To", "Walks", "Resolved", "Deflection (%)", "Tickets avoided"]
 STEPS_HEADER = ["Flow", "Flow id", "Step", "Step id", "Gave up", "Asked for help", "Total"]
+RATINGS_HEADER = ["Ticket", "Rated (UTC)", "Score", "Comment"]
 
 
 @bp.get("/overview/<table>.csv")
 @staff_required
 def overview_csv(table: str):
-    """The overview's self-service figures for the chosen period as CSV: `walks` (the headline) or `steps`
-    (the steps where most people give up or ask for help)."""
+    """The overview's figures for the chosen period as CSV: `walks` (the self-service headline), `steps`
+    (the steps where most people give up or ask for help) or `ratings` (each satisfaction rating)."""
     now = clock.now()
     period = figures.Period.from_args(request.args, now)
     if table == "walks":
@@ -62,6 +69,10 @@ def overview_csv(table: str):
         rows = [[p.title, p.flow_id, p.step_title, p.step_id, p.gave_up, p.asked_help, p.total]
                 for p in figures.top_problem_steps(period, PROBLEM_STEPS, now)]
         header = STEPS_HEADER
+    elif table == "ratings":
+        rows = [[f"#{number}", at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"), score, comment]
+                for number, at, score, comment in ratings(period.start, period.end)]
+        header = RATINGS_HEADER
     else:
         abort(404)
     return export.csv_response(f"overview-{table}-{period.args['from']}-{period.args['to']}.csv", header, rows)

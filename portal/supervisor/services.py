@@ -17,7 +17,19 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from .. import clock
 from ..extensions import db
-from ..models import OPEN_STATUSES, OutboxMessage, OutboxStatus, Queue, Role, SearchMiss, Ticket, TicketStatus, User
+from ..models import (
+    OPEN_STATUSES,
+    RATING_LABELS,
+    OutboxMessage,
+    OutboxStatus,
+    Queue,
+    Role,
+    SearchMiss,
+    Ticket,
+    TicketRating,
+    TicketStatus,
+    User,
+)
 from ..models.ticket import TICKET_NUMBER_OFFSET
 
 #: Somebody still has to act on these.
@@ -241,3 +253,45 @@ def failed_mail(days: int = 30, now: datetime | None = None, limit: int = 20) ->
         .where(*failed).order_by(OutboxMessage.id.desc()).limit(limit)).all()
     return total, [FailedMail(r.created_at, r.kind, r.to_address, r.subject, r.attempts or 0, r.last_error or "",
                               None if r.ticket_id is None else r.ticket_id + TICKET_NUMBER_OFFSET) for r in rows]
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """How requesters rated the help in a period: how many, the average, each score's count, recent comments."""
+
+    count: int
+    average: float | None  # None when nobody rated
+    by_score: dict  # score (1..5) -> how many, every score listed
+    comments: list  # the latest comments: (rated_at, score, comment, ticket number), newest first
+
+    @property
+    def labels(self) -> dict:
+        return RATING_LABELS
+
+
+def _rated_in(start: datetime, end: datetime) -> tuple:
+    return TicketRating.rated_at >= start, TicketRating.rated_at < end
+
+
+def satisfaction(start: datetime, end: datetime, comments: int = 10) -> Satisfaction:
+    """The ratings given (last changed) from `start` to `end`: counted by score in one grouped query."""
+    counted = dict(db.session.execute(
+        sa.select(TicketRating.score, sa.func.count()).where(*_rated_in(start, end))
+        .group_by(TicketRating.score)).all())
+    by_score = {score: counted.get(score, 0) for score in RATING_LABELS}
+    count = sum(by_score.values())
+    average = sum(score * n for score, n in by_score.items()) / count if count else None
+    latest = db.session.execute(
+        sa.select(TicketRating.rated_at, TicketRating.score, TicketRating.comment, TicketRating.ticket_id)
+        .where(*_rated_in(start, end), TicketRating.comment != "")
+        .order_by(TicketRating.rated_at.desc(), TicketRating.id.desc()).limit(comments)).all()
+    return Satisfaction(count, average, by_score, [(at, score, comment, ticket_id + TICKET_NUMBER_OFFSET)
+                                                   for at, score, comment, ticket_id in latest])
+
+
+def ratings(start: datetime, end: datetime) -> list:
+    """Every rating given from `start` to `end`, oldest first: (ticket number, rated_at, score, comment)."""
+    rows = db.session.execute(
+        sa.select(TicketRating.ticket_id, TicketRating.rated_at, TicketRating.score, TicketRating.comment)
+        .where(*_rated_in(start, end)).order_by(TicketRating.rated_at, TicketRating.id)).all()
+    return [(ticket_id + TICKET_NUMBER_OFFSET, at, score, comment) for ticket_id, at, score, comment in rows]

@@ -3,9 +3,12 @@
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from ..models import RATING_LABELS
+from ..models.satisfaction import COMMENT_MAX, RATING_MAX, RATING_MIN
 from ..validators import EmailAddress, single_line
 
 
@@ -42,3 +45,26 @@ class ReplyForm(FlaskForm):
         DataRequired("Write a reply first."),
         Length(max=10000, message="Please keep this under 10,000 characters.")])
     key = HiddenField(default=new_key)
+
+
+def _score(value) -> int | None:
+    """The score as sent: a whole number, or None for anything else ("abc", nothing)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _score_in_range(form, field) -> None:
+    if field.data is None or not RATING_MIN <= field.data <= RATING_MAX:
+        raise ValidationError(f"Choose a score from {RATING_MIN} ({RATING_LABELS[RATING_MIN].lower()}) "
+                              f"to {RATING_MAX} ({RATING_LABELS[RATING_MAX].lower()}).")
+
+
+class RatingForm(FlaskForm):
+    """"How did we do?": a score from 1 to 5 and an optional comment, once the ticket is resolved."""
+
+    score = RadioField("How did we do?", coerce=_score, validate_choice=False, validators=[_score_in_range],
+                       choices=[SelectChoice(n, f"{n} – {label}") for n, label in RATING_LABELS.items()])
+    comment = TextAreaField("Anything you'd like to tell us? (optional)", validators=[
+        Length(max=COMMENT_MAX, message=f"Please keep this under {COMMENT_MAX:,} characters.")])

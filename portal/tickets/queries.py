@@ -290,7 +290,8 @@ def status_changes(ticket: Ticket) -> list:
     """The ticket's status changes, oldest first, for the requester's page."""
     return db.session.scalars(sa.select(TicketEvent).where(
         TicketEvent.ticket_id == ticket.id,
-        TicketEvent.kind.in_([EventKind.STATUS, EventKind.REOPENED, EventKind.MERGED])).order_by(TicketEvent.id)).all()
+        TicketEvent.kind.in_([EventKind.STATUS, EventKind.REOPENED, EventKind.MERGED, EventKind.SOLVED,
+                              EventKind.WITHDRAWN])).order_by(TicketEvent.id)).all()
 
 
 def timeline(ticket: Ticket) -> list:

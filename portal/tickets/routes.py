@@ -10,11 +10,11 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import anonymous_ticket_limit, person_limit
-from ..models import TicketSource
+from ..models import TicketSource, requester_status
 from ..validators import is_email
 from ..web import go_to, refusal_status, refused, render, try_again
 from . import queries, services
-from .forms import ContactForm, ReplyForm, new_key
+from .forms import ContactForm, RatingForm, ReplyForm, new_key
 from .links import key_opens, reopen_token_fits, signed_ticket_url
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
@@ -58,9 +58,91 @@ def show(number: int):
     return _ticket_page(ticket, key, ReplyForm())
 
 
-def _ticket_page(ticket, key, form: ReplyForm, status: int = 200):
+def _ticket_page(ticket, key, form: ReplyForm, status: int = 200, rating_form: RatingForm | None = None):
+    requester = _is_requester(ticket, key)
+    if rating_form is None and ticket.rating is not None:
+        rating_form = RatingForm(formdata=None, score=ticket.rating.score, comment=ticket.rating.comment)
     return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
-                  changes=queries.status_changes(ticket), status=status)
+                  changes=queries.status_changes(ticket), requester=requester,
+                  can_rate=requester and services.can_rate(ticket),
+                  rating_form=rating_form or RatingForm(formdata=None), status=status)
+
+
+@bp.app_template_global("requester_status")
+def _requester_status(status) -> str:
+    """A status in the requester's words: "Waiting for your reply", never the desk's "pending"."""
+    return requester_status(status)
+
+
+def _is_requester(ticket, key) -> bool:
+    """True if the person on the page asked for this help: its requester's account, or its signed link."""
+    if key is not None:
+        return True
+    return current_user.is_authenticated and queries.is_requesters_own(ticket, current_user)
+
+
+def _requesters(number: int):
+    """The ticket and its key if the person is its requester; a technician looking at it is refused (403)."""
+    ticket, key = _viewable(number)
+    if not _is_requester(ticket, key):
+        abort(make_response(render(
+            "error.html", status=403, title="Only the requester can do that",
+            message=f"Only the person who asked for help can mark ticket {ticket.label} solved, withdraw it or "
+                    "rate it. Technicians change its status on the desk.")))
+    return ticket, key
+
+
+def _refuse(ticket, key, message: str):
+    """The ticket's page again, saying why the action could not be done (409)."""
+    flash(message, "error")
+    return _ticket_page(ticket, key, ReplyForm(formdata=None), status=409)
+
+
+@bp.post("/tickets/<int:number>/solved")
+def solved(number: int):
+    """"This is solved": the requester resolves their own ticket, then is asked how we did."""
+    ticket, key = _requesters(number)
+    try:
+        changed = services.requester_solved(ticket, current_user if current_user.is_authenticated else None)
+    except services.ActionError as exc:
+        return _refuse(ticket, key, str(exc))
+    flash(f"Glad it's solved. Ticket {ticket.label} is resolved." if changed
+          else f"Ticket {ticket.label} is already resolved.", "success")
+    return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="rating"), code=303)
+
+
+@bp.route("/tickets/<int:number>/withdraw", methods=["GET", "POST"])
+def withdraw(number: int):
+    """"Withdraw this request": a page that asks to confirm (GET changes nothing), then the ticket closes."""
+    ticket, key = _requesters(number)
+    if request.method == "GET":
+        if not ticket.is_open:
+            return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
+        return render("tickets/withdraw_confirm.html", ticket=ticket, key=key)
+    try:
+        services.withdraw(ticket, current_user if current_user.is_authenticated else None)
+    except services.ActionError as exc:
+        return _refuse(ticket, key, str(exc))
+    flash(f"You've withdrawn request {ticket.label}. It is closed; nobody will work on it.", "success")
+    return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
+
+
+@bp.post("/tickets/<int:number>/rating")
+def rate(number: int):
+    """"How did we do?": the requester's score (1 to 5) and comment on a resolved ticket."""
+    ticket, key = _requesters(number)
+    if not services.can_rate(ticket):
+        return _refuse(ticket, key, services.NOT_RATABLE)
+    form = RatingForm()
+    if not form.validate_on_submit():
+        return _ticket_page(ticket, key, ReplyForm(formdata=None), status=422, rating_form=form)
+    try:
+        services.rate(ticket, form.score.data, form.comment.data or "",
+                      current_user if current_user.is_authenticated else None)
+    except services.ActionError as exc:
+        return _refuse(ticket, key, str(exc))
+    flash("Thank you for rating our help.", "success")
+    return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="rating"), code=303)
 
 
 @bp.post("/tickets/<int:number>/reply")

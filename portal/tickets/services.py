@@ -36,11 +36,14 @@ from ..models import (
     Ticket,
     TicketEvent,
     TicketLink,
+    TicketRating,
     TicketSource,
     TicketStatus,
     User,
     Walk,
 )
+from ..models.satisfaction import COMMENT_MAX as RATING_COMMENT_MAX
+from ..models.satisfaction import RATING_MAX, RATING_MIN
 from . import links, sla
 from .queries import SELF_OPENED_SOURCES
 
@@ -541,6 +544,104 @@ def reopen(ticket: Ticket, actor: User | None = None) -> Ticket:
 
 def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
     """Merge a duplicate into another ticket: its messages move over, it closes, its requester is told."""
+# -- the requester's own actions: solved, withdrawn, rated ------------------------------------------------
+
+
+def _requester_name(ticket: Ticket, actor: User | None) -> str:
+    """Who the timeline says acted: the account, else the person the signed link was mailed to."""
+    return actor.display_name if actor is not None else (ticket.requester_name or ticket.requester_email or "Requester")
+
+
+def _last_status_kind(ticket: Ticket) -> EventKind | None:
+    """How the ticket got its present status (the kind of its last status change)."""
+    return db.session.scalar(sa.select(TicketEvent.kind).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(
+            [EventKind.STATUS, EventKind.REOPENED, EventKind.SOLVED, EventKind.WITHDRAWN, EventKind.MERGED]))
+        .order_by(TicketEvent.id.desc()).limit(1))
+
+
+def withdrawn(ticket: Ticket) -> bool:
+    """True if the ticket is closed because its requester withdrew it."""
+    return ticket.status == TicketStatus.CLOSED and _last_status_kind(ticket) == EventKind.WITHDRAWN
+
+
+def requester_solved(ticket: Ticket, actor: User | None = None) -> bool:
+    """The requester says the problem is solved: the ticket is resolved (True), or already was (False).
+
+    No "resolved" email: they said so themselves, on the page that now asks how we did. They can
+    reopen it for 7 days as after any resolution. A closed ticket can't be marked solved.
+    """
+    if ticket.status == TicketStatus.RESOLVED:
+        return False
+    if ticket.status == TicketStatus.CLOSED:
+        raise ActionError("This ticket is closed, so it can't be marked solved. If the problem is back, "
+                          "contact the help desk again.")
+    _set_status(ticket, TicketStatus.RESOLVED, actor, kind=EventKind.SOLVED,
+                actor_name=_requester_name(ticket, actor), tell_requester=False)
+    _commit()
+    return True
+
+
+def withdraw(ticket: Ticket, actor: User | None = None) -> bool:
+    """The requester no longer needs help: the ticket closes (True), or already was withdrawn (False).
+
+    Withdrawn is a reason, not a status: the ticket is closed, and its timeline's ``withdrawn``
+    event says why. Only a ticket somebody still has to act on can be withdrawn.
+    """
+    if withdrawn(ticket):
+        return False
+    if ticket.status == TicketStatus.CLOSED:
+        raise ActionError("This ticket is already closed.")
+    if ticket.status == TicketStatus.RESOLVED:
+        raise ActionError("This ticket is already resolved, so there is nothing to withdraw.")
+    _set_status(ticket, TicketStatus.CLOSED, actor, kind=EventKind.WITHDRAWN, actor_name=_requester_name(ticket, actor))
+    _commit()
+    return True
+
+
+NOT_RATABLE = "Only a resolved ticket can be rated, until it is closed or for 7 days after it was resolved."
+
+
+def can_rate(ticket: Ticket, at: datetime | None = None) -> bool:
+    """A ticket is rated (and the rating changed) while it is resolved and can be reopened: not once closed."""
+    return can_reopen(ticket, at)
+
+
+def rate(ticket: Ticket, score: int, comment: str = "", actor: User | None = None) -> TicketRating:
+    """The requester's answer to "How did we do?": one rating per ticket, changed by a later answer.
+
+    The same answer twice (a double click, a retry) changes nothing; a racing first answer that
+    reached the database first is updated instead of duplicated (the unique ``ticket_id``).
+    """
+    if isinstance(score, bool) or not isinstance(score, int) or not RATING_MIN <= score <= RATING_MAX:
+        raise ActionError(f"Choose a score from {RATING_MIN} to {RATING_MAX}.")
+    if not can_rate(ticket):
+        raise ActionError(NOT_RATABLE)
+    comment = (comment or "").strip()[:RATING_COMMENT_MAX]
+    try:
+        rating = _save_rating(ticket, score, comment, actor)
+    except IntegrityError:  # another request stored the first rating a moment earlier: change that one
+        db.session.rollback()
+        rating = _save_rating(ticket, score, comment, actor)
+    db.session.expire(ticket, ["rating"])
+    return rating
+
+
+def _save_rating(ticket: Ticket, score: int, comment: str, actor: User | None) -> TicketRating:
+    rating = db.session.scalar(sa.select(TicketRating).where(TicketRating.ticket_id == ticket.id))
+    if rating is not None and rating.score == score and rating.comment == comment:
+        return rating
+    old = rating.score if rating is not None else None
+    if rating is None:
+        rating = TicketRating(ticket_id=ticket.id, score=score, comment=comment, rated_at=clock.now())
+        db.session.add(rating)
+    else:
+        rating.score, rating.comment, rating.rated_at = score, comment, clock.now()
+    record(ticket, EventKind.RATED, actor, old=old, new=score, actor_name=_requester_name(ticket, actor))
+    _commit()
+    return rating
+
+
     _require_staff(actor)
     if source.id == target.id:
         raise ActionError("A ticket can't be merged into itself.")
