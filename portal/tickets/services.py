@@ -539,11 +539,6 @@ def reopen(ticket: Ticket, actor: User | None = None) -> Ticket:
     return ticket
 
 
-# -- merging and linking --------------------------------------------------------------------------------
-
-
-def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
-    """Merge a duplicate into another ticket: its messages move over, it closes, its requester is told."""
 # -- the requester's own actions: solved, withdrawn, rated ------------------------------------------------
 
 
@@ -642,6 +637,11 @@ def _save_rating(ticket: Ticket, score: int, comment: str, actor: User | None) -
     return rating
 
 
+# -- merging and linking --------------------------------------------------------------------------------
+
+
+def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
+    """Merge a duplicate into another ticket: its messages move over, it closes, its requester is told."""
     _require_staff(actor)
     if source.id == target.id:
         raise ActionError("A ticket can't be merged into itself.")
