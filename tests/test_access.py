@@ -18,6 +18,7 @@ import pytest
 
 from portal import create_app
 from portal.extensions import db
+from portal.kb import services as kb_services
 from portal.models import Attachment, CannedResponse, KnownIssue, Message, Queue, Ticket
 
 from .conftest import make_config
@@ -113,6 +114,14 @@ ACCESS = {
     "authoring.flows_csv": STAFF,
     "authoring.flow": STAFF,
     "authoring.flow_csv": STAFF,
+    # the knowledge base (tests/test_kb.py): staff write; /kb/<slug> is public (an internal article is a 404)
+    "kb.index": STAFF,
+    "kb.new": STAFF,
+    "kb.edit": STAFF,
+    "kb.history": STAFF,
+    "kb.restore": STAFF,
+    "articles.show": PUBLIC,
+    "articles.feedback": PUBLIC,
     # administration
     "admin.users": ADMIN,
     "admin.set_role": ADMIN,
@@ -132,14 +141,17 @@ ACCESS = {
 
 #: Values for the arguments of public URLs: none needs to exist, the check is that no sign-in comes first.
 PUBLIC_ARGUMENTS = {"walk_id": "no-such-walk", "flow_id": "no-such-flow", "number": 999999, "token": "not-a-token",
-                    "filename": "no-such-file.css", "name": "no-such-picture.png", "issue_id": 999999}
+                    "filename": "no-such-file.css", "name": "no-such-picture.png", "issue_id": 999999,
+                    "slug": "no-such-article"}
 #: What a staff POST must carry to reach its page rather than a 404 (others are sent empty).
 FORMS = {"selfservice.with_caller": {"flow": "network", "os": "Windows"},
          "selfservice.preview_start": {"flow": "network"},
          "desk.declare_known_issue": {"title": "Outlook won't open", "message": "We're on it."},
          "desk.known_issue_update": {"body": "Still on it."},
          "desk.known_issue_status": {"status": "identified"},
-         "desk.known_issue_fix": {"fix": "Restart Outlook.", "confirm": "yes"}}
+         "desk.known_issue_fix": {"fix": "Restart Outlook.", "confirm": "yes"},
+         "kb.new": {"title": "VPN drops every hour", "body": "Reconnect.", "visibility": "public"},
+         "kb.edit": {"title": "Printer offline", "body": "Turn it on.", "visibility": "internal"}}
 #: Signed-in pages reached by an emailed link whose token belongs to one account (tests/test_profile.py).
 TOKEN_BOUND = {"profile.confirm_email"}
 ROLES = ("anonymous", "requester", "technician", "admin")
@@ -200,9 +212,14 @@ def _arguments(app, requester_id: int) -> dict:
                                 data=b"oops\n")
         db.session.add_all([queue, canned, ticket, message, attachment, issue])
         db.session.commit()
+        article = kb_services.create_article(kb_services.Draft(title="Printer offline", body="Turn it on."), None)
+        kb_services.update_article(article, kb_services.Draft(title="Printer offline", body="Turn it on, then wait."),
+                                   None)
+        db.session.commit()
         return {"issue_id": issue.id, "number": ticket.number, "queue_id": queue.id, "canned_id": canned.id,
                 "user_id": requester_id,
-                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps"}
+                "attachment_id": attachment.id, "token": "not-a-token", "flow_id": "network", "table": "steps",
+                "slug": article.slug, "n": 1}
 
 
 CASES = [pytest.param(endpoint, method, rule, role, _expected(role, ACCESS[endpoint]), id=f"{role}-{method}-{rule}")
