@@ -588,6 +588,12 @@ _MOBILE_LAST = re.compile(r"\b(?:gesendet|küldve|gönderildi)\.?$", re.IGNORECA
 _MOBILE_DEVICE = re.compile(
     r"\b(?:iphone|ipad|android|galaxy|samsung|outlook|mail|blackberry|huawei|xiaomi|pixel|smartphone|mobil|handy"
     r"|móvil|cellulare|celular|telefon|téléphone|appareil|ios\b|windows)", re.IGNORECASE)  # "Mail", not "email"
+#: A disclaimer a mail server adds under everything, quoted history included: its first line says
+#: the mail is confidential or meant only for its addressee.
+_DISCLAIMER = re.compile(
+    r"\b(?:disclaimer|confidential|privileged|intended solely|intended only|addressee|vertraulich|adressat"
+    r"|confidentiel|destinataire|confidencial|destinatario|riservat|vertrouwelijk|geadresseerde|fortrolig"
+    r"|konfidentiell)", re.IGNORECASE)
 MOBILE_FOOTER_MAX = 100  # characters; and at most MOBILE_FOOTER_WORDS words: longer is the person's text
 MOBILE_FOOTER_WORDS = 8
 _SENT_FROM_MY = re.compile(r"sent from my\b", re.IGNORECASE)  # "Sent from my Xperia": whatever the phone
@@ -615,13 +621,31 @@ def trim_quoted(text: str, budget: Budget | None = None) -> str:
         if found is None:
             return _tidy(text)
         cut, resume = found
-        kept.extend(line for line in lines[start:cut] if not line.lstrip().startswith(">"))
+        own = [line for line in lines[start:cut] if not line.lstrip().startswith(">")]
+        if start and kept and _is_trailer(lines, start, cut):
+            own = []  # a disclaimer the sender's server put under the quoted history
+        kept.extend(own)
         while kept and (not kept[-1].strip() or _is_mobile_footer(kept[-1].strip())):
             kept.pop()
         if kept and resume is not None:
             kept.append("")  # where the quoted header was: a paragraph ends
         start = resume
     return _tidy("\n".join(kept))
+
+
+def _is_trailer(lines: list, start: int, cut: int) -> bool:
+    """The person's lines between `start` and `cut`, under quoted history, are one block after the
+    last quoted line whose first line reads like a disclaimer ("This e-mail is confidential ..."),
+    not answers."""
+    first = None
+    for j in range(start, cut):
+        line = lines[j].lstrip()
+        if line.startswith(">"):
+            if first is not None:
+                return False  # an answer between quoted lines
+        elif first is None and line.strip():
+            first = line
+    return first is not None and len(first) <= PATTERN_LINE_MAX and _DISCLAIMER.search(first) is not None
 
 
 def _history_start(lines: list, start: int, budget: Budget, labels: dict) -> tuple[int, int | None] | None:
