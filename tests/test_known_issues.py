@@ -447,3 +447,59 @@ def test_requesters_cannot_reach_the_desk_pages_or_services(app):
             known_issues.post_update(issue, "hi", ann_user)
         with pytest.raises(services.ActionError):
             known_issues.declare("t", "", "m", [], ann_user)
+
+
+# -- forms carry their CSRF token; racing joins --------------------------------------------------------
+
+
+def test_the_banner_and_join_forms_carry_their_csrf_token(tmp_path, request):
+    from .conftest import _app_for
+
+    app = _app_for("sqlite", tmp_path, request, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        tech = db.session.get(User, staff_user(app))
+        issue = known_issues.declare("VPN down", "", "We're on it.", ["network"], tech)
+        issue_id = issue.id
+    requester(app, "ann@example.com")
+    ann = app.test_client()
+    signin = ann.get("/signin").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', signin).group(1)
+    ann.post("/signin", data={"email": "ann@example.com", "password": PASSWORD, "csrf_token": token})
+    home = ann.get("/").get_data(as_text=True)
+    banner = home[home.index(f'id="known-issue-{issue_id}"'):]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', banner).group(1)
+    assert ann.post(f"/known-issues/{issue_id}/join", data={"key": "k"}).status_code == 400
+    assert tickets_of_issue(app, issue_id) == []
+    assert ann.post(f"/known-issues/{issue_id}/join", data={"key": "k", "csrf_token": token}).status_code == 303
+    assert len(tickets_of_issue(app, issue_id)) == 1
+
+
+def test_racing_joins_by_the_same_person_make_one_ticket(any_app):
+    import threading
+
+    with any_app.app_context():
+        tech = db.session.get(User, staff_user(any_app))
+        issue_id = known_issues.declare("VPN down", "", "We're on it.", ["network"], tech).id
+    numbers, errors = [], []
+    start = threading.Barrier(6)
+
+    def me_too(i):
+        try:
+            with any_app.test_request_context():
+                issue = db.session.get(KnownIssue, issue_id)
+                start.wait()
+                ticket, _ = known_issues.join(issue, name="Dee", email="DEE@example.com", request_key=f"key-{i}",
+                                              owner=f"session:{i}")
+                numbers.append(ticket.number)
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=me_too, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(numbers)) == 1 and len(numbers) == 6
+    assert [t.number for t in tickets_of_issue(any_app, issue_id)] == numbers[:1]
