@@ -264,6 +264,12 @@ def _outcome(now: datetime | None = None):
         else_=ACTIVE)
 
 
+def _may_stop_or_escalate():
+    """Walks that can be given up, escalated or have asked for help (a resolved one never is): a cheap
+    first cut from the index, before the outcome is worked out for each walk."""
+    return sa.or_(W.c.status != WalkStatus.RESOLVED.value, W.c.help_step.is_not(None))
+
+
 def _count_if(condition):
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
@@ -412,7 +418,7 @@ def step_figures(flow_id: str, version_hash: str | None, period: Period, now: da
     where = (*_counted(period), W.c.last_flow == flow_id, W.c.last_step.is_not(None))
     if version_hash:
         where += (W.c.last_version == version_hash,)
-    walks = _classified([W.c.last_step, W.c.help_step], where, now)
+    walks = _classified([W.c.last_step, W.c.help_step], (*where, _may_stop_or_escalate()), now)
     asked = walks.c.help_step.is_not(None)
     rows = db.session.execute(
         sa.select(walks.c.last_step,
@@ -470,7 +476,8 @@ def top_problem_steps(period: Period, limit: int = 5, now: datetime | None = Non
     """The steps, across all flows, where most walks were given up or "I still need help" was pressed:
     [:class:`ProblemStep`], worst first: 1 statement."""
     walks = _classified([W.c.last_flow, W.c.last_step, W.c.help_step],
-                        (*_counted(period), W.c.last_flow.is_not(None), W.c.last_step.is_not(None)), now)
+                        (*_counted(period), W.c.last_flow.is_not(None), W.c.last_step.is_not(None),
+                         _may_stop_or_escalate()), now)
     asked = walks.c.help_step.is_not(None)
     gave_up = _count_if(sa.and_(walks.c.outcome == ABANDONED, ~asked))
     asked_help = _count_if(asked)
