@@ -328,3 +328,24 @@ def test_the_resolution_email_asks_how_we_did(app):
         assert "How did we do?" in mail.body_text and "key=" in link  # the signed link: no account needed
         assert 'Rate our help</a>' in mail.body_html
         assert "pending" not in mail.body_text.lower()
+
+
+def test_the_assignee_is_told_when_the_requester_withdraws_or_solves(app, client, requester, make_user):
+    withdrawn = _ticket(app, requester_email=requester, subject="Withdrawn one")
+    solved = _ticket(app, requester_email=requester, subject="Solved one")
+    with app.app_context():
+        tech = db.session.get(User, make_user("technician", email="tina@example.com")[0])
+        for number in (withdrawn, solved):
+            services.assign(db.session.get(Ticket, Ticket.id_from_number(number)), tech, tech)
+    client.post(f"/tickets/{withdrawn}/withdraw")
+    client.post(f"/tickets/{withdrawn}/withdraw")  # once only
+    client.post(f"/tickets/{solved}/solved")
+    with app.app_context():
+        mails = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "tina@example.com",
+                                                                  OutboxMessage.kind.like("requester-%"))
+                                   .order_by(OutboxMessage.id)).all()
+        assert [(m.kind, m.ticket_id) for m in mails] == [("requester-withdrawn", Ticket.id_from_number(withdrawn)),
+                                                          ("requester-solved", Ticket.id_from_number(solved))]
+        assert "Ann Asker withdrew: Withdrawn one" in mails[0].subject
+        assert "they no longer need help, and it is closed" in mails[0].body_text
+        assert "Ann Asker marked solved: Solved one" in mails[1].subject

@@ -96,6 +96,15 @@ def requester_replied(ticket, message, link: str) -> None:
                f" replied: {ticket.subject}", "requester_replied", ticket, message=message, link=link)
 
 
+def requester_acted(ticket, action: str, who: str, link: str) -> None:
+    """Tell the assigned technician that the requester marked the ticket solved or withdrew it (`action`)."""
+    if ticket.assignee is None or not ticket.assignee.active:
+        return
+    verb = "withdrew" if action == "withdrawn" else "marked solved"
+    queue_mail(f"requester-{action}", ticket.assignee.email, f"[{tag(ticket)}] {who} {verb}: {ticket.subject}",
+               "requester_acted", ticket, action=action, who=who, link=link)
+
+
 def unverified_reply(ticket, message, link: str) -> None:
     """Tell the assigned technician that an email without the ticket's reply code is held on it."""
     if ticket.assignee is None or not ticket.assignee.active:

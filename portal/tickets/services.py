@@ -563,8 +563,9 @@ def withdrawn(ticket: Ticket) -> bool:
 def requester_solved(ticket: Ticket, actor: User | None = None) -> bool:
     """The requester says the problem is solved: the ticket is resolved (True), or already was (False).
 
-    No "resolved" email: they said so themselves, on the page that now asks how we did. They can
-    reopen it for 7 days as after any resolution. A closed ticket can't be marked solved.
+    No "resolved" email: they said so themselves, on the page that now asks how we did; the
+    assignee is told. They can reopen it for 7 days as after any resolution. A closed ticket can't
+    be marked solved.
     """
     if ticket.status == TicketStatus.RESOLVED:
         return False
@@ -573,6 +574,7 @@ def requester_solved(ticket: Ticket, actor: User | None = None) -> bool:
                           "contact the help desk again.")
     _set_status(ticket, TicketStatus.RESOLVED, actor, kind=EventKind.SOLVED,
                 actor_name=_requester_name(ticket, actor), tell_requester=False)
+    notify.requester_acted(ticket, "solved", _requester_name(ticket, actor), links.staff_url(ticket))
     _commit()
     return True
 
@@ -581,7 +583,7 @@ def withdraw(ticket: Ticket, actor: User | None = None) -> bool:
     """The requester no longer needs help: the ticket closes (True), or already was withdrawn (False).
 
     Withdrawn is a reason, not a status: the ticket is closed, and its timeline's ``withdrawn``
-    event says why. Only a ticket somebody still has to act on can be withdrawn.
+    event says why; the assignee is told. Only a ticket somebody still has to act on can be withdrawn.
     """
     if withdrawn(ticket):
         return False
@@ -590,6 +592,7 @@ def withdraw(ticket: Ticket, actor: User | None = None) -> bool:
     if ticket.status == TicketStatus.RESOLVED:
         raise ActionError("This ticket is already resolved, so there is nothing to withdraw.")
     _set_status(ticket, TicketStatus.CLOSED, actor, kind=EventKind.WITHDRAWN, actor_name=_requester_name(ticket, actor))
+    notify.requester_acted(ticket, "withdrawn", _requester_name(ticket, actor), links.staff_url(ticket))
     _commit()
     return True
 
