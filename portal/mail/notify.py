@@ -113,36 +113,51 @@ def unverified_reply(ticket, message, link: str) -> None:
                "unverified_reply", ticket, message=message, link=link)
 
 
-def queue_mail_once(once: str, kind: str, to: str, subject: str, template: str, ticket=None, **context) -> bool:
-    """Add an email to the outbox unless the one named `once` is there already: True if added.
+def once(key: str, kind: str, to: str, subject: str, template: str, ticket=None, **context) -> dict | None:
+    """An email to send at most once, as an outbox row's values (None without an address): see :func:`queue_once`.
 
-    `once` names what the email is for and to whom (``known-issue-update-7:ann@example.com``): it
-    becomes the Message-ID, whose unique column makes a second copy impossible, however many
-    retries or racing requests queue it (the insert skips a conflict instead of failing).
+    `key` names what the email is for and to whom (``update:7:ann@example.com``): it becomes the
+    Message-ID, whose unique column makes a second copy impossible.
     """
     if not to or "@" not in to:
-        return False
-    digest = hashlib.sha256(once.encode("utf-8", "replace")).hexdigest()[:32]
+        return None
+    digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
     context.update(ticket=ticket, tag=tag(ticket) if ticket is not None else "")
-    values = {"kind": kind, "ticket_id": ticket.id if ticket is not None else None, "to_address": to,
-              "subject": one_line(subject)[:SUBJECT_MAX],
-              "body_text": render_template(f"mail/{template}.txt", **context),
-              "body_html": render_template(f"mail/{template}.html", **context),
-              "message_id": f"<{kind}.{digest}@{_domain()}>"}
+    return {"kind": kind, "ticket_id": ticket.id if ticket is not None else None, "to_address": to,
+            "subject": one_line(subject)[:SUBJECT_MAX],
+            "body_text": render_template(f"mail/{template}.txt", **context),
+            "body_html": render_template(f"mail/{template}.html", **context),
+            "message_id": f"<{kind}.{digest}@{_domain()}>"}
+
+
+ONCE_BATCH = 200  # rows per INSERT
+
+
+def queue_once(rows: list) -> int:
+    """Add the emails made by :func:`once` to the outbox, skipping any already there: how many were added.
+
+    However many retries or racing requests queue the same email, the insert skips a Message-ID
+    that exists instead of failing, so each goes out once. A few statements, whatever the number.
+    """
+    rows = [r for r in rows if r is not None]
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
-    return db.session.execute(statement).rowcount == 1
+    added = 0
+    for start in range(0, len(rows), ONCE_BATCH):
+        statement = (dialect.insert(OutboxMessage).values(rows[start:start + ONCE_BATCH])
+                     .on_conflict_do_nothing(index_elements=["message_id"]).returning(OutboxMessage.id))
+        added += len(db.session.connection().execute(statement).all())  # rowcount is -1 on psycopg here
+    return added
 
 
-def known_issue_update(ticket, issue, update, link: str) -> bool:
-    """Tell a person affected by a known issue its new public update, once (on the ticket they follow it on)."""
-    return queue_mail_once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue",
-                           ticket.requester_email, f"[{tag(ticket)}] Update: {issue.title}", "known_issue_update",
-                           ticket, issue=issue, update=update, link=link)
+def known_issue_update(ticket, issue, update, link: str) -> dict | None:
+    """The email telling a person affected by a known issue its new public update (on the ticket they follow it on)."""
+    return once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue", ticket.requester_email,
+                f"[{tag(ticket)}] Update: {issue.title}", "known_issue_update", ticket, issue=issue, update=update,
+                link=link)
 
 
-def known_issue_fixed(ticket, issue, update, link: str, reopen_link: str) -> bool:
-    """Tell a person affected by a known issue that it is fixed and how, once, with their ticket's reopen link."""
-    return queue_mail_once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue-fixed",
-                           ticket.requester_email, f"[{tag(ticket)}] Fixed: {issue.title}", "known_issue_fixed",
-                           ticket, issue=issue, update=update, link=link, reopen_link=reopen_link)
+def known_issue_fixed(ticket, issue, update, link: str, reopen_link: str) -> dict | None:
+    """The email telling a person affected by a known issue that it is fixed and how, with their reopen link."""
+    return once(f"update:{update.id}:{ticket.requester_email.lower()}", "known-issue-fixed", ticket.requester_email,
+                f"[{tag(ticket)}] Fixed: {issue.title}", "known_issue_fixed", ticket, issue=issue, update=update,
+                link=link, reopen_link=reopen_link)

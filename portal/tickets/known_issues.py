@@ -395,12 +395,12 @@ def mail_update(update: KnownIssueUpdate) -> int:
         query = query.where(Ticket.status == TicketStatus.RESOLVED, Ticket.resolved_at >= issue.fixed_at)
     else:
         query = query.where(Ticket.status.in_(OPEN_STATUSES))
-    queued = 0
+    emails = []
     for person in db.session.scalars(query).unique():
         ticket = person.ticket
         if update.kind == UpdateKind.FIX:
-            queued += notify.known_issue_fixed(ticket, issue, update, links.requester_url(ticket),
-                                               links.reopen_url(ticket))
+            emails.append(notify.known_issue_fixed(ticket, issue, update, links.requester_url(ticket),
+                                                   links.reopen_url(ticket)))
         else:
-            queued += notify.known_issue_update(ticket, issue, update, links.requester_url(ticket))
-    return queued
+            emails.append(notify.known_issue_update(ticket, issue, update, links.requester_url(ticket)))
+    return notify.queue_once(emails)
