@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable
 
-from flask import Flask, Request, abort, flash, has_request_context, redirect, render_template, request
+from flask import Flask, Request, abort, current_app, flash, g, has_request_context, redirect, render_template, request
+from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
+from itsdangerous import Serializer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -57,6 +62,22 @@ class PortalRequest(Request):
     parameter_storage_class = NulFreeMultiDict
 
 
+class KeptKeySigner(TimestampSigner):
+    """itsdangerous' timestamp signer, deriving its key from a secret once, not for every signature checked or made."""
+
+    _derived: dict = {}
+
+    def derive_key(self, secret_key=None) -> bytes:
+        key = (self.secret_keys[-1] if secret_key is None else secret_key, self.salt, self.key_derivation,
+               self.digest_method)
+        derived = self._derived.get(key)
+        if derived is None:
+            if len(self._derived) >= 64:  # a few secrets per app; tests make many apps
+                self._derived.clear()
+            derived = self._derived[key] = super().derive_key(secret_key)
+        return derived
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed session cookie, its signing serializer made once per set of keys, not on every request."""
 
@@ -64,15 +85,50 @@ class SessionInterface(SecureCookieSessionInterface):
         self._serializers: dict = {}
 
     def get_signing_serializer(self, app: Flask):
-        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        if not app.secret_key:
+            return None
+        keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)  # the current key last
         serializer = self._serializers.get(keys)
         if serializer is None:
-            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+            serializer = self._serializers[keys] = URLSafeTimedSerializer(
+                list(keys), salt=self.salt, serializer=self.serializer, signer=KeptKeySigner,
+                signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method})
         return serializer
+
+
+class CsrfTokenSerializer(URLSafeTimedSerializer):
+    """Flask-WTF's CSRF token signing without the zlib attempt: a token (40 hex digits) never compresses,
+    and the check (``loads``) reads either form."""
+
+    def dump_payload(self, obj) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
+_csrf_serializers: dict = {}
+
+
+def csrf_token() -> str:
+    """This request's signed CSRF token, made once: Flask-WTF's ``generate_csrf`` (the same token in the same
+    places: ``g`` and the session), with its serializer kept per secret key instead of made for every page."""
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+    token = g.get(field)
+    if token is None:
+        secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+        serializer = _csrf_serializers.get(secret)
+        if serializer is None:
+            serializer = _csrf_serializers[secret] = CsrfTokenSerializer(secret, salt="wtf-csrf-token",
+                                                                         signer=KeptKeySigner)
+        if not isinstance(cookie_session.get(field), str):
+            cookie_session[field] = hashlib.sha1(os.urandom(64)).hexdigest()
+        token = serializer.dumps(cookie_session[field])
+        setattr(g, field, token)
+    return token
 
 
 def render(template: str, block: str | None = None, status: int = 200, **context):
     """A full page on a normal request, or just `block` on an htmx (non-boosted) request."""
+    csrf_token()  # made once for the page's forms and htmx header (templates' csrf_token() then reads it)
     if block and htmx and not htmx.boosted and not htmx.history_restore_request:
         body = render_block(template, block, **context)
     else:
@@ -159,21 +215,33 @@ def init_app(app: Flask) -> None:
         if "\x00" in request.path:
             abort(404)
 
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if str(app.config.get("PUBLIC_URL") or "").lower().startswith("https://"):
+    security_headers: dict = {}  # (PUBLIC_URL, a static file?) -> the headers every response of that kind gets
+
+    def _headers_for(public_url, static: bool) -> tuple:
+        headers = [("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                   ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY")]
+        if str(public_url or "").lower().startswith("https://"):
             # Served over HTTPS: browsers never try plain HTTP for this site again (for a year).
-            response.headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
-        if request.endpoint != "static":
+            headers.append(("Strict-Transport-Security", f"max-age={HSTS_SECONDS}"))
+        if not static:
             # Pages carry tickets, walks and names: no copy is kept by the browser or a proxy, so Back
             # after signing out on a shared computer shows nothing, and nothing lingers on its disk.
-            response.headers.setdefault("Cache-Control", "no-store")
-        if "Vary" in response.headers and "HX-Request" not in response.headers["Vary"]:
-            response.headers["Vary"] += ", HX-Request"
+            headers.append(("Cache-Control", "no-store"))
+        return tuple(headers)
+
+    @app.after_request
+    def _security_headers(response):
+        kind = (app.config.get("PUBLIC_URL"), request.endpoint == "static")
+        fixed = security_headers.get(kind)
+        if fixed is None:
+            fixed = security_headers[kind] = _headers_for(*kind)
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        for name, value in fixed:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "vary" in present and "HX-Request" not in headers["Vary"]:
+            headers["Vary"] += ", HX-Request"
         return response
 
     @app.errorhandler(404)

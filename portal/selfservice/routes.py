@@ -113,9 +113,12 @@ def _remember(walk: Walk) -> None:
     session[SESSION_WALKS] = ([walk.id] + walks)[:MAX_SESSION_WALKS]
 
 
-def _owned(walk_id: str, *, with_ticket: bool = False) -> services.Position:
-    """The walk's position if it belongs to this browser or this user; 404 otherwise."""
-    walk = services.walk_by_id(walk_id[:64], with_ticket=with_ticket)
+def _owned(walk_id: str, *, with_ticket: bool = False, shown: bool = False) -> services.Position:
+    """The walk's position if it belongs to this browser or this user; 404 otherwise.
+
+    `shown`: the walk is only shown, not changed (read without the ORM, see services.ViewedWalk).
+    """
+    walk = services.walk_to_view(walk_id[:64]) if shown else services.walk_by_id(walk_id[:64], with_ticket=with_ticket)
     if walk is None:
         abort(404)
     if walk.preview and not (current_user.is_authenticated and current_user.is_staff):
@@ -310,7 +313,7 @@ def resume(walk_id: str):
 @bp.get("/walks/<walk_id>/<int:number>")
 def step(walk_id: str, number: int):
     """Step `number` of a walk: the current one, or an earlier one shown again."""
-    pos = _owned(walk_id)
+    pos = _owned(walk_id, shown=True)
     if pos.walk.status == WalkStatus.ESCALATED or pos.flow is None or pos.view is View.CALLER_TICKET:
         return redirect(_url(pos))
     if number > pos.state.number or number < 1 or (number == pos.state.number and pos.state.ended):

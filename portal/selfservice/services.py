@@ -29,7 +29,7 @@ from ..extensions import db
 from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
-from ..models import FlowVersion, TicketSource, User, Walk, WalkStatus
+from ..models import FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
 from ..models.walk import ANSWER_MAX, WalkStep, new_walk_id
 from ..tickets import services as tickets
 
@@ -161,6 +161,41 @@ def walk_by_id(walk_id: str, *, with_ticket: bool = False) -> Walk | None:
     return db.session.execute(statement, {"walk_id": walk_id}).unique().scalar_one_or_none()
 
 
+_WALKS = Walk.__table__
+_VIEWED_COLUMNS = ("id", "flow_id", "flow_title", "user_id", "agent_id", "caller_ticket_id", "status", "state",
+                   "preview")
+_WALK_ROW = sa.select(*(_WALKS.c[name] for name in _VIEWED_COLUMNS)).where(_WALKS.c.id == sa.bindparam("walk_id"))
+
+
+class ViewedWalk:
+    """A walk read to be shown, not changed: the columns a page reads (as on :class:`Walk`), read without the ORM.
+
+    An ORM object costs several times the statement that reads it (identity map, change tracking,
+    the session's transaction); a page that only shows a walk needs none of that. The caller's
+    ticket of a technician's walk is read when a page asks for it.
+    """
+
+    __slots__ = (*_VIEWED_COLUMNS, "_caller_ticket")
+
+    def __init__(self, row):
+        for name, value in zip(_VIEWED_COLUMNS, row, strict=True):
+            setattr(self, name, value)
+        self._caller_ticket = None
+
+    @property
+    def caller_ticket(self):
+        if self._caller_ticket is None and self.caller_ticket_id is not None:
+            self._caller_ticket = db.session.get(Ticket, self.caller_ticket_id)
+        return self._caller_ticket
+
+
+def walk_to_view(walk_id: str) -> ViewedWalk | None:
+    """The walk with this id as a page shows it (read-only), or None."""
+    with db.engine.connect() as connection:
+        row = connection.execute(_WALK_ROW, {"walk_id": walk_id}).first()
+    return ViewedWalk(row) if row is not None else None
+
+
 def position(walk: Walk) -> Position:
     """Load a walk's state and the flow version it stands in (once per request)."""
     return _moved_to(walk, engine.State.from_dict(walk.state))
@@ -262,7 +297,6 @@ def _record_steps(walk: Walk, before: dict, after: dict) -> None:
             for seq, (flow_id, step_id, answer) in enumerate(new[same:], start=same)])
 
 
-_WALKS = Walk.__table__
 #: An answer's write, made without the ORM's unit of work (which costs several times the UPDATE
 #: itself): the same statement its flush would make, with the same revision check.
 _UPDATE_WALK = (
