@@ -301,6 +301,8 @@ def test_bulk_link_from_the_queue_folds_tickets_into_one_row(any_app):
     queue = page(desk, "/desk/")
     assert "5 tickets linked to Known issue" in queue
     assert "1 ticket · 1 known issue" in queue and "4 people affected" in queue
+    refreshed = desk.get("/desk/", headers={"HX-Request": "true"}).get_data(as_text=True)  # the 30 s refresh
+    assert "<html" not in refreshed and "4 people affected" in refreshed and 'form="bulk-link"' in refreshed
     assert f"#{unrelated}" in queue and all(f"#{n} " not in queue for n in numbers)
     linked = tickets_of_issue(any_app, issue_id)
     assert sorted(t.number for t in linked) == numbers and {t.status for t in linked} == {TicketStatus.OPEN}

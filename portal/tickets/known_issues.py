@@ -197,7 +197,7 @@ def _link(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> int:
     for ticket in tickets:
         if ticket.known_issue_id == issue.id or ticket.merged_into_id is not None or not ticket.is_open:
             continue
-        old = ticket.known_issue.label if ticket.known_issue is not None else None
+        old = f"Known issue {ticket.known_issue_id}" if ticket.known_issue_id is not None else None  # no lazy load
         ticket.known_issue_id = issue.id
         services.record(ticket, EventKind.LINKED, actor, old=old, new=f"{issue.label}: {issue.title}")
         if ticket.status == TicketStatus.NEW:
