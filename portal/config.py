@@ -80,6 +80,9 @@ def from_environment(instance_path: str) -> dict:
         # --- sessions and password links (portal/auth/recovery.py) ---
         **_durations(),
         # --- end sessions ---
+        # Escalations at one step of a flow that make a "possible incident" on the queue (portal/tickets/spikes.py).
+        **{name: int(os.environ[name]) for name in ("INCIDENT_THRESHOLD", "INCIDENT_WINDOW_MINUTES")
+           if os.environ.get(name, "").strip()},
         # --- rate limits and proxies (portal/extensions.py; README, "Rate limits") ---
         **_limits(),
         # --- end rate limits ---
@@ -146,6 +149,10 @@ def _normalise_db_url(url: str) -> str:
 
 
 DEFAULTS = {
+    # A possible incident: this many escalations at one step of a flow within this many minutes
+    # (a flow's `incident:` overrides either; portal/tickets/spikes.py).
+    "INCIDENT_THRESHOLD": 5,
+    "INCIDENT_WINDOW_MINUTES": 30,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: a page left open still posts
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -102,6 +102,8 @@ ACCESS = {
     "desk.known_issue_status": STAFF,
     "desk.known_issue_fix": STAFF,
     "desk.link_to_known_issue": STAFF,
+    # possible incidents (tests/test_spikes.py): one click declares a known issue from a spike
+    "desk.declare_from_spike": STAFF,
     "issues.show": PUBLIC,
     "issues.join": PUBLIC,  # signed in: the account joins; signed out: name and email (rate-limited)
     "issues.joined": SIGNED_LINK,  # the joiner's account, or the ticket's signed key in the URL

@@ -7,7 +7,7 @@ with a 303 back to the ticket, so each works with JavaScript off.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
 from ..tickets import known_issue_queries as issue_queries
-from ..tickets import known_issues, queries, services, sla
+from ..tickets import known_issues, queries, services, sla, spikes
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..web import go_to, moved, render
@@ -36,7 +36,52 @@ def queue():
     page = queries.queue_page(filters, current_user.id)
     return render("desk/queue.html", "queue_table", page=page, filters=filters, now=clock.now(),
                   queues=queries.queue_names(), staff=queries.staff_choices(), sorts=queries.SORTS,
-                  due_label=queries.due_label, sla_state=sla.state)
+                  due_label=queries.due_label, sla_state=sla.state,
+                  spikes=spikes.possible_incidents(_spike_rules()), spike_names=_spike_names, spike_key=new_key)
+
+
+# -- possible incidents (portal/tickets/spikes.py) --------------------------------------------------
+
+
+def _spike_rules() -> spikes.Rules:
+    return spikes.Rules.from_settings(current_app.config, registry().all())
+
+
+def _spike_names(spike: spikes.Spike) -> tuple[str, str]:
+    """The flow's and the step's names as people saw them (their ids when the flow is gone)."""
+    flow = registry().get_any(spike.flow_id)
+    step = flow.steps.get(spike.step_id) if flow is not None and spike.step_id else None
+    return (flow.title if flow is not None else spike.flow_id,
+            (step.title or spike.step_id) if step is not None else (spike.step_id or "?"))
+
+
+@bp.post("/possible-incidents/declare")
+@staff_required
+def declare_from_spike():
+    """One click: a known issue from a possible incident, its tickets linked, its banner at that step."""
+    spike = spikes.spike_by_key(_spike_rules(), request.form.get("spike", "")[:64])
+    if spike is None:
+        flash("That possible incident is no longer on the queue: it was declared already, or its "
+              "tickets were linked, resolved or are now older than its window.", "error")
+        return go_to(url_for("desk.queue"))
+    flow_title, step_title = _spike_names(spike)
+    known = registry().get_any(spike.flow_id)
+    try:
+        issue = known_issues.declare(
+            f"{flow_title}: stuck at “{step_title}”"[:known_issues.TITLE_MAX],
+            f"{spike.count} people asked for help at “{step_title}” in the guide “{flow_title}”.",
+            "We know about this problem and are working on it. Press “This is my problem too” to be told "
+            "each update and when it's fixed: there is no need to open a ticket of your own.",
+            [spike.flow_id] if known is not None else [], current_user, spikes.tickets_of(spike),
+            request_key=request.form.get("key") or new_key(), seen_flow_id=spike.flow_id,
+            seen_step_id=spike.step_id)
+    except known_issues.ActionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return go_to(url_for("desk.queue"))
+    flash(f"{issue.label} declared with {spike.count} tickets linked: its banner is showing now. "
+          "Post updates and the fix from this page.", "success")
+    return go_to(url_for("desk.known_issue", issue_id=issue.id))
 
 
 def _ticket(number: int) -> Ticket:

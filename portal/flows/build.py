@@ -25,6 +25,8 @@ from .model import (
     FIELD_KINDS,
     IMAGE_TYPES,
     IMAGES_DIR,
+    INCIDENT_THRESHOLD_MAX,
+    INCIDENT_WINDOW_MAX,
     PRIORITIES,
     STATUSES,
     STEP_TYPES,
@@ -34,6 +36,7 @@ from .model import (
     Flow,
     FlowTest,
     Image,
+    IncidentSettings,
     Link,
     Option,
     Step,
@@ -56,7 +59,7 @@ class Keys(dict):
 TOP_KEYS = Keys({
     "id": True, "title": True, "summary": False, "category": False, "keywords": False,
     "ticket": False, "start": True, "steps": True, "allow_escalation": False, "tests": False,
-    "status": False,
+    "status": False, "incident": False,
 })
 SHOWN_COMMON = {"type": True, "title": False, "links": False, "image": False}
 STEP_KEYS = {
@@ -79,6 +82,7 @@ LINK_KEYS = Keys({"label": False, "url": False, "article": False})
 IMAGE_KEYS = Keys({"src": True, "alt": True})
 CASE_KEYS = Keys({"when": True, "next": True})
 TICKET_KEYS = Keys({"queue": False, "priority": False})
+INCIDENT_KEYS = Keys({"threshold": False, "window_minutes": False})
 TEST_KEYS = Keys({"name": False, "client": False, "answers": True, "expect": True, "priority": False,
                   "queue": False, "summary": False})
 CLIENT_KEYS = Keys({"os": False, "mobile": False})
@@ -196,6 +200,25 @@ def _slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "my-id"
 
 
+def _build_incident(s: _Shape, top: dict) -> IncidentSettings:
+    """`incident: {threshold: N, window_minutes: M}`: whole numbers in range, else an error and the defaults."""
+    if "incident" not in top or not s.keys(top["incident"], ("incident",), INCIDENT_KEYS, "incident"):
+        return IncidentSettings()
+    values = {}
+    for key, low, high, hint in (("threshold", 2, INCIDENT_THRESHOLD_MAX, "how many escalations, like 5"),
+                                 ("window_minutes", 1, INCIDENT_WINDOW_MAX, "minutes, like 30")):
+        if key not in top["incident"]:
+            continue
+        value = top["incident"][key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else _describe(value)
+            s.r.error(("incident", key), f"incident: {key} must be a whole number from {low} to {high}, "
+                      f"not {shown}", "wrong-value", key=False, hint=hint)
+            continue
+        values[key] = value
+    return IncidentSettings(**values)
+
+
 def build_flow(doc: Document, report: Report, source_path: str, digest: str, text: str) -> Flow | None:
     """Check the shape of a parsed file and build its :class:`Flow` (None if it has no usable shape)."""
     s = _Shape(report)
@@ -221,6 +244,7 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
         queue = s.text(top["ticket"], "queue", ("ticket",), "ticket")
         priority = s.enum(top["ticket"], "priority", ("ticket",), "ticket", PRIORITIES)
         ticket = TicketDefaults(queue or DEFAULT_QUEUE, priority or DEFAULT_PRIORITY)
+    incident = _build_incident(s, top)
     allow = s.boolean(top, "allow_escalation", (), "the flow")
     status = s.enum(top, "status", (), "the flow", STATUSES)
 
@@ -245,8 +269,8 @@ def build_flow(doc: Document, report: Report, source_path: str, digest: str, tex
     flow = Flow(
         id=flow_id, title=title, start=start, steps=MappingProxyType(steps), summary=summary,
         category=category, keywords=tuple(keywords), ticket=ticket,
-        allow_escalation=True if allow is None else allow, status=status or "live", tests=tuple(tests),
-        source_path=source_path, hash=digest, source=text, positions=doc.positions,
+        allow_escalation=True if allow is None else allow, incident=incident, status=status or "live",
+        tests=tuple(tests), source_path=source_path, hash=digest, source=text, positions=doc.positions,
     )
     check_text_names(flow, report)
     if any(step.image is not None for step in steps.values()):

@@ -178,6 +178,21 @@ class TicketDefaults:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """`incident: {threshold, window_minutes}`: when escalations at one step make a possible incident.
+
+    None means the portal's setting (INCIDENT_THRESHOLD, INCIDENT_WINDOW_MINUTES) applies.
+    """
+
+    threshold: int | None = None
+    window_minutes: int | None = None
+
+
+INCIDENT_THRESHOLD_MAX = 10_000
+INCIDENT_WINDOW_MAX = 7 * 24 * 60  # a week, in minutes
+
+
+@dataclass(frozen=True, slots=True)
 class FlowTest:
     """An author's test: answers given in order, and where the walk must end up."""
 
@@ -204,6 +219,7 @@ class Flow:
     keywords: tuple = ()
     ticket: TicketDefaults = field(default_factory=TicketDefaults)
     allow_escalation: bool = True
+    incident: IncidentSettings = field(default_factory=IncidentSettings)
     status: str = "live"  # live | draft: a draft is seen by staff in preview only
     tests: tuple = ()
     source_path: str = "<string>"
