@@ -6,7 +6,7 @@ and self-service routes call them; this package imports no feature package.
 
 from __future__ import annotations
 
-from flask import Flask, g
+from flask import Flask, g, url_for
 
 from . import queries
 from .cli import kb_cli
@@ -26,10 +26,25 @@ def article_titles(step) -> dict:
     return {slug: known[slug] for slug in slugs if known[slug]}
 
 
+def step_links(step) -> list:
+    """The links a step shows, as (text, address, is an article): an article's link shows its title (or the
+    label written), a missing or internal article its label alone (address None), never a broken link."""
+    titles = article_titles(step)
+    shown = []
+    for link in getattr(step, "links", ()):
+        if not getattr(link, "article", ""):
+            shown.append((link.label, link.url, False))
+        elif link.article in titles:
+            shown.append((link.label or titles[link.article], url_for("articles.show", slug=link.article), True))
+        elif link.label:
+            shown.append((link.label, None, True))
+    return shown
+
+
 def init_app(app: Flask) -> None:
-    """``flask kb ...``, and the templates' ``article_titles(step)`` and the ticket page's articles."""
+    """``flask kb ...``, and the templates' ``step_links(step)`` and the ticket page's articles."""
     app.cli.add_command(kb_cli)
-    app.jinja_env.globals["article_titles"] = article_titles
+    app.jinja_env.globals["step_links"] = step_links
     # The desk's ticket page: the articles saved from this ticket ("Save as article" links back).
     app.jinja_env.globals["articles_from_ticket"] = lambda ticket: queries.from_ticket(ticket.id)
     app.jinja_env.globals["can_save_as_article"] = lambda ticket: ticket.status in queries.SAVABLE_STATUSES
