@@ -66,6 +66,7 @@ def from_environment(instance_path: str) -> dict:
         # The embedded default is one process: it sends its own mail from a background thread.
         "OUTBOX_THREAD": not os.environ.get("DATABASE_URL"),
         # --- end mail ---
+        **_attachments(),
         # --- single sign-on (portal/auth/sso.py; README, "Single sign-on") ---
         **_sso(),
         # --- end single sign-on ---
@@ -83,6 +84,9 @@ def from_environment(instance_path: str) -> dict:
         # Escalations at one step of a flow that make a "possible incident" on the queue (portal/tickets/spikes.py).
         **{name: int(os.environ[name]) for name in ("INCIDENT_THRESHOLD", "INCIDENT_WINDOW_MINUTES")
            if os.environ.get(name, "").strip()},
+        # A walk with no answer for this long counts as abandoned in the figures (portal/figures/queries.py).
+        **({"WALK_ABANDON_MINUTES": int(os.environ["WALK_ABANDON_MINUTES"])}
+           if os.environ.get("WALK_ABANDON_MINUTES", "").strip().isdigit() else {}),
         # --- rate limits and proxies (portal/extensions.py; README, "Rate limits") ---
         **_limits(),
         # --- end rate limits ---
@@ -140,6 +144,18 @@ def _sso() -> dict:
     return settings
 
 
+def _attachments() -> dict:
+    """ATTACHMENTS_DIR, ATTACHMENT_MAX_BYTES and ATTACHMENT_MAX_FILES when set; the request limit follows them."""
+    settings = {name: int(os.environ[name]) for name in ("ATTACHMENT_MAX_BYTES", "ATTACHMENT_MAX_FILES")
+                if os.environ.get(name, "").strip()}
+    if os.environ.get("ATTACHMENTS_DIR", "").strip():
+        settings["ATTACHMENTS_DIR"] = os.environ["ATTACHMENTS_DIR"].strip()
+    if settings.keys() & {"ATTACHMENT_MAX_BYTES", "ATTACHMENT_MAX_FILES"}:
+        settings["MAX_CONTENT_LENGTH"] = (settings.get("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+                                          * settings.get("ATTACHMENT_MAX_FILES", 5) + 1024 * 1024)
+    return settings
+
+
 def _normalise_db_url(url: str) -> str:
     """Accept the common ``postgres://`` and ``postgresql://`` forms; we drive PostgreSQL with psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -186,7 +202,13 @@ DEFAULTS = {
     # --- end rate limits ---
     # Dates and times on pages are shown in the viewer's profile time zone, or this one (portal/timefmt.py).
     "DEFAULT_TIME_ZONE": "UTC",
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # --- attachments from the web (portal/tickets/attachments.py) ---
+    "ATTACHMENTS_DIR": None,  # where file bodies are kept; unset: instance/attachments
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,  # per file
+    "ATTACHMENT_MAX_FILES": 5,  # per form sent
+    # A whole request: the files at their limits and the form around them; more gets the 413 page.
+    "MAX_CONTENT_LENGTH": 5 * 10 * 1024 * 1024 + 1024 * 1024,
+    # --- end attachments ---
     # --- sessions and password links (portal/auth/recovery.py) ---
     # A sign-in without "Remember me" lasts until the browser closes, and at most this long after
     # signing in (SESSION_LIFETIME_DAYS); "Remember me" keeps a person signed in for REMEMBER_COOKIE_DAYS.
