@@ -45,6 +45,7 @@ def make_config(tmp_path: Path, **overrides) -> dict:
         "FLOWS_DIR": str(FIXTURE_FLOWS),
         "FLOWS_RELOAD_SECONDS": 0,
         "WTF_CSRF_ENABLED": False,
+        "ATTACHMENTS_DIR": str(tmp_path / "attachments"),  # file bodies of this test, never instance/
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
     }

@@ -80,6 +80,9 @@ ACCESS = {
     "tickets.solved": SIGNED_LINK,
     "tickets.withdraw": SIGNED_LINK,
     "tickets.rate": SIGNED_LINK,
+    # a ticket's files (tests/test_web_attachments.py): whoever may see the ticket; an internal note's, staff only
+    "tickets.attachment": SIGNED_LINK,
+    "tickets.attachment_image": SIGNED_LINK,
     # the help desk
     "desk.queue": STAFF,
     "desk.new": STAFF,

@@ -33,6 +33,7 @@ from portal.mail import parse as parse_module
 from portal.mail.delivery import build_email, send_pending
 from portal.mail.parse import PATTERN_LINE_MAX, Budget, clean_subject, html_to_text, parse, trim_quoted
 from portal.models import Attachment, OutboxMessage, OutboxStatus, Ticket, TicketStatus
+from portal.tickets import attachments
 from portal.tickets.links import key_opens
 
 from .conftest import FIXTURE_FLOWS
@@ -194,7 +195,8 @@ def test_a_290_kb_mail_of_hostile_lines_opens_its_ticket_with_all_its_text(app):
     assert result.exit_code == 0 and result.output.strip() == "opened ticket #1001"
     with app.app_context():
         description = db.session.get(Ticket, 1).description
-        (whole,) = db.session.scalars(sa.select(Attachment.data).where(Attachment.filename == "message.txt")).all()
+        (kept,) = db.session.scalars(sa.select(Attachment).where(Attachment.filename == "message.txt")).all()
+        whole = attachments.body(kept)
     assert description.startswith("My laptop will not boot.") and "> quoted" not in description
     assert description.count("On " + "12:34 2024 " * 79) >= 15  # the start, untrimmed where nothing is quoted
     assert "the whole text is attached as message.txt" in description
@@ -495,7 +497,7 @@ def test_the_ticket_page_lists_files_without_reading_their_bytes(any_app):
             sa.event.remove(db.engine, "before_cursor_execute", seen)
     assert response.status_code == 200
     text = html.unescape(response.get_data(as_text=True))
-    assert "screen.png" in text and "(293.0 KB)" in text
+    assert "screen.png" in text and "(293 KB, download)" in text
     reads_of_attachments = [s for s in statements if "FROM attachments" in s]
     assert reads_of_attachments, "the page reads the file list"
     assert not [s for s in statements if re.search(r"attachments\.data\b", s)]

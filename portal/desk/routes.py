@@ -7,7 +7,7 @@ with a 303 back to the ticket, so each works with JavaScript off.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -18,8 +18,8 @@ from ..auth.services import find_user
 from ..extensions import db
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
+from ..tickets import attachments, known_issues, queries, services, sla, spikes
 from ..tickets import known_issue_queries as issue_queries
-from ..tickets import known_issues, queries, services, sla, spikes
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..web import go_to, moved, render
@@ -191,8 +191,14 @@ def reply(number: int):
     body = request.form.get("body", "")
     internal = request.form.get("kind") == "note"
     try:
+        uploads = attachments.read_uploads(request.files.getlist("files"))
+    except attachments.UploadError as exc:
+        return _ticket_view(ticket, body=body, internal=internal,
+                            field_errors={"files": f"{exc} {attachments.again_hint()}"})
+    try:
         services.staff_reply(ticket, current_user, body, internal=internal,
-                             request_key=request.form.get("key") or new_key())
+                             request_key=request.form.get("key") or new_key(),
+                             attachments=[services.attachment(u.filename, None, u.data) for u in uploads])
     except ActionError as exc:
         db.session.rollback()
         # The message sits under the field, with the page as it was: nothing typed is lost.
@@ -240,12 +246,10 @@ def link(number: int):
 def attachment(attachment_id: int):
     """Download an attachment (always as a download: never rendered in our origin)."""
     found = db.session.get(Attachment, attachment_id)
-    if found is None:
+    data = attachments.body(found) if found is not None else None
+    if data is None:
         abort(404)
-    response = Response(found.data, mimetype="application/octet-stream")
-    safe_name = "".join(c for c in found.filename if c.isalnum() or c in "._- ") or "attachment"
-    response.headers["Content-Disposition"] = f'attachment; filename="{safe_name}"'
-    return response
+    return attachments.download(found, data)
 
 
 @bp.route("/new", methods=["GET", "POST"])

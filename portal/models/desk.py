@@ -96,7 +96,12 @@ class CannedResponse(db.Model):
 
 
 class Attachment(db.Model):
-    """A file that came with a message (inbound email); size-limited, kept in the database."""
+    """A file that came with a message (inbound email or a web form), size-limited.
+
+    Its body is a file in ATTACHMENTS_DIR named by its SHA-256 (`storage_key`; portal/tickets/attachments.py);
+    `data` only holds the body of a row stored before migration 0012 moved them out (read as a fallback).
+    `content_type` is sniffed from the content, never taken from the name or the sender.
+    """
 
     __tablename__ = "attachments"
 
@@ -106,10 +111,17 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(sa.String(120), default="application/octet-stream")
     size: Mapped[int] = mapped_column(default=0)
     # Deferred: a page listing files reads their names and sizes; the bytes only when one is downloaded.
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True, deferred=True)
+    storage_key: Mapped[str | None] = mapped_column(sa.String(80))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     message = relationship("Message", back_populates="attachments")
+
+    @property
+    def is_image(self) -> bool:
+        """A real PNG, JPEG, GIF or WebP (sniffed): shown as a thumbnail."""
+        return self.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
 
     def __repr__(self) -> str:
         return f"<Attachment {self.filename} {self.size} B>"

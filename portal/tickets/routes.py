@@ -13,7 +13,7 @@ from ..extensions import anonymous_ticket_limit, person_limit
 from ..models import TicketSource, requester_status
 from ..validators import is_email
 from ..web import go_to, refusal_status, refused, render, try_again
-from . import queries, services
+from . import attachments, queries, services
 from .forms import ContactForm, RatingForm, ReplyForm, new_key
 from .links import key_opens, reopen_token_fits, signed_ticket_url
 
@@ -58,14 +58,15 @@ def show(number: int):
     return _ticket_page(ticket, key, ReplyForm())
 
 
-def _ticket_page(ticket, key, form: ReplyForm, status: int = 200, rating_form: RatingForm | None = None):
+def _ticket_page(ticket, key, form: ReplyForm, status: int = 200, rating_form: RatingForm | None = None,
+                 files_error: str | None = None):
     requester = _is_requester(ticket, key)
     if rating_form is None and ticket.rating is not None:
         rating_form = RatingForm(formdata=None, score=ticket.rating.score, comment=ticket.rating.comment)
     return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
                   changes=queries.status_changes(ticket), requester=requester,
                   can_rate=requester and services.can_rate(ticket),
-                  rating_form=rating_form or RatingForm(formdata=None), status=status)
+                  rating_form=rating_form or RatingForm(formdata=None), files_error=files_error, status=status)
 
 
 @bp.app_template_global("requester_status")
@@ -151,10 +152,17 @@ def reply(number: int):
     """Add the requester's reply."""
     ticket, key = _viewable(number)
     form = ReplyForm()
-    if not form.validate_on_submit():
-        return _ticket_page(ticket, key, form)
+    uploads, files_error = _uploads()
+    if uploads and not (form.body.data or "").strip():
+        form.body.data = ""  # files alone are a reply
+        valid = form.validate_on_submit() or form.errors.keys() == {"body"} and len(form.body.errors) == 1
+    else:
+        valid = form.validate_on_submit()
+    if not valid or files_error:
+        return _ticket_page(ticket, key, form, files_error=files_error or _again(uploads))
     author = current_user if current_user.is_authenticated else None
-    services.requester_reply(ticket, form.body.data, request_key=form.key.data or new_key(), author=author)
+    services.requester_reply(ticket, form.body.data or "", request_key=form.key.data or new_key(), author=author,
+                             attachments=_stored(uploads))
     return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
 
 
@@ -202,8 +210,10 @@ def contact():
     if request.method == "GET":
         _fill_in(form)
     valid = form.validate_on_submit()
-    if form.is_submitted() and _contact_details_ok(form, anonymous) and valid:
-        ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data,
+    uploads, files_error = _uploads() if form.is_submitted() else ([], None)
+    details_ok = form.is_submitted() and _contact_details_ok(form, anonymous)
+    if details_ok and valid and not files_error:
+        ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data, attachments=_stored(uploads),
                                          description=form.description.data or "",
                                          request_key=form.key.data or new_key(), owner=_submitter(),
                                          requester=None if anonymous else current_user,
@@ -211,11 +221,87 @@ def contact():
                                          time_zone=form.time_zone.data)
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
+    if form.is_submitted():
+        return _contact_page(form, files_error=files_error or _again(uploads))
     return _contact_page(form)
 
 
-def _contact_page(form: ContactForm, status: int = 200):
-    return render("tickets/contact.html", form=form, anonymous=not current_user.is_authenticated, status=status)
+def _contact_page(form: ContactForm, status: int = 200, files_error: str | None = None):
+    return render("tickets/contact.html", form=form, anonymous=not current_user.is_authenticated, status=status,
+                  files_error=files_error)
+
+
+# -- attachments ------------------------------------------------------------------------------------
+
+
+def _uploads() -> tuple[list, str | None]:
+    """The files the form sent, and the message for the file field if they can't be kept."""
+    try:
+        return attachments.read_uploads(request.files.getlist("files")), None
+    except attachments.UploadError as exc:
+        return [], f"{exc} {attachments.again_hint()}"
+
+
+def _again(uploads) -> str | None:
+    """When another field sends the form back, the chosen files are not kept by the browser: say so."""
+    return attachments.again_hint() if uploads else None
+
+
+def _stored(uploads) -> list:
+    return [services.attachment(u.filename, None, u.data) for u in uploads]
+
+
+def _file(number: int, attachment_id: int):
+    """The attachment and its bytes, if the person may see the ticket (and, for a requester, the message)."""
+    ticket, _key = _viewable(number)
+    staff = current_user.is_authenticated and current_user.is_staff
+    found = attachments.find(ticket, attachment_id, staff=staff)
+    data = attachments.body(found) if found is not None else None
+    if data is None:
+        abort(404)
+    return found, data
+
+
+@bp.get("/tickets/<int:number>/files/<int:attachment_id>")
+def attachment(number: int, attachment_id: int):
+    """A file of the ticket, always as a download (never rendered in our origin)."""
+    return attachments.download(*_file(number, attachment_id))
+
+
+@bp.get("/tickets/<int:number>/files/<int:attachment_id>/image")
+def attachment_image(number: int, attachment_id: int):
+    """A real image of the ticket (sniffed from its bytes), inline for its thumbnail."""
+    found, data = _file(number, attachment_id)
+    if not attachments.is_image(attachments.sniff(data)):
+        abort(404)
+    return attachments.inline_image(found, data)
+
+
+@bp.app_template_global("attachment_limits")
+def _attachment_limits() -> tuple[int, int]:
+    return attachments.limits()
+
+
+@bp.app_template_global("attachment_size")
+def _attachment_size(size: int) -> str:
+    return attachments.human_size(size)
+
+
+@bp.app_template_global("attachment_accept")
+def _attachment_accept() -> str:
+    return attachments.ACCEPT
+
+
+@bp.app_errorhandler(413)
+def _too_large(_error):
+    """A form whose files together are larger than MAX_CONTENT_LENGTH: a clear page, not a reset or a 500."""
+    most_bytes, most_files = attachments.limits()
+    return render("error.html", status=413, title="Those files are too large",
+                  message=f"Everything you send at once must be under "
+                          f"{attachments.human_size(current_app.config.get('MAX_CONTENT_LENGTH') or 0)}, "
+                          f"with files up to {attachments.human_size(most_bytes)} each ({most_files} at most). "
+                          "Go back, choose smaller files or fewer of them, and send it again: what you typed "
+                          "is still on the page when you go back.")
 
 
 #: "Sign in instead" on the contact form: what was typed, kept in the session while the person signs in.

@@ -44,7 +44,7 @@ from ..models import (
 )
 from ..models.satisfaction import COMMENT_MAX as RATING_COMMENT_MAX
 from ..models.satisfaction import RATING_MAX, RATING_MIN
-from . import links, sla
+from . import attachments, links, sla
 from .queries import SELF_OPENED_SOURCES
 
 SUBJECT_MAX = 200
@@ -304,9 +304,14 @@ def open_on_behalf(actor: User, *, email: str, name: str, subject: str, descript
     return ticket
 
 
-def attachment(filename: str, content_type: str, data: bytes) -> Attachment:
-    """A file to store with a message (added with the message)."""
-    return Attachment(filename=filename, content_type=content_type[:120], size=len(data), data=data)
+def attachment(filename: str, content_type: str | None, data: bytes) -> Attachment:
+    """A file to store with a message (added with the message): its body written to the attachments folder.
+
+    The type is sniffed from the bytes; the sender's `content_type` (a mail part's, a browser's) is not trusted.
+    """
+    key = attachments.store(data)
+    return Attachment(filename=attachments.safe_name(filename), content_type=attachments.sniff(data),
+                      size=len(data), storage_key=key, sha256=key)
 
 
 # -- status, assignment, priority, queue ----------------------------------------------------------------
@@ -444,20 +449,23 @@ def _add_message_once(ticket: Ticket, message: Message, request_key: str | None,
     return message
 
 
-def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, request_key: str | None) -> Message:
+def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, request_key: str | None,
+                attachments=()) -> Message:
     """A technician's public reply (emailed to the requester) or internal note (never shown to them).
 
     The form's one-time key makes a double click or a retry add the message once.
     """
     _require_staff(author)
     body = (body or "").strip()
-    if not body:
+    if not body and not attachments:
         raise ActionError("Write something first.")
     existing = _existing_message(ticket, request_key)
     if existing is not None:
         return existing
     message = Message(ticket_id=ticket.id, author_id=author.id, author_name=author.display_name, body=body,
                       internal=internal, from_requester=False, request_key=request_key)
+    for item in attachments:
+        message.attachments.append(item)
 
     def then(message: Message) -> None:
         record(ticket, EventKind.NOTE if internal else EventKind.REPLY, author, message=message)
