@@ -104,7 +104,8 @@ def test_long_subjects_and_right_to_left_messages_fit(browser, live, width):
       const s = getComputedStyle(select), ctx = document.createElement('canvas').getContext('2d');
       ctx.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
       const longest = Math.max(...[...select.options].map((o) => ctx.measureText(o.text).width));
-      return {inside: box.left >= card.left && box.right <= card.right && box.top >= card.top && box.bottom <= card.bottom,
+      return {inside: box.left >= card.left && box.right <= card.right
+                      && box.top >= card.top && box.bottom <= card.bottom,
               room: select.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) - longest};
     }""")
     assert fit["inside"], fit
