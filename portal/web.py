@@ -164,14 +164,9 @@ def go_to(url: str, code: int = 303):
 
 
 def _error(status: int, title: str, message: str):
-    body = render_template("error.html", status=status, title=title, message=message)
-    headers = {}
-    if htmx:
-        # htmx 2 does not swap 4xx/5xx bodies; tell it to show the whole page instead.
-        headers["HX-Retarget"] = "body"
-        headers["HX-Reswap"] = "innerHTML"
-        return body, 200, headers
-    return body, status, headers
+    # htmx swaps no 4xx/5xx body (base.html's htmx-config): the page stays as it was, nothing typed is
+    # lost, and portal/static/js/feedback.js says next to the form what went wrong and what to do.
+    return render_template("error.html", status=status, title=title, message=message), status, {}
 
 
 def _wait(seconds: int) -> str:

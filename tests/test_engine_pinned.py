@@ -141,7 +141,7 @@ def test_a_form_with_errors_keeps_the_walk_on_the_step_and_a_good_answer_clears_
     at_form = walk(phone, ["No"])
     refused = advance(phone, at_form, {"extension": "four", "note": " x "}, now=NOON)
     assert (refused.step, refused.trail, refused.status) == ("details", at_form.trail, ACTIVE)
-    assert refused.errors == {"extension": "Please enter a number, like 3 or 2.5."}
+    assert refused.errors == {"extension": "Enter a number for the extension, like 3 or 2.5."}
     assert refused.draft == {"extension": "four", "note": "x"}
     taken = advance(phone, refused, {"extension": "4"}, now=NOON)
     assert taken.trail[1].values == {"extension": "4", "note": ""}
@@ -351,13 +351,13 @@ def test_form_values_are_cleaned(form_step, name, raw, clean):
 
 
 @pytest.mark.parametrize(("name", "raw", "error"), [
-    ("mail", "ann@\nexample.com", "Please enter an email address, like name@example.com."),
-    ("mail", "ann", "Please enter an email address, like name@example.com."),
-    ("count", "three", "Please enter a number, like 3 or 2.5."),
-    ("floor", "2", "Please choose one of the listed options."),
-    ("blocked", "maybe", "Please answer yes or no."),
-    ("name", "x" * 5001, "Please keep this under 5000 characters."),
-    ("notes", "x" * 5001, "Please keep this under 5000 characters."),
+    ("mail", "ann@\nexample.com", "Enter an email address like name@example.com for the email."),
+    ("mail", "ann", "Enter an email address like name@example.com for the email."),
+    ("count", "three", "Enter a number for the count, like 3 or 2.5."),
+    ("floor", "2", "Choose one of the listed options for the floor."),
+    ("blocked", "maybe", "Answer yes or no to “Blocked?”"),
+    ("name", "x" * 5001, "The name must be 5000 characters or fewer."),
+    ("notes", "x" * 5001, "The notes must be 5000 characters or fewer."),
 ])
 def test_form_values_that_do_not_fit_are_refused(form_step, name, raw, error):
     assert validate_form(form_step, {name: raw})[1] == {name: error}
@@ -371,8 +371,8 @@ def test_a_value_of_exactly_the_limit_is_taken(form_step):
 def test_required_fields_name_what_is_missing():
     step = build(REQUIRED).steps["form"]
     values, errors = validate_form(step, {"name": "  ", "spare": ""})
-    assert errors == {"name": "This field is required.", "floor": "Please choose one.",
-                      "blocked": "Please choose one."}
+    assert errors == {"name": "Enter the name.", "floor": "Choose the floor.",
+                      "blocked": "Answer yes or no to “Blocked?”"}
     assert values == {"name": "", "floor": "", "blocked": "", "spare": ""}
 
 
@@ -560,7 +560,7 @@ def test_the_stored_form_of_a_state(phone):
         "trail": [{"flow": "phone", "step": "ask", "type": "question", "at": AT, "title": "Does it ring?",
                    "text": "Call it from your mobile.", "answer": "No", "value": "No"}],
         "pins": {"phone": phone.hash}, "status": "active", "draft": {"extension": "x", "note": "n"},
-        "errors": {"extension": "Please enter a number, like 3 or 2.5."}, "ticket": None, "failure": None,
+        "errors": {"extension": "Enter a number for the extension, like 3 or 2.5."}, "ticket": None, "failure": None,
     }
     failed = _states(phone)["failed"].to_dict()
     assert failed["trail"] == [{"flow": "wifi", "step": "jump", "type": "failure", "at": AT,

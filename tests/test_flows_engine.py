@@ -74,11 +74,11 @@ def test_form_errors_keep_what_was_typed(flows):
                                                   "floor": "9", "urgent": "perhaps", "notes": "help"})
     assert after.step == "details" and after.trail == state.trail
     assert after.errors == {
-        "printer_name": "This field is required.",
-        "copies": "Please enter a number, like 3 or 2.5.",
-        "contact": "Please enter an email address, like name@example.com.",
-        "floor": "Please choose one of the listed options.",
-        "urgent": "Please answer yes or no.",
+        "printer_name": "Enter the printer name.",
+        "copies": "Enter a number for “How many pages were you printing?”, like 3 or 2.5.",
+        "contact": "Enter an email address like name@example.com for the email for updates.",
+        "floor": "Choose one of the listed options for the floor.",
+        "urgent": "Answer yes or no to “Is anyone blocked?”",
     }
     assert after.draft["notes"] == "help" and after.draft["copies"] == "many"
 

@@ -448,7 +448,7 @@ def test_the_desk_refuses_a_list_when_logging_a_call(any_app, value):
 def test_a_flow_form_refuses_a_list_in_an_email_field(value):
     step = Registry(FIXTURE_FLOWS).get("printer").steps["details"]
     values, errors = engine.validate_form(step, {"printer_name": "HP 4th floor", "contact": value})
-    assert errors == {"contact": "Please enter an email address, like name@example.com."}
+    assert errors == {"contact": "Enter an email address like name@example.com for the email for updates."}
     assert engine.validate_form(step, {"printer_name": "HP", "contact": "ann@example.com"})[1] == {}
 
 

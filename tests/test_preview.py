@@ -309,7 +309,7 @@ def test_terminal_walk_back_and_to_an_escalation(app):
     result = _walk(app, FIXTURE_FLOWS / "printer.yaml", answers, "--mobile")
     out = result.output
     assert result.exit_code == 0, out
-    assert "Is anyone blocked?: Please answer yes or no." in out
+    assert "  Answer yes or no to “Is anyone blocked?”\n" in out
     assert "Printer name [HP-1]: " in out  # Enter keeps what was typed before
     assert "The ticket that would be opened" in out
     assert "Subject:  Printer down, people blocked" in out
@@ -341,7 +341,7 @@ def test_terminal_walk_of_a_draft_with_a_mistyped_choice(app, tmp_path):
     out = result.output
     assert result.exit_code == 0, out
     assert "(draft)" in out and "Type a number from 1 to 2" in out
-    assert "Name of the VPN app: This field is required." in out
+    assert "  Enter the name of the VPN app.\n" in out
     assert "Subject:  VPN keeps dropping" in out and "Queue:    network" in out and "Priority: high" in out
 
 

@@ -92,8 +92,8 @@ def test_form_errors_sit_next_to_fields_and_keep_values(client):
     response = client.post(url, data={"printer_name": "", "copies": "lots", "notes": "It beeps"}, headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert re.search(r'id="field-printer_name-error">This field is required', html)
-    assert re.search(r'id="field-copies-error">Please enter a number', html)
+    assert re.search(r'id="field-printer_name-error">Enter the printer name\.', html)
+    assert re.search(r'id="field-copies-error">Enter a number for “How many pages were you printing\?”', html)
     assert 'value="lots"' in html and "It beeps</textarea>" in html
     assert 'aria-invalid="true"' in html
 

@@ -129,7 +129,7 @@ def _form(flow: Flow, step, state: engine.State, lookup) -> engine.State:
         click.echo("Some answers need fixing (Enter keeps a value, a space clears it):")
         for f in step.fields:
             if f.name in state.errors:
-                click.echo(f"  {f.label}: {state.errors[f.name]}")
+                click.echo(f"  {state.errors[f.name]}")  # the message names the field
 
 
 def print_transcript(entries) -> None:

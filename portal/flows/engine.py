@@ -278,6 +278,54 @@ def advance(flow: Flow, state: State, answer=None, *, flows: FlowLookup | None =
     return _arrive(flow, moved, target, flows, at)
 
 
+#: First words that already say whose or which thing a label names: no "the" goes before them.
+_DETERMINERS = frozenset({"a", "an", "the", "your", "my", "our", "his", "her", "their", "its", "this", "that",
+                          "these", "those", "any", "each", "every", "some", "which", "what", "who", "whom",
+                          "whose", "when", "where", "why", "how"})
+
+
+def _named(label: str) -> str:
+    """A field's label as it reads inside a sentence: "Computer name" -> "the computer name".
+
+    A question ("Which app?") is quoted instead; a first word in capitals (VPN, IP) keeps them.
+    """
+    label = " ".join(label.split()).rstrip(":")
+    if not label:
+        return "this field"
+    if "?" in label:
+        return f"“{label}”"
+    first = label.split(" ", 1)[0]
+    if not (len(first) > 1 and first[:2].isupper()):
+        label = label[0].lower() + label[1:]
+    return label if first.lower() in _DETERMINERS else f"the {label}"
+
+
+def field_error(f, problem: str) -> str:
+    """What a person is told about field `f` of a form step: its label in plain words, never "This field"."""
+    text = _field_problem(f, problem)
+    return text if text.endswith("”") else text + "."
+
+
+def _field_problem(f, problem: str) -> str:
+    name = _named(f.label)
+    question = name.startswith("“")
+    if problem == "missing":
+        if f.kind == "yesno":
+            return f"Answer yes or no to {name}" if question else f"Choose yes or no for {name}"
+        if f.kind == "choice":
+            return f"Choose an answer to {name}" if question else f"Choose {name}"
+        return f"Enter an answer to {name}" if question else f"Enter {name}"
+    if problem == "long":
+        return f"{name[0].upper()}{name[1:]} must be {MAX_FIELD_LENGTH} characters or fewer"
+    if problem == "number":
+        return f"Enter a number for {name}, like 3 or 2.5"
+    if problem == "email":
+        return f"Enter an email address like name@example.com for {name}"
+    if problem == "choice":
+        return f"Choose one of the listed options for {name}"
+    return f"Answer yes or no to {name}" if question else f"Choose yes or no for {name}"
+
+
 def validate_form(step: Step, answer: Mapping) -> tuple:
     """Clean a form's submitted values: (values by field name, error message by field name)."""
     values: dict = {}
@@ -289,25 +337,25 @@ def validate_form(step: Step, answer: Mapping) -> tuple:
         values[f.name] = value
         if not value:
             if f.required:
-                errors[f.name] = "Please choose one." if f.kind in ("choice", "yesno") else "This field is required."
+                errors[f.name] = field_error(f, "missing")
             continue
         if len(value) > MAX_FIELD_LENGTH:
-            errors[f.name] = f"Please keep this under {MAX_FIELD_LENGTH} characters."
+            errors[f.name] = field_error(f, "long")
         elif f.kind == "number":
             try:
                 float(value.replace(",", "."))
             except ValueError:
-                errors[f.name] = "Please enter a number, like 3 or 2.5."
+                errors[f.name] = field_error(f, "number")
         elif f.kind == "email" and not is_email(value):
-            errors[f.name] = "Please enter an email address, like name@example.com."
+            errors[f.name] = field_error(f, "email")
         elif f.kind == "choice" and value not in f.choices:
-            errors[f.name] = "Please choose one of the listed options."
+            errors[f.name] = field_error(f, "choice")
         elif f.kind == "yesno":
             low = value.lower()
             if low in ("yes", "no"):
                 values[f.name] = low
             else:
-                errors[f.name] = "Please answer yes or no."
+                errors[f.name] = field_error(f, "yesno")
         elif f.kind in ("text", "email") and ("\n" in value or "\r" in value):
             values[f.name] = " ".join(value.split())
     return values, errors

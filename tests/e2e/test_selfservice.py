@@ -76,7 +76,7 @@ def test_the_same_walk_with_javascript_off(browser, live):
     page.get_by_role("button", name=READY).click()
     page.get_by_role("button", name="No, nobody can print to it").click()
     page.get_by_role("button", name="Continue").click()  # empty required fields
-    expect(page.get_by_text("This field is required.").first).to_be_visible()
+    expect(page.get_by_text("Enter the printer name or number.").first).to_be_visible()
     page.get_by_label("Printer name or number").fill("PRN-1")
     page.get_by_label("Where is the printer? (building, floor, room)").fill("Reception")
     page.get_by_role("button", name="Continue").click()
