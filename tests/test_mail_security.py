@@ -90,7 +90,7 @@ def test_the_merge_email_names_the_kept_ticket_but_links_only_the_requesters_own
     gina, gina_link = open_by_contact(app, name="Gina Ross", email="gina@example.com", subject="VPN drops")
     bob, bob_link = open_by_contact(app, name="Bob Hale", email="bob@example.com", subject="VPN keeps dropping")
     before = len(outbox(app))
-    assert tech.post(f"/desk/tickets/{bob}/merge", data={"into": f"#{gina}"}).status_code == 303
+    assert tech.post(f"/desk/tickets/{bob}/merge", data={"into": f"#{gina}", "confirm": "yes"}).status_code == 303
 
     (merged,) = [m for m in outbox(app)[before:] if m["kind"] == "merged"]
     assert merged["to"] == "bob@example.com" and f"#{gina}" in merged["subject"] and f"#{gina}" in merged["text"]

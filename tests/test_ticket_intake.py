@@ -268,7 +268,7 @@ def test_a_reply_email_to_a_merged_ticket_goes_where_the_conversation_went(any_a
     _, tech = technician(app)
     assert ingest(app, mail("Laptop will not charge", "It stopped charging.", "a@contoso.com")).exit_code == 0
     assert ingest(app, mail("Charger broken", "The cable is frayed.", "b@contoso.com")).exit_code == 0
-    tech.post("/desk/tickets/1001/merge", data={"into": "#1002"})
+    tech.post("/desk/tickets/1001/merge", data={"into": "#1002", "confirm": "yes"})
     result = ingest(app, mail(f"Re: [{tag(app, 1001)}] Laptop will not charge", "Any news?", "c@contoso.com"))
     assert result.output.strip() == "added reply to #1002 (#1001 was merged into it)"
     assert [m["body"] for m in messages(app, 1002) if m["from_requester"]] == ["Any news?"]

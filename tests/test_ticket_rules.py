@@ -316,7 +316,7 @@ def test_the_note_a_merge_writes_names_the_other_requester_and_stays_internal(an
         named = "bo@example.com"
     before = len(outbox(app))
 
-    response = tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}"})
+    response = tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}", "confirm": "yes"})
     assert response.status_code == 303 and response.headers["Location"] == f"/desk/tickets/{kept}"
 
     (note,) = [m for m in messages(app, kept) if "was merged into this ticket" in m["body"]]
@@ -353,7 +353,7 @@ def test_merge_moves_the_messages_closes_the_duplicate_and_resumes_its_clock(any
     update(app, duplicate, paused_at=paused_at)
     due = snapshot(app, duplicate)["resolution_due_at"]
     before = now()
-    tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}"})
+    tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}", "confirm": "yes"})
     after = now()
     row = snapshot(app, duplicate)
     assert row["status"] == TicketStatus.CLOSED and row["merged_into_id"] == Ticket.id_from_number(kept)
@@ -374,7 +374,7 @@ def test_merging_a_closed_duplicate_keeps_its_closing_time(app):
     act(tech, duplicate, "status", status="closed")
     closed_at = now() - timedelta(days=3)
     update(app, duplicate, closed_at=closed_at)
-    tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}"})
+    tech.post(f"/desk/tickets/{duplicate}/merge", data={"into": f"#{kept}", "confirm": "yes"})
     row = snapshot(app, duplicate)
     assert row["closed_at"] == closed_at and row["merged_into_id"] is not None
     assert events(app, duplicate)[-1] == ("merged", f"#{duplicate}", f"#{kept}")  # no status line: it was closed
@@ -388,7 +388,8 @@ def test_merges_that_cannot_be_are_refused_under_the_field(any_app):
     c, _ = open_by_contact(app, name="Cy Ng", email="cy@example.com")
     panel = act(tech, a, "merge", into=f"#{a}")
     assert 'id="merge-error">A ticket can\'t be merged into itself.' in panel
-    assert tech.post(f"/desk/tickets/{b}/merge", data={"into": str(a)}).status_code == 303  # b is now merged
+    merged = tech.post(f"/desk/tickets/{b}/merge", data={"into": str(a), "confirm": "yes"})
+    assert merged.status_code == 303  # b is now merged
     before = len(outbox(app))
     panel = act(tech, c, "merge", into=f"#{b}")
     assert f'id="merge-error">#{b} was itself merged into another ticket; merge into that one.' in panel
@@ -784,7 +785,8 @@ def test_the_emails_each_action_queues(any_app):
         ("resolve", lambda: act(tess, number, "status", status="resolved"), [("resolved", "ann@example.com")]),
         ("close", lambda: act(tess, number, "status", status="closed"), []),
         ("reopen", lambda: act(tess, number, "status", status="open"), []),
-        ("merge Bo's into Ann's", lambda: tess.post(f"/desk/tickets/{other}/merge", data={"into": f"#{number}"}),
+        ("merge Bo's into Ann's",
+         lambda: tess.post(f"/desk/tickets/{other}/merge", data={"into": f"#{number}", "confirm": "yes"}),
          [("merged", "bo@example.com")]),
     ]
     for name, action, expected in steps:

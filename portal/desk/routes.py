@@ -6,6 +6,8 @@ with a 303 back to the ticket, so each works with JavaScript off.
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
@@ -15,7 +17,7 @@ from .. import clock
 from ..auth.decorators import staff_required
 from ..auth.recovery import invite
 from ..auth.services import find_user
-from ..extensions import db
+from ..extensions import db, htmx
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
 from ..tickets import attachments, known_issues, queries, services, sla, spikes
@@ -122,9 +124,18 @@ def show(number: int):
 
 
 def _acted(ticket: Ticket, done: str | None = None, error: str | None = None, **keep):
-    """After an action: htmx gets the panel again; a plain browser goes back to the ticket."""
-    return moved(url_for("desk.show", number=ticket.number), lambda: _ticket_view(ticket, error=error, **keep),
-                 push=False, done=done, error=error)
+    """After an action: htmx gets the panel again; a plain browser goes back to the ticket.
+
+    What was done is said either way: a plain browser by a flash message, htmx by an event that
+    portal/static/js/feedback.js shows next to the form that was used (and reads out).
+    """
+    def panel():
+        body, status, headers = _ticket_view(ticket, error=error, **keep)
+        if done:
+            headers["HX-Trigger-After-Settle"] = json.dumps({"portal:done": {"message": done}})
+        return body, status, headers
+
+    return moved(url_for("desk.show", number=ticket.number), panel, push=False, done=done, error=error)
 
 
 def _act(number: int, action, done: str):
@@ -152,7 +163,8 @@ def assign(number: int):
     assignee = db.session.get(User, int(value)) if value.isdigit() and len(value) < 10 else None
     if value and assignee is None:
         return _acted(_ticket(number), error="Choose a technician from the list.")
-    return _act(number, lambda t: services.assign(t, assignee, current_user), "Assigned.")
+    return _act(number, lambda t: services.assign(t, assignee, current_user),
+                f"Assigned to {assignee.display_name}." if assignee else "Unassigned: nobody has the ticket now.")
 
 
 @bp.post("/tickets/<int:number>/status")
@@ -162,7 +174,7 @@ def status(number: int):
     value = request.form.get("status", "")
     if value not in [s.value for s in TicketStatus]:
         return _acted(_ticket(number), error="Choose a status.")
-    return _act(number, lambda t: services.set_status(t, value, current_user), f"Status set to {value}.")
+    return _act(number, lambda t: services.set_status(t, value, current_user), f"Status changed to {value}.")
 
 
 @bp.post("/tickets/<int:number>/priority")
@@ -209,13 +221,21 @@ def reply(number: int):
 @bp.post("/tickets/<int:number>/merge")
 @staff_required
 def merge(number: int):
-    """Merge this ticket into another (this one is the duplicate)."""
+    """Merge this ticket into another (this one is the duplicate), once both have been seen side by side."""
     ticket = _ticket(number)
     typed = request.form.get("into", "")
     target = queries.ticket_by_typed_number(typed)
+    refusal = ("Enter the number of an existing ticket, like #1042." if target is None
+               else services.merge_refusal(ticket, target))
+    if refusal:
+        return _ticket_view(ticket, field_errors={"merge": refusal}, typed={"merge": typed})
+    if request.form.get("confirm") != "yes":
+        # Nothing changes yet: both tickets side by side, and a button that merges them (JavaScript or not).
+        body, status, headers = render("desk/merge_confirm.html", ticket=ticket, target=target)
+        if htmx:
+            headers.update({"HX-Retarget": "body", "HX-Reswap": "innerHTML"})
+        return body, status, headers
     try:
-        if target is None:
-            raise ActionError("Enter the number of an existing ticket, like #1042.")
         services.merge(ticket, target, current_user)
     except ActionError as exc:
         db.session.rollback()

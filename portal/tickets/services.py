@@ -651,15 +651,23 @@ def _save_rating(ticket: Ticket, score: int, comment: str, actor: User | None) -
 # -- merging and linking --------------------------------------------------------------------------------
 
 
+def merge_refusal(source: Ticket, target: Ticket) -> str | None:
+    """Why `source` can't be merged into `target` (said before the technician is asked to confirm), or None."""
+    if source.id == target.id:
+        return "A ticket can't be merged into itself."
+    if source.merged_into_id is not None:
+        return f"{source.label} is already merged."
+    if target.merged_into_id is not None:
+        return f"{target.label} was itself merged into another ticket; merge into that one."
+    return None
+
+
 def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
     """Merge a duplicate into another ticket: its messages move over, it closes, its requester is told."""
     _require_staff(actor)
-    if source.id == target.id:
-        raise ActionError("A ticket can't be merged into itself.")
-    if source.merged_into_id is not None:
-        raise ActionError(f"{source.label} is already merged.")
-    if target.merged_into_id is not None:
-        raise ActionError(f"{target.label} was itself merged into another ticket; merge into that one.")
+    refusal = merge_refusal(source, target)
+    if refusal:
+        raise ActionError(refusal)
     for message in list(source.messages):
         message.ticket_id = target.id
     db.session.flush()
