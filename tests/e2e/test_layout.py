@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from portal.models import Role, TicketSource, User
 from portal.tickets import services
+from portal.tickets.links import signed_ticket_url
 
 from ..conftest import PASSWORD
 
@@ -49,8 +50,10 @@ def _seed(app):
         services.requester_reply(ticket, HEBREW, request_key="layout-reply")
         db.session.commit()
         number = ticket.number
+        with app.test_request_context():
+            link = signed_ticket_url(ticket)
         db.session.remove()
-    return number
+    return number, link
 
 
 def _no_sideways_scroll(page):
@@ -72,7 +75,7 @@ def _not_broken_mid_word(page, selector):
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_long_subjects_and_right_to_left_messages_fit(browser, live, width):
-    number = _seed(live.app)
+    number, link = _seed(live.app)
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     page.goto(f"{live.url}/signin")
     page.get_by_label("Email").fill("tess@example.com")
@@ -130,6 +133,15 @@ def test_long_subjects_and_right_to_left_messages_fit(browser, live, width):
         assert priority["y"] + priority["height"] <= timeline["y"]
     else:  # two columns: the properties beside the timeline
         assert status["x"] > timeline["x"] + timeline["width"]
+
+    # The requester's own page (their signed link): the same subject and messages.
+    page.goto(live.url + link)
+    _no_sideways_scroll(page)
+    _not_broken_mid_word(page, "h1.subject")
+    for text in (ARABIC, HEBREW):
+        message = page.get_by_text(text, exact=True)
+        expect(message).to_have_attribute("dir", "auto")
+        assert message.evaluate("(el) => getComputedStyle(el).direction") == "rtl"
     page.context.close()
 
 
