@@ -123,7 +123,7 @@ def test_a_screenshot_sent_with_the_contact_form_is_kept_in_a_file_and_shown_to_
     requester = web.test_client()
     page = requester.get(response.headers["Location"])
     body = text(page)
-    image = re.search(r'<img src="([^"]+)" alt="screen shot.png" width="160" height="120"', body)
+    image = re.search(r'<img src="([^"]+)" alt="Picture: screen shot.png" width="160" height="120"', body)
     assert image, body
     shown = requester.get(image.group(1))
     assert shown.status_code == 200 and shown.data == picture and shown.mimetype == "image/png"
@@ -133,7 +133,7 @@ def test_a_screenshot_sent_with_the_contact_form_is_kept_in_a_file_and_shown_to_
     _, tech = user(web, "technician")
     desk = signed_in(web, tech)
     body = text(desk.get("/desk/tickets/1001"))
-    image = re.search(r'<img src="([^"]+)" alt="screen shot.png"', body)
+    image = re.search(r'<img src="([^"]+)" alt="Picture: screen shot.png"', body)
     assert image and desk.get(image.group(1)).data == picture
 
 
@@ -310,7 +310,7 @@ def test_a_requester_replies_with_a_photo_and_with_files_alone(web):
                for m in db.session.scalars(sa.select(Message).order_by(Message.id))]
     assert got == [("Here's the screen.", ["p.png"]), ("", ["log.txt"])]
     page = text(client.get("/tickets/1001"))
-    assert 'alt="p.png"' in page and "log.txt" in page
+    assert 'alt="Picture: p.png"' in page and "log.txt" in page
     # Neither words nor files: the reply is refused as before.
     empty = client.post("/tickets/1001/reply", data={"body": ""}, content_type="multipart/form-data")
     assert "Write a reply first." in text(empty)
@@ -343,13 +343,13 @@ def test_a_technician_replies_with_a_file_with_and_without_htmx(web):
     fragment = desk.post("/desk/tickets/1001/reply", data={"body": "And this picture.", "kind": "reply",
                                                            "files": files(("where.png", png()))},
                          content_type="multipart/form-data", headers={"HX-Request": "true"})
-    assert fragment.status_code == 200 and 'alt="where.png"' in text(fragment)
+    assert fragment.status_code == 200 and 'alt="Picture: where.png"' in text(fragment)
     rows = stored(web)
     assert [(a.filename, a.content_type) for a in rows] == [("driver.pdf", "application/pdf"),
                                                             ("where.png", "image/png")]
     # The requester sees the technician's files on their page.
     page = text(web.test_client().get(ticket_path(web)))
-    assert "driver.pdf" in page and 'alt="where.png"' in page
+    assert "driver.pdf" in page and 'alt="Picture: where.png"' in page
 
 
 def test_a_technicians_file_over_the_limit_is_refused_next_to_the_field_keeping_the_message(tmp_path, request):
