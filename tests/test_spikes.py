@@ -272,3 +272,25 @@ def test_detection_reads_in_a_fixed_number_of_statements(any_app, frozen):
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", seen)
     assert len(statements) == 3
+
+
+def test_a_new_spike_at_a_step_with_an_open_issue_is_linked_to_it_not_declared_again(any_app, frozen):
+    desk = technician(any_app)
+    for i in range(5):
+        escalate_at_switch_on(any_app, i)
+    key = re.search(r'name="spike" value="([0-9a-f]+)"', desk.get("/desk/").get_data(as_text=True)).group(1)
+    desk.post("/desk/possible-incidents/declare", data={"spike": key, "key": "k1"})
+    # Five more ask for help at that step instead of pressing "me too": the panel offers to link them.
+    for i in range(5, 10):
+        escalate_at_switch_on(any_app, i)
+    page = desk.get("/desk/").get_data(as_text=True)
+    with any_app.app_context():
+        issue_id = db.session.scalar(sa.select(KnownIssue.id))
+    assert f"Link them to Known issue {issue_id}" in page and "Declare a known issue" not in page
+    key = re.search(r'name="spike" value="([0-9a-f]+)"', page).group(1)
+    linked = desk.post("/desk/possible-incidents/declare", data={"spike": key, "key": "k2", "issue": str(issue_id)})
+    assert linked.status_code == 303 and linked.headers["Location"].endswith("/desk/")
+    with any_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(KnownIssue)) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(KnownIssuePerson)) == 10
+    assert "Possible incident" not in desk.get("/desk/").get_data(as_text=True)

@@ -66,6 +66,19 @@ def declare_from_spike():
         flash("That possible incident is no longer on the queue: it was declared already, or its "
               "tickets were linked, resolved or are now older than its window.", "error")
         return go_to(url_for("desk.queue"))
+    if request.form.get("issue"):  # an open known issue was declared at this step already: link them to it
+        value = request.form["issue"]
+        issue = issue_queries.issue_by_id(int(value)) if value.isdigit() and len(value) < 10 else None
+        if issue is None:
+            abort(404)
+        try:
+            linked = known_issues.link_tickets(issue, spikes.tickets_of(spike), current_user)
+        except known_issues.ActionError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"{linked} ticket{'' if linked == 1 else 's'} linked to {issue.label}: {issue.title}.", "success")
+        return go_to(url_for("desk.queue"))
     flow_title, step_title = _spike_names(spike)
     known = registry().get_any(spike.flow_id)
     try:
