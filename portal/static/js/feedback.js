@@ -113,19 +113,6 @@
 
   // -- what a technician's action did -------------------------------------------------------------------
 
-  function liveRegion() {
-    var region = document.getElementById("live-messages");
-    if (!region) {
-      region = document.createElement("div");
-      region.id = "live-messages";
-      region.className = "visually-hidden";
-      region.setAttribute("role", "status");
-      var main = document.getElementById("main") || document.body;
-      main.insertBefore(region, main.firstChild);
-    }
-    return region;
-  }
-
   function formFor(request) {
     if (!request) { return null; }
     if (request.elt && document.body.contains(request.elt)) { return placeOf(request.elt); }
@@ -140,19 +127,25 @@
     return null;
   }
 
+  // One message, where the person acted (or where flash messages go): a status region, put in the page
+  // empty and filled a moment later, so screen readers read it out as they do a flash message.
   document.addEventListener("portal:done", function (event) {
     var message = event.detail && (event.detail.message || event.detail.value);
     if (!message) { return; }
+    var old = document.querySelectorAll(".action-done");
+    for (var i = 0; i < old.length; i++) { old[i].remove(); }
     var place = formFor(lastRequest);
-    var region = liveRegion();
-    region.textContent = "";
-    // A moment later, so screen readers notice the change of a region that was just emptied.
-    window.setTimeout(function () { region.textContent = message; }, 50);
+    var shown;
     if (place) {
-      note(place, "action-done", message, null);
+      shown = note(place, "action-done", "", "status");
     } else {
-      region.className = "flashes";
+      var main = document.getElementById("main") || document.body;
+      shown = document.createElement("p");
+      shown.className = "flash flash-success action-done";
+      shown.setAttribute("role", "status");
+      main.insertBefore(shown, main.firstChild);
     }
+    window.setTimeout(function () { shown.textContent = message; }, 100);
   });
 
   // -- forms with errors -----------------------------------------------------------------------------------
@@ -197,7 +190,6 @@
   });
 
   function ready() {
-    liveRegion();
     markTitle();
     focusSummary(document);
   }
