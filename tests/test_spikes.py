@@ -244,6 +244,11 @@ def test_the_step_where_the_spike_was_seen_offers_me_too(any_app, frozen):
     step_url = person.post("/flows/printer/start", data={"answer": "No"}).headers["Location"]
     page = person.get(step_url).get_data(as_text=True)
     assert "This is my problem too" in page and "Known problem" in page and STEP_TITLE in page
+    # Asking for help there instead: the contact page offers to join it first.
+    asking = any_app.test_client()
+    walk = asking.post("/flows/printer/start", data={"answer": "No"}).headers["Location"].split("/")[2]
+    contact = asking.get(asking.post(f"/walks/{walk}/help").headers["Location"]).get_data(as_text=True)
+    assert "Where can the help desk reach you?" in contact and "This is my problem too" in contact
     other_step = person.post("/flows/printer/start", data={"answer": "It shows an error"}).headers["Location"]
     assert "This is my problem too" not in person.get(other_step).get_data(as_text=True)
     action = re.search(r'<form method="post" action="(/known-issues/\d+/join)">', page).group(1)
