@@ -453,3 +453,15 @@ def test_services_attachment_sniffs_and_stores(app):
         made = services.attachment("x.exe", "image/png", b"MZ\x90\x00")
     assert made.content_type == "application/octet-stream" and made.data is None and made.storage_key
     assert TicketSource.WEB  # the contact form's tickets are web tickets
+
+
+def test_with_csrf_on_a_form_with_files_works_and_an_oversized_one_gets_the_413_page(tmp_path, request):
+    app = _app_for("sqlite", tmp_path, request, WTF_CSRF_ENABLED=True, MAX_CONTENT_LENGTH=50_000)
+    client = app.test_client()
+    page = client.get("/contact").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', page)
+    token = token.group(1) or token.group(2)
+    sent = contact(client, ("a.png", png()), csrf_token=token)
+    assert sent.status_code == 303 and len(stored(app)) == 1
+    too_big = contact(client, ("b.png", png() + b"\x00" * 60_000), csrf_token=token)
+    assert too_big.status_code == 413 and "Those files are too large" in text(too_big)
