@@ -222,6 +222,17 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
         response = page.goto(url + path)
         assert response.ok, f"{path}: {response.status}"
         audit(page, name)
+    page.goto(url + f"/desk/tickets/{n}")
+    page.get_by_role("button", name="Send reply").click()  # nothing typed: the error next to the box
+    expect(page.locator(ERRORS).first).to_be_visible()
+    audit(page, "desk ticket: empty reply")
+    page.get_by_label("Message", exact=True).fill("Fixed on our side: please try again.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("Fixed on our side: please try again.")).to_be_visible()
+    audit(page, "desk ticket: reply sent")
+    page.get_by_role("button", name="Mark resolved").click()
+    expect(page.locator(".props .status")).to_have_text("Resolved")
+    audit(page, "desk ticket: resolved")
     page.goto(url + "/desk/new")
     page.locator("main form").last.get_by_role("button").last.click()
     audit(page, "desk new ticket with errors")
