@@ -300,6 +300,10 @@ def main(argv=None) -> int:
         for _ in range(4 * args.workers):
             Person(server.port, warm, args.timeout).go("warm", "GET", "/flows/printer")
             Person(server.port, warm, args.timeout).go("warm", "GET", "/signin")
+        warming = Technician(server.port, warm, args.timeout)  # the desk's templates, in each worker
+        warming.sign_in("tess@example.com")
+        for _ in range(4 * args.workers):
+            warming.p.go("warm", "GET", "/desk/")
         cpu = CpuWindow(server.worker_pids() + [server.proc.pid])
         load0 = time.process_time()
         started = time.perf_counter()
