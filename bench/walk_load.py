@@ -299,7 +299,9 @@ class Server:
     def start(self) -> None:
         gunicorn = shutil.which("gunicorn")
         cmd = [gunicorn] if gunicorn else [sys.executable, "-m", "gunicorn"]
-        cmd += ["-w", str(self.args.workers), "-k", "gthread", "--threads", str(self.args.threads),
+        kind = ["-k", "gthread", "--threads", str(self.args.threads)] if self.args.worker_class == "gthread" else [
+            "-k", self.args.worker_class]
+        cmd += ["-w", str(self.args.workers), *kind,
                 "--no-control-socket", "--pid", str(self.pidfile), "-b", f"127.0.0.1:{self.port}",
                 "--error-logfile", str(self.log), "--log-level", "warning", self.app]
         shown = [os.path.basename(cmd[0]), *cmd[1:]]
@@ -1195,6 +1197,8 @@ def parse_args(argv=None):
     p.add_argument("--duration", type=float, default=20, help="seconds of walking (default 20)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    p.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
+                   help="gunicorn's worker class (default gthread; sync: one request at a time, no keep-alive)")
     p.add_argument("--flows-dir", default="flows", help="flows to walk and serve (default flows)")
     p.add_argument("--database", default="sqlite",
                    help="'sqlite' for a fresh temporary SQLite file (default), or a SQLAlchemy URL: it is "

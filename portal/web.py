@@ -10,7 +10,7 @@ from flask import Flask, Request, abort, current_app, flash, g, has_request_cont
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
-from itsdangerous import Serializer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import Serializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
@@ -62,22 +62,6 @@ class PortalRequest(Request):
     parameter_storage_class = NulFreeMultiDict
 
 
-class KeptKeySigner(TimestampSigner):
-    """itsdangerous' timestamp signer, deriving its key from a secret once, not for every signature checked or made."""
-
-    _derived: dict = {}
-
-    def derive_key(self, secret_key=None) -> bytes:
-        key = (self.secret_keys[-1] if secret_key is None else secret_key, self.salt, self.key_derivation,
-               self.digest_method)
-        derived = self._derived.get(key)
-        if derived is None:
-            if len(self._derived) >= 64:  # a few secrets per app; tests make many apps
-                self._derived.clear()
-            derived = self._derived[key] = super().derive_key(secret_key)
-        return derived
-
-
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed session cookie, its signing serializer made once per set of keys, not on every request."""
 
@@ -91,7 +75,7 @@ class SessionInterface(SecureCookieSessionInterface):
         serializer = self._serializers.get(keys)
         if serializer is None:
             serializer = self._serializers[keys] = URLSafeTimedSerializer(
-                list(keys), salt=self.salt, serializer=self.serializer, signer=KeptKeySigner,
+                list(keys), salt=self.salt, serializer=self.serializer,
                 signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method})
         return serializer
 
@@ -117,8 +101,7 @@ def csrf_token() -> str:
         secret = config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
         serializer = _csrf_serializers.get(secret)
         if serializer is None:
-            serializer = _csrf_serializers[secret] = CsrfTokenSerializer(secret, salt="wtf-csrf-token",
-                                                                         signer=KeptKeySigner)
+            serializer = _csrf_serializers[secret] = CsrfTokenSerializer(secret, salt="wtf-csrf-token")
         if not isinstance(cookie_session.get(field), str):
             cookie_session[field] = hashlib.sha1(os.urandom(64)).hexdigest()
         token = serializer.dumps(cookie_session[field])
