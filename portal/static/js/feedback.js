@@ -27,10 +27,11 @@
     return false;
   }
 
-  function failureText(kind, xhr, form) {
+  function failureText(kind, xhr, form, loading) {
     var typed = hasTyping(form) ? KEPT : "";
     if (kind === "network") {
-      return "We couldn't send this: the connection dropped." + typed + " Check your connection and try again.";
+      return (loading ? "We couldn't update this part of the page" : "We couldn't send this") +
+             ": the connection dropped." + typed + " Check your connection and try again.";
     }
     if (kind === "timeout") {
       return "The help desk took too long to answer, so this may not have been saved." + typed +
@@ -95,7 +96,8 @@
       var detail = event.detail || {};
       var place = placeOf(detail.elt);
       if (!place || !document.body.contains(place)) { place = document.getElementById("main") || document.body; }
-      note(place, "request-failed", failureText(kind, detail.xhr, place), "alert");
+      var verb = detail.requestConfig && detail.requestConfig.verb;
+      note(place, "request-failed", failureText(kind, detail.xhr, place, verb === "get"), "alert");
     };
   }
 
