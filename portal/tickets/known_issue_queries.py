@@ -62,20 +62,26 @@ class OpenIssue:
         return STATUS_LABELS[self.status]
 
 
+_LATEST = (sa.select(KnownIssueUpdate.body, KnownIssueUpdate.created_at)
+           .where(KnownIssueUpdate.known_issue_id == KnownIssue.id, KnownIssueUpdate.kind == UpdateKind.UPDATE)
+           .order_by(KnownIssueUpdate.id.desc()).limit(1).correlate(KnownIssue))
+#: Built once, at import: every page with a banner runs it, and building a fresh statement (and
+#: deriving its cache key) cost more than running it (issue 7's step page profile).
+_OPEN_ISSUES = (
+    sa.select(KnownIssue.id, KnownIssue.title, KnownIssue.message, KnownIssue.status, KnownIssue.flow_ids,
+              KnownIssue.seen_flow_id, KnownIssue.seen_step_id,
+              _LATEST.with_only_columns(KnownIssueUpdate.body).scalar_subquery(),
+              _LATEST.with_only_columns(KnownIssueUpdate.created_at).scalar_subquery(),
+              KnownIssue.created_at)
+    .where(KnownIssue.status.in_(OPEN_ISSUE_STATUSES)).order_by(KnownIssue.id.desc())
+)
+
+
 def open_issues() -> list[OpenIssue]:
     """The open known issues (newest first) with their latest update: one statement, kept for the request."""
     if has_request_context() and _CACHE in g:
         return g.get(_CACHE)
-    latest = (sa.select(KnownIssueUpdate.body, KnownIssueUpdate.created_at)
-              .where(KnownIssueUpdate.known_issue_id == KnownIssue.id, KnownIssueUpdate.kind == UpdateKind.UPDATE)
-              .order_by(KnownIssueUpdate.id.desc()).limit(1).correlate(KnownIssue))
-    rows = db.session.execute(
-        sa.select(KnownIssue.id, KnownIssue.title, KnownIssue.message, KnownIssue.status, KnownIssue.flow_ids,
-                  KnownIssue.seen_flow_id, KnownIssue.seen_step_id,
-                  latest.with_only_columns(KnownIssueUpdate.body).scalar_subquery(),
-                  latest.with_only_columns(KnownIssueUpdate.created_at).scalar_subquery(),
-                  KnownIssue.created_at)
-        .where(KnownIssue.status.in_(OPEN_ISSUE_STATUSES)).order_by(KnownIssue.id.desc())).all()
+    rows = db.session.execute(_OPEN_ISSUES).all()
     issues = [OpenIssue(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6], r[7], r[8], r[9]) for r in rows]
     if has_request_context():
         setattr(g, _CACHE, issues)
