@@ -74,7 +74,6 @@ ACCESS = {
     "tickets.reply": SIGNED_LINK,
     "tickets.reopen": SIGNED_LINK,
     "tickets.reopen_link": PUBLIC,
-    "tickets.mine": SIGNED_IN,
     # the requester on their ticket (tests/test_requester_actions.py): its account or its signed link;
     # a technician who is not its requester is refused (403)
     "tickets.solved": SIGNED_LINK,
@@ -83,6 +82,7 @@ ACCESS = {
     # a ticket's files (tests/test_web_attachments.py): whoever may see the ticket; an internal note's, staff only
     "tickets.attachment": SIGNED_LINK,
     "tickets.attachment_image": SIGNED_LINK,
+    "tickets.mine": SIGNED_IN,
     # the help desk
     "desk.queue": STAFF,
     "desk.new": STAFF,

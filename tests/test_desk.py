@@ -422,7 +422,8 @@ def test_requester_reply_while_pending_reopens_and_shows_status(app, client, mak
         services.staff_reply(ticket, tech, "Which Wi-Fi are you on?", internal=False, request_key="t1")
         services.set_status(ticket, "pending", tech)
     page = client.get("/tickets/1001").get_data(as_text=True)
-    assert "Which Wi-Fi are you on?" in page and "Pending" in page
+    # the requester reads the status in their own words, never the desk's "pending"
+    assert "Which Wi-Fi are you on?" in page and "Waiting for your reply" in page and "Pending" not in page
     client.post("/tickets/1001/reply", data={"body": "Home Wi-Fi", "key": "u1"})
     with app.app_context():
         assert db.session.get(Ticket, 1).status == TicketStatus.OPEN
