@@ -122,7 +122,8 @@ def test_positions_after_release_are_read_again_from_the_text():
 def test_the_key_homes_of_indentation_hints_hold_every_key_of_the_format():
     tables = {"top": build.TOP_KEYS, "step": build.ALL_STEP_KEYS, "option": build.OPTION_KEYS,
               "field": build.FIELD_KEYS, "case": build.CASE_KEYS, "link": build.LINK_KEYS, "test": build.TEST_KEYS,
-              "ticket": build.TICKET_KEYS, "client": build.CLIENT_KEYS, "image": build.IMAGE_KEYS}
+              "ticket": build.TICKET_KEYS, "client": build.CLIENT_KEYS, "image": build.IMAGE_KEYS,
+              "incident": build.INCIDENT_KEYS}
     assert set(tables) == set(KEY_HOMES)
     for kind, keys in tables.items():
         assert set(keys) == KEY_HOMES[kind][2], kind

@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from portal import create_app
+from portal.database import create_schema
 from portal.flows.registry import Registry, touch_marker
 from portal.flows_runtime import _on_sighup
 
@@ -269,7 +270,10 @@ def flows_app(tmp_path, **overrides):
     directory = copy_fixtures(tmp_path)
     config = make_config(tmp_path, FLOWS_DIR=str(directory), FLOWS_RELOAD_MARKER=str(tmp_path / "reload"),
                          **overrides)
-    return create_app(config), directory
+    app = create_app(config)
+    with app.app_context():
+        create_schema()  # a flow's first page reads the open known issues for its banner
+    return app, directory
 
 
 def test_the_server_logs_one_line_per_broken_change(tmp_path, caplog):

@@ -495,7 +495,7 @@ def _syntax_hint(problem: str) -> str:
 KEY_HOMES = {
     "top": ("a top-level key", "start it at column 1, with `id:` and `steps:`",
             frozenset({"id", "title", "summary", "category", "keywords", "ticket", "start", "steps",
-                       "allow_escalation", "tests", "status"})),
+                       "allow_escalation", "tests", "status", "incident"})),
     "step": ("a step key", "indent it under a step in `steps:`",
              frozenset({"type", "title", "links", "text", "options", "next", "fields", "cases", "default",
                         "summary", "priority", "queue", "flow", "step", "image", "contact"})),
@@ -505,12 +505,15 @@ KEY_HOMES = {
               frozenset({"name", "label", "kind", "choices", "required", "help"})),
     "case": ("a branch case key", "indent it under a case of a branch's `cases:` (`- when: ...`)",
              frozenset({"when", "next"})),
-    "link": ("a link key", "indent it under a link in `links:` (`- label: ...`)", frozenset({"label", "url"})),
+    "link": ("a link key", "indent it under a link in `links:` (`- label: ...`)",
+             frozenset({"label", "url", "article"})),
     "test": ("a test key", "indent it under a test in `tests:` (`- answers: ...`)",
              frozenset({"name", "client", "answers", "expect", "priority", "queue", "summary"})),
     "ticket": ("a `ticket:` key", "indent it under `ticket:` at the top", frozenset({"queue", "priority"})),
     "client": ("a key of a test's `client:`", "indent it under a test's `client:`", frozenset({"os", "mobile"})),
     "image": ("a key of `image:`", "indent it under a step's `image:`", frozenset({"src", "alt"})),
+    "incident": ("a key of `incident:`", "indent it under `incident:` at the top",
+                 frozenset({"threshold", "window_minutes"})),
 }
 _SEQ = object()  # in a textual path: a list item
 _LIST_KINDS = {"options": "option", "fields": "field", "cases": "case", "links": "link"}
