@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from wtforms.validators import ValidationError
 
 from .flows.model import is_email
 from .mail.header import one_line
 
-__all__ = ["EmailAddress", "is_email", "one_line", "single_line"]
+__all__ = ["EmailAddress", "is_email", "one_line", "phone_problem", "single_line"]
+
+#: What a phone number may be written with: digits, spaces, + ( ) and dashes.
+PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]+")
+PHONE_DIGITS = (6, 20)
+
+
+def phone_problem(value: str) -> str:
+    """Why `value` is not a phone number we can call ('' if it is one), read leniently."""
+    digits = sum(c.isdigit() for c in value)
+    if not PHONE_CHARACTERS.fullmatch(value) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
+        return "Enter a phone number of 6 to 20 digits, like +44 20 7946 0958 (digits, spaces, + ( ) and - only)."
+    return ""
 
 
 class EmailAddress:

@@ -12,13 +12,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..flows.model import CLIENT_OS
 from ..models import Priority
 from ..tickets.forms import new_key
-from ..validators import EmailAddress, single_line
+from ..validators import EmailAddress, phone_problem, single_line
 
 #: How a technician names each of the flow format's `client.os` values to a caller.
 OS_LABELS = {"iOS": "iPhone or iPad", "Other": "Something else / don't know"}
@@ -33,12 +33,19 @@ class NewTicketForm(FlaskForm):
     name = StringField("Requester's name", filters=[single_line], validators=[Length(max=120)])
     subject = StringField("Subject", filters=[single_line],
                           validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
+    phone = StringField("Phone number to call back (optional)", filters=[single_line], validators=[Length(max=40)])
     description = TextAreaField("What's the problem?", validators=[Length(max=10000)])
-    queue = SelectField("Queue")
+    queue = SelectField("Queue", default="general")
     priority = SelectField("Priority", choices=[SelectChoice(p.value, p.value.capitalize()) for p in Priority],
                            default=Priority.NORMAL.value)
     walk = BooleanField("Walk through a guide with the caller next")
     key = HiddenField(default=new_key)
+
+    def validate_phone(self, field):
+        field.data = (field.data or "").strip()
+        problem = phone_problem(field.data) if field.data else ""
+        if problem:
+            raise ValidationError(problem)
 
 
 class CallerWalkForm(FlaskForm):

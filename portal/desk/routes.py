@@ -295,7 +295,8 @@ def new():
     if form.validate_on_submit():
         new_caller = find_user(form.email.data) is None
         ticket = services.open_on_behalf(current_user, email=form.email.data, name=form.name.data,
-                                         subject=form.subject.data, description=form.description.data or "",
+                                         subject=form.subject.data,
+                                         description=_with_phone(form.description.data, form.phone.data),
                                          queue=form.queue.data, priority=form.priority.data,
                                          request_key=form.key.data or new_key())
         # A caller the desk just made an account for is invited to choose a password (mail in portal/auth).
@@ -306,6 +307,11 @@ def new():
             return redirect(url_for("desk.walk_with_caller", number=ticket.number), code=303)
         return redirect(url_for("desk.show", number=ticket.number), code=303)
     return render("desk/new.html", form=form)
+
+
+def _with_phone(description: str | None, phone: str | None) -> str:
+    """The description as typed, then the contact page's "Please call me on …" line when a number was given."""
+    return "\n\n".join(part for part in ((description or "").strip(), services.call_back(phone or "")) if part)
 
 
 @bp.route("/tickets/<int:number>/walk", methods=["GET", "POST"])

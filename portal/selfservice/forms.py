@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from wtforms import StringField
 from wtforms.validators import Length, ValidationError
 
 from ..tickets.forms import ContactDetailsForm
-from ..validators import single_line
-
-#: What a phone number may be written with: digits, spaces, + ( ) and dashes.
-PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]+")
-PHONE_DIGITS = (6, 20)
-
-
-def phone_problem(value: str) -> str:
-    """Why `value` is not a phone number we can call ('' if it is one), read leniently."""
-    digits = sum(c.isdigit() for c in value)
-    if not PHONE_CHARACTERS.fullmatch(value) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
-        return "Enter a phone number of 6 to 20 digits, like +44 20 7946 0958 (digits, spaces, + ( ) and - only)."
-    return ""
+from ..validators import phone_problem, single_line
 
 
 class WalkContactForm(ContactDetailsForm):

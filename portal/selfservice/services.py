@@ -496,18 +496,12 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     _mark_escalated(pos.walk, state)
     tickets.open_ticket(TicketSource.WALK, subject=draft.subject, queue=draft.queue, priority=draft.priority,
                         walk=pos.walk, state=state, requester=requester, name=name, email=email, time_zone=time_zone,
-                        description=call_back(phone))
+                        description=tickets.call_back(phone))
     return position(pos.walk)
 
 
-def call_back(phone: str) -> str:
-    """The ticket description that asks the help desk to call (no phone: none)."""
-    phone = " ".join((phone or "").split())
-    return f"Please call me on {phone}." if phone else ""
-
-
 def phone_to_call(description: str | None) -> str:
-    """The phone number a walk's ticket asks the help desk to call (see :func:`call_back`), or ''."""
+    """The phone number a walk's ticket asks the help desk to call (see tickets.call_back), or ''."""
     text = description or ""
     if text.startswith("Please call me on ") and text.endswith(".") and "\n" not in text:
         return text[len("Please call me on "):-1]

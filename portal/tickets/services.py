@@ -289,6 +289,12 @@ def requester_for(email: str, name: str = "") -> User:
     return requester
 
 
+def call_back(phone: str) -> str:
+    """The ticket description that asks the help desk to call (no phone: none)."""
+    phone = " ".join((phone or "").split())
+    return f"Please call me on {phone}." if phone else ""
+
+
 def open_on_behalf(actor: User, *, email: str, name: str, subject: str, description: str, queue: str,
                    priority: str, request_key: str) -> Ticket:
     """A ticket a technician logs for a caller, found by email or created (without a password)."""
