@@ -5,7 +5,7 @@ import re
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import Queue, Ticket, TicketSource, User
+from portal.models import Message, Queue, Ticket, TicketSource, TicketStatus, User
 
 from .conftest import PASSWORD
 
@@ -53,3 +53,52 @@ def test_new_ticket_defaults_to_the_general_queue_and_takes_a_phone_number(any_a
         assert first.source == TicketSource.PHONE and first.queue == "general"
         assert not second.description
     assert "Please call me on +44 (20) 7946-0958." in client.get("/desk/tickets/1001").get_data(as_text=True)
+
+
+def open_web_ticket(client, subject="Fan noise", key="c1"):
+    client.post("/contact", data={"name": "Ann Smith", "email": "ann@example.com", "subject": subject, "key": key})
+
+
+def test_reply_and_set_status_in_one_submit_with_and_without_javascript(any_app):
+    client = any_app.test_client()
+    sign_in_tech(any_app, client)
+    open_web_ticket(client)
+    url = "/desk/tickets/1001"
+    page = client.get(url).get_data(as_text=True)
+    assert '<label for="reply-then-status">Send and set status</label>' in page
+    assert '<option value="">(keep new)</option>' in page and '<option value="pending">' in page
+    # Without JavaScript: one plain post, a 303 back, both done and said.
+    sent = client.post(url + "/reply", data={"body": "Which model is it?", "kind": "reply", "key": "r1",
+                                             "then_status": "pending"})
+    assert sent.status_code == 303 and sent.headers["Location"] == url
+    page = client.get(url).get_data(as_text=True)
+    assert "Reply sent; status set to pending." in page and "Which model is it?" in page
+    with any_app.app_context():
+        ticket = db.session.get(Ticket, 1)
+        assert ticket.status == TicketStatus.PENDING and ticket.paused_at is not None
+    # With htmx: the panel comes back with the reply and the new status.
+    html = client.post(url + "/reply", data={"body": "Fixed by a BIOS update.", "kind": "reply", "key": "r2",
+                                             "then_status": "resolved"}, headers=HX).get_data(as_text=True)
+    assert "<html" not in html and "Fixed by a BIOS update." in html
+    assert "changed status from pending to resolved" in html
+    with any_app.app_context():
+        assert db.session.get(Ticket, 1).status == TicketStatus.RESOLVED
+    # A move the ticket can't make refuses the reply too: nothing written, what was typed kept.
+    client.post(url + "/status", data={"status": "closed"})
+    for headers in ({}, HX):
+        refused = client.post(url + "/reply", data={"body": "Still there?", "kind": "reply", "key": "r3",
+                                                    "then_status": "pending"}, headers=headers)
+        html = refused.get_data(as_text=True)
+        assert "A closed ticket can&#39;t be set to pending" in html and ">Still there?</textarea>" in html
+        assert '<option value="pending" selected>' in html
+    bad = client.post(url + "/reply", data={"body": "Hm", "kind": "reply", "key": "r4", "then_status": "deleted"})
+    assert bad.status_code < 500 and "Choose a status from the list." in bad.get_data(as_text=True)
+    with any_app.app_context():
+        bodies = db.session.scalars(sa.select(Message.body).order_by(Message.id)).all()
+        assert "Still there?" not in bodies and "Hm" not in bodies
+        assert db.session.get(Ticket, 1).status == TicketStatus.CLOSED
+    # "(keep …)" is the default: a plain reply leaves the status alone.
+    client.post(url + "/status", data={"status": "open"})
+    client.post(url + "/reply", data={"body": "Back on it.", "kind": "reply", "key": "r5", "then_status": ""})
+    with any_app.app_context():
+        assert db.session.get(Ticket, 1).status == TicketStatus.OPEN

@@ -106,8 +106,13 @@ def _ticket(number: int) -> Ticket:
     return ticket
 
 
+#: The statuses "Send and set status" offers next to the reply button (or keep the ticket's own).
+THEN_STATUSES = ("pending", "resolved")
+
+
 def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False,
-                 reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None):
+                 reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None,
+                 then_status: str = ""):
     canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=clock.now(), staff=queries.staff_choices(), queues=queries.queue_names(),
@@ -115,6 +120,7 @@ def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", in
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
                   canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
                   typed=typed or {}, reply_internal=internal, reply_key=new_key(),
+                  then_statuses=THEN_STATUSES, then_status=then_status,
                   linked=queries.linked(ticket), due_label=queries.due_label, sla_state=sla.state,
                   failed_mail=queries.failed_mail(ticket))
 
@@ -215,6 +221,9 @@ def reply(number: int):
     ticket = _ticket(number)
     body = request.form.get("body", "")
     internal = request.form.get("kind") == "note"
+    then_status = request.form.get("then_status", "")
+    if then_status not in ("", *THEN_STATUSES):
+        return _ticket_view(ticket, body=body, internal=internal, reply_error="Choose a status from the list.")
     try:
         uploads = attachments.read_uploads(request.files.getlist("files"))
     except attachments.UploadError as exc:
@@ -223,12 +232,14 @@ def reply(number: int):
     try:
         services.staff_reply(ticket, current_user, body, internal=internal,
                              request_key=request.form.get("key") or new_key(),
-                             attachments=[services.attachment(u.filename, None, u.data) for u in uploads])
+                             attachments=[services.attachment(u.filename, None, u.data) for u in uploads],
+                             then_status=then_status or None)
     except ActionError as exc:
         db.session.rollback()
         # The message sits under the field, with the page as it was: nothing typed is lost.
-        return _ticket_view(ticket, body=body, internal=internal, reply_error=str(exc))
-    return _acted(ticket, done="Note added." if internal else "Reply sent.")
+        return _ticket_view(ticket, body=body, internal=internal, reply_error=str(exc), then_status=then_status)
+    done = "Note added." if internal else "Reply sent."
+    return _acted(ticket, done=f"{done[:-1]}; status set to {then_status}." if then_status else done)
 
 
 @bp.post("/tickets/<int:number>/merge")

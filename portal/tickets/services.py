@@ -456,15 +456,22 @@ def _add_message_once(ticket: Ticket, message: Message, request_key: str | None,
 
 
 def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, request_key: str | None,
-                attachments=()) -> Message:
+                attachments=(), then_status: TicketStatus | str | None = None) -> Message:
     """A technician's public reply (emailed to the requester) or internal note (never shown to them).
 
-    The form's one-time key makes a double click or a retry add the message once.
+    The form's one-time key makes a double click or a retry add the message once. `then_status`
+    ("Send and set status") moves the ticket in the same commit; a move the ticket can't make
+    refuses the whole reply, before anything is written.
     """
     _require_staff(author)
     body = (body or "").strip()
     if not body and not attachments:
         raise ActionError("Write something first.")
+    target = TicketStatus(then_status) if then_status else None
+    after_reply = TicketStatus.OPEN if ticket.status == TicketStatus.NEW and not internal else ticket.status
+    if target is not None and target != after_reply and target not in TRANSITIONS[after_reply]:
+        raise ActionError(f"A {after_reply.value} ticket can't be set to {target.value}: "
+                          "choose another status, or keep it.")
     existing = _existing_message(ticket, request_key)
     if existing is not None:
         return existing
@@ -481,6 +488,8 @@ def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, requ
             if ticket.status == TicketStatus.NEW:
                 _set_status(ticket, TicketStatus.OPEN, author)
             notify.public_reply(ticket, message, links.requester_url(ticket))
+        if target is not None and target != ticket.status:
+            _set_status(ticket, target, author)
 
     return _add_message_once(ticket, message, request_key, then)
 
