@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.models import Message, Queue, Ticket, TicketSource, TicketStatus, User
+from portal.tickets import services
 
 from .conftest import PASSWORD
 
@@ -102,3 +103,21 @@ def test_reply_and_set_status_in_one_submit_with_and_without_javascript(any_app)
     client.post(url + "/reply", data={"body": "Back on it.", "kind": "reply", "key": "r5", "then_status": ""})
     with any_app.app_context():
         assert db.session.get(Ticket, 1).status == TicketStatus.OPEN
+
+
+def test_a_merged_ticket_is_found_by_its_old_number(any_app):
+    client = any_app.test_client()
+    tech_id = sign_in_tech(any_app, client)
+    open_web_ticket(client, "Printer jams", "m1")
+    open_web_ticket(client, "Printer jams again", "m2")
+    with any_app.app_context():
+        services.merge(db.session.get(Ticket, 2), db.session.get(Ticket, 1), db.session.get(User, tech_id))
+    old = client.get("/desk/tickets/1002")
+    assert old.status_code == 303 and old.headers["Location"] == "/desk/tickets/1001"
+    page = client.get("/desk/tickets/1001").get_data(as_text=True)
+    assert "Ticket #1002 was merged into #1001." in page and "Printer jams" in page
+    assert client.get("/desk/tickets/1002", headers=HX).headers["HX-Redirect"] == "/desk/tickets/1001"
+    # The queue's search by number finds the ticket it lives on now, and only that one.
+    queue = client.get("/desk/?q=%231002&status=all").get_data(as_text=True)
+    assert 'href="/desk/tickets/1001"' in queue and 'href="/desk/tickets/1002"' not in queue
+    assert client.get("/desk/tickets/99999").status_code == 404

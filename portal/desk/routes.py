@@ -134,6 +134,9 @@ def _status_order(status: TicketStatus) -> int:
 def show(number: int):
     """A ticket: who, what, the path the user took, the timeline, and every action."""
     ticket = _ticket(number)
+    if ticket.merged_into is not None:  # found by its old number: the ticket it lives on now
+        flash(f"Ticket {ticket.label} was merged into {ticket.merged_into.label}.", "info")
+        return go_to(url_for("desk.show", number=ticket.merged_into.number))
     canned_id = request.args.get("canned", type=int)
     body = ""
     if canned_id:

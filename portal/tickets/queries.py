@@ -132,6 +132,10 @@ def _where(filters: Filters, user_id: int, folded: list | tuple = ()) -> list:
         number = Ticket.parse_number(text)
         if number is not None and 0 < Ticket.id_from_number(number) <= MAX_ID:
             matches.append(Ticket.id == Ticket.id_from_number(number))
+            # A merged ticket's old number finds the ticket it was merged into (in the same statement).
+            merged = aliased(Ticket)
+            matches.append(Ticket.id == sa.select(merged.merged_into_id)
+                           .where(merged.id == Ticket.id_from_number(number)).scalar_subquery())
         conditions.append(sa.or_(*matches))
     return conditions
 
