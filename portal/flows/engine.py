@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from .graph import remaining_steps
 from .model import DEFAULT_PRIORITY, DEFAULT_QUEUE, EMPTY, TEXT_NAME, Flow, Step, is_email
 
 ACTIVE, RESOLVED, ESCALATED = "active", "resolved", "escalated"
@@ -210,6 +211,23 @@ def contact_of(flow: Flow | None, state: State) -> str:
 def shown_text(step: Step | None, state: State) -> str | None:
     """A step's text as the person sees it at `state` (answers so far filled in)."""
     return fill(step.text, state) if step is not None else None
+
+
+def progress(flow: Flow, step_id: str, number: int, flows: FlowLookup | None = None) -> tuple | None:
+    """How long the walk is, seen from step `step_id` shown as step `number`: (total, exact), or None
+    when no end can be reached from it.
+
+    The steps left run from the shortest to the longest path to an end (:func:`.graph.remaining_steps`).
+    When they are the same the total is exact ("Step 3 of 5"); otherwise it is the middle of the two,
+    rounded up ("Step 3 of about 6"): the shortest path alone is most often a quick way out (an
+    escalation) and the longest a string of every check, so the middle is nearer what people walk. It is
+    worked out again at every step, so it follows the answers and is never below the step's own number.
+    """
+    left = remaining_steps(flow, step_id, flows)
+    if left is None or left[1] < 1:
+        return None
+    fewest, most = max(left[0], 1), left[1]
+    return number - 1 + (fewest + most + 1) // 2, fewest == most
 
 
 def client_facts(os: str | None = None, mobile: bool | None = None) -> Mapping:

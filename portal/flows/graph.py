@@ -10,6 +10,7 @@ loops are made only of branch steps, where a walk would go round for ever withou
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 
 from .findings import Report, did_you_mean
@@ -167,3 +168,106 @@ def check_graph(flow: Flow, r: Report) -> None:
     if not any(s.type == "resolved" for s in steps.values()):
         r.warning(("steps",), f"flow {flow.id!r} has no resolved step", "no-resolved",
                   hint="add a `type: resolved` step for the case where the user fixed it")
+
+
+# --- how far along a walk is ----------------------------------------------------------------------
+
+#: Steps that take one of the person's step numbers ("Step 3"): the ones shown and answered.
+NUMBERED_TYPES = frozenset({"question", "info", "form"})
+_REMAINING_CACHE: dict = {}
+_REMAINING_CACHE_MAX = 256  # tables kept (one per set of flow versions a walk can reach)
+
+
+def _closure(flow: Flow, flows) -> dict:
+    """Every flow a walk of `flow` can reach through goto steps (found by `flows`), by id."""
+    found = {flow.id: flow}
+    todo = [flow]
+    while todo:
+        for step in todo.pop().steps.values():
+            if step.type == "goto" and step.flow and step.flow not in found and flows is not None:
+                other = flows(step.flow)
+                if other is not None:
+                    found[other.id] = other
+                    todo.append(other)
+    return found
+
+
+def _remaining_table(reached: dict) -> dict:
+    """(flow id, step id) -> (fewest, most) numbered steps from that step to an end, that step counted.
+
+    Fewest: a shortest path where shown steps weigh 1 and automatic and end steps 0. Most: the longest
+    path that goes round no loop (the edges that close a loop, as a depth-first search from each flow's
+    start meets them, are left out). A goto leads into its target flow; a step or flow that does not
+    exist ends the walk (it escalates). Steps from which no end can be reached are left out.
+    """
+    failed = ("", "")  # where a walk goes when the flow names a missing step or flow: it escalates
+    succ: dict = {failed: []}
+    weight: dict = {failed: 0}
+    for fid, flow in reached.items():
+        for sid, step in flow.steps.items():
+            node = (fid, sid)
+            weight[node] = 1 if step.type in NUMBERED_TYPES else 0
+            if step.type == "goto":
+                other = reached.get(step.flow or "")
+                target = (other.id, step.step or other.start) if other is not None else failed
+                succ[node] = [target if target[1] in (other.steps if other is not None else ()) else failed]
+            elif step.ends:
+                succ[node] = []
+            else:
+                succ[node] = [(fid, n) if n in flow.steps else failed for n in step.successors()]
+    preds: dict = {node: [] for node in succ}
+    for node, nexts in succ.items():
+        for nxt in nexts:
+            preds[nxt].append(node)
+    # Fewest: shortest distances backwards from the ends (Dijkstra; weights are 0 and 1).
+    fewest: dict = {}
+    heap = [(0, node) for node, nexts in succ.items() if not nexts]
+    heapq.heapify(heap)
+    while heap:
+        dist, node = heapq.heappop(heap)
+        if node in fewest:
+            continue
+        fewest[node] = dist
+        for prev in preds[node]:
+            if prev not in fewest:
+                heapq.heappush(heap, (dist + weight[prev], prev))
+    # Most: a longest path over the edges a depth-first search keeps. When a step is done, each step it
+    # leads to is done too, except along an edge back to a step still open: that edge closes a loop.
+    most: dict = {}
+    state: dict = {}
+    roots = [(fid, flow.start) for fid, flow in reached.items() if flow.start in flow.steps] + list(succ)
+    for root in roots:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = "done"
+                stack.pop()
+                found = [most[c] for c in succ[node] if c in most]
+                if not succ[node] or found:
+                    most[node] = weight[node] + max(found, default=0)
+            elif child not in state:
+                state[child] = "open"
+                stack.append((child, iter(succ[child])))
+    return {node: (low, max(low, most.get(node, low))) for node, low in fewest.items() if node != failed}
+
+
+def remaining_steps(flow: Flow, step_id: str, flows=None) -> tuple | None:
+    """(fewest, most) numbered steps left from step `step_id` of `flow` to the walk's end, that step
+    counted, following goto steps into the flows `flows` finds; None if no end can be reached from it.
+
+    Flows never change once loaded (an edited file is a new version with a new hash), so the table is
+    worked out once per set of flow versions and kept.
+    """
+    reached = _closure(flow, flows)
+    key = frozenset((fid, f.hash) for fid, f in reached.items())
+    table = _REMAINING_CACHE.get(key)
+    if table is None:
+        if len(_REMAINING_CACHE) >= _REMAINING_CACHE_MAX:
+            _REMAINING_CACHE.clear()
+        table = _REMAINING_CACHE[key] = _remaining_table(reached)
+    return table.get((flow.id, step_id))

@@ -184,7 +184,8 @@ def _step_view(pos: services.Position, number: int, error: str | None = None):
     entry = services.shown_entry(state, number) if number != state.number or state.ended else None
     step_text = entry.text if entry is not None else engine.shown_text(step, state)
     return render("selfservice/walk.html", "flow_step", view="step", walk=pos.walk, flow=flow, step=step,
-                  step_text=step_text, number=number, draft=draft, errors=errors, error=error,
+                  step_text=step_text, number=number, draft=draft,
+                  progress=engine.progress(flow, step.id, number, pos.lookup), errors=errors, error=error,
                   action=_step_url(pos.walk, number), can_back=number > 1,
                   allow_help=flow.allow_escalation, revisiting=number != state.number)
 
@@ -234,6 +235,7 @@ def flow(flow_id: str):
         return _settled(_start(found, client))
     step = found.steps[preview.step]
     return render("selfservice/walk.html", "flow_step", view="step", walk=None, flow=found, step=step, number=1,
+                  progress=engine.progress(found, step.id, 1, registry().lookup()),
                   step_text=engine.shown_text(step, preview),
                   draft={}, errors={}, error=None, action=url_for("selfservice.begin", flow_id=found.id,
                                                                     version=found.hash[:16]),

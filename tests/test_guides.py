@@ -1,0 +1,95 @@
+"""Guides that show the way (issue 12, item 7): how far along a person is, weak search results said as
+such, walks and tickets from this browser on the start page, a guide sent to another device."""
+
+import re
+
+from portal.flows.engine import progress
+from portal.flows.graph import remaining_steps
+from portal.flows.lint import check_text
+
+from .test_walks import WINDOWS_UA, start
+
+HX = {"HX-Request": "true"}
+
+
+def flow_of(text):
+    checked = check_text(text)
+    assert checked.flow is not None, checked
+    return checked.flow
+
+
+LOOPY = """id: loopy
+title: Loopy
+start: one
+steps:
+  one:
+    type: question
+    text: Which?
+    options:
+      - {label: Quick, next: done}
+      - {label: Long, next: two}
+  two: {type: info, text: Two, next: three}
+  three:
+    type: question
+    text: Did it work?
+    options:
+      - {label: Yes, next: done}
+      - {label: Try again, next: two}
+      - {label: No, next: side}
+  side: {type: branch, cases: [{when: {client.os: iOS}, next: four}], default: four}
+  four: {type: form, fields: [{name: n, label: Name}], next: help}
+  help: {type: escalate}
+  done: {type: resolved}
+"""
+
+
+def test_remaining_steps_count_shown_steps_and_go_round_no_loop():
+    flow = flow_of(LOOPY)
+    # one -> done is 1 step; one -> two -> three -> (branch) -> four -> help is 4 (the loop back is not counted)
+    assert remaining_steps(flow, "one") == (1, 4)
+    assert remaining_steps(flow, "three") == (1, 2)
+    assert remaining_steps(flow, "four") == (1, 1)
+    assert remaining_steps(flow, "done") == (0, 0)
+    assert remaining_steps(flow, "nope") is None
+    # the same table again for the same version: worked out once
+    assert remaining_steps(flow, "two") == (2, 3)
+
+
+def test_progress_is_exact_when_every_path_is_as_long_and_about_the_middle_otherwise():
+    flow = flow_of(LOOPY)
+    assert progress(flow, "four", 3) == (3, True)  # "Step 3 of 3"
+    assert progress(flow, "one", 1) == (3, False)  # 1 to 4 steps left: "of about 3"
+    assert progress(flow, "three", 3) == (4, False)  # 1 to 2 left: never below the step's own number
+    assert progress(flow, "done", 2) is None
+
+
+def test_a_goto_counts_the_steps_of_the_flow_it_leads_to():
+    target = flow_of("id: target\ntitle: T\nstart: a\nsteps:\n  a: {type: info, text: A, next: b}\n"
+                     "  b: {type: info, text: B, next: c}\n  c: {type: resolved}\n")
+    source = flow_of("id: source\ntitle: S\nstart: s\nsteps:\n  s: {type: info, text: S, next: g}\n"
+                     "  g: {type: goto, flow: target}\n")
+    assert remaining_steps(source, "s", {"target": target}.get) == (3, 3)
+    # the flow it leads to is gone: the walk would escalate there, so only this flow's step is left
+    assert remaining_steps(source, "s", {}.get) == (1, 1)
+
+
+def progress_text(html):
+    found = re.search(r'<p class="progress">([^<]*)</p>', html)
+    return found.group(1) if found else None
+
+
+def test_each_step_says_how_far_along_the_person_is(any_app):
+    client = any_app.test_client()
+    # printer: 2 to 4 shown steps from the first one
+    assert progress_text(client.get("/flows/printer").get_data(as_text=True)) == "Step 1 of about 3"
+    url = start(client, "Yes, it says Ready", **{"User-Agent": WINDOWS_UA})
+    assert progress_text(client.get(url).get_data(as_text=True)) == "Step 2 of about 4"
+    # the htmx fragment says it too
+    answered = client.post(url, data={"answer": "Continue"}, headers=HX)
+    assert progress_text(answered.get_data(as_text=True)) == "Step 3 of about 4"
+    # on the form every path left is one step: exact
+    url = start(client, "It shows an error")
+    fragment = client.get(url, headers=HX).get_data(as_text=True)
+    assert progress_text(fragment) == "Step 2 of 2"
+    # an earlier step shown again counts from there
+    assert progress_text(client.get(url[:-1] + "1").get_data(as_text=True)) == "Step 1 of about 3"
