@@ -121,3 +121,24 @@ def test_a_merged_ticket_is_found_by_its_old_number(any_app):
     queue = client.get("/desk/?q=%231002&status=all").get_data(as_text=True)
     assert 'href="/desk/tickets/1001"' in queue and 'href="/desk/tickets/1002"' not in queue
     assert client.get("/desk/tickets/99999").status_code == 404
+
+
+def test_the_ticket_page_lists_the_requesters_other_tickets_newest_first(any_app):
+    client = any_app.test_client()
+    sign_in_tech(any_app, client)
+    with any_app.app_context():
+        for i in range(12):
+            services.open_ticket(TicketSource.WEB, subject=f"Problem number {i}", name="Ann", email="ann@example.com")
+        services.open_ticket(TicketSource.WEB, subject="Bob's own", name="Bob", email="bob@example.com")
+        db.session.commit()
+    client.post("/desk/tickets/1003/status", data={"status": "resolved"})
+    html = client.get("/desk/tickets/1012").get_data(as_text=True)
+    panel = html.split("The requester's other tickets", 1)[1].split("</section>", 1)[0]
+    numbers = re.findall(r'href="/desk/tickets/(\d+)"', panel)
+    # Up to 10, newest first, not this one, nor another requester's.
+    assert numbers == [str(n) for n in (1011, 1010, 1009, 1008, 1007, 1006, 1005, 1004, 1003, 1002)]
+    assert "Problem number 10" in panel and "Bob&#39;s own" not in panel
+    assert re.search(r'#1003</span> <span dir="auto">Problem number 2</span></a> '
+                     r'<span class="status status-resolved">Resolved</span>', panel)
+    bob = client.get("/desk/tickets/1013").get_data(as_text=True)
+    assert "None: this is their only ticket." in bob

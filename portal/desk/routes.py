@@ -121,7 +121,8 @@ def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", in
                   canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
                   typed=typed or {}, reply_internal=internal, reply_key=new_key(),
                   then_statuses=THEN_STATUSES, then_status=then_status,
-                  linked=queries.linked(ticket), due_label=queries.due_label, sla_state=sla.state,
+                  linked=queries.linked(ticket), others=queries.requester_others(ticket),
+                  due_label=queries.due_label, sla_state=sla.state,
                   failed_mail=queries.failed_mail(ticket))
 
 

@@ -277,6 +277,25 @@ def linked(ticket: Ticket) -> list:
     return db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(others)).order_by(Ticket.id)).all()
 
 
+#: How many of the requester's other tickets the desk's ticket page lists.
+OTHER_TICKETS_MAX = 10
+
+
+def requester_others(ticket: Ticket) -> list:
+    """The requester's other tickets (their account's or their address's), newest first: one statement."""
+    same = []
+    if ticket.requester_id is not None:
+        same.append(Ticket.requester_id == ticket.requester_id)
+    if ticket.requester_email:
+        same.append(Ticket.requester_email == ticket.requester_email)
+    if not same:
+        return []
+    return db.session.scalars(
+        sa.select(Ticket).options(load_only(Ticket.id, Ticket.subject, Ticket.status, Ticket.created_at))
+        .where(sa.or_(*same), Ticket.id != ticket.id, Ticket.merged_into_id.is_(None))
+        .order_by(Ticket.id.desc()).limit(OTHER_TICKETS_MAX)).all()
+
+
 def queue_names() -> list:
     """Every queue name: the admins' list, plus any a flow or ticket uses."""
     names = set(db.session.scalars(sa.select(Queue.name).where(Queue.active.is_(True))))
