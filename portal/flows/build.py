@@ -75,7 +75,8 @@ STEP_KEYS = {
 }
 ALL_STEP_KEYS = sorted({k for keys in STEP_KEYS.values() for k in keys})
 OPTION_KEYS = Keys({"label": True, "next": True, "value": False})
-FIELD_KEYS = Keys({"name": True, "label": True, "kind": True, "choices": False, "required": False, "help": False})
+FIELD_KEYS = Keys({"name": True, "label": True, "kind": True, "choices": False, "required": False, "help": False,
+                    "accept": False})
 # A link is {label, url} or {article: slug} with an optional label: none of the keys is required
 # alone; _link() says which of the two is incomplete.
 LINK_KEYS = Keys({"label": False, "url": False, "article": False})
@@ -555,10 +556,16 @@ def _build_field(s: _Shape, item, loc, what) -> Field | None:
                   key=False, hint="add at least one choice")
     required = s.boolean(item, "required", loc, what)
     help_text = s.text(item, "help", loc, what)
+    accept = s.text(item, "accept", loc, what)
+    if "accept" in item and kind is not None and kind != "file":
+        s.r.error(loc + ("accept",), f"{what}: `accept` is only for a file field, not a {kind} field",
+                  "accept-not-file", hint="remove `accept`, or use `kind: file`")
+        accept = None
     if name is None:
         return None
     # Built even when label or kind is wrong, so that duplicate names are still found.
-    return Field(name, label or name, kind or "text", tuple(choices), bool(required), help_text, loc)
+    return Field(name, label or name, kind or "text", tuple(choices), bool(required), help_text, loc,
+                 accept=accept)
 
 
 def _build_case(s: _Shape, item, loc, what) -> Case | None:

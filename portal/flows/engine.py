@@ -120,7 +120,7 @@ class State:
             if entry.type == "question" and entry.value is not None:
                 found[entry.step] = entry.value
             elif entry.type == "form":
-                found.update(entry.values)
+                found.update((k, file_name(v)) for k, v in entry.values.items())
         return found
 
     @property
@@ -132,7 +132,7 @@ class State:
             if entry.type == "question" and entry.answer is not None:
                 found[entry.step] = entry.answer
             elif entry.type == "form":
-                found.update(entry.values)
+                found.update((k, file_name(v)) for k, v in entry.values.items())
         return found
 
     @property
@@ -332,6 +332,8 @@ def _field_problem(f, problem: str) -> str:
             return f"Answer yes or no to {name}" if question else f"Choose yes or no for {name}"
         if f.kind == "choice":
             return f"Choose an answer to {name}" if question else f"Choose {name}"
+        if f.kind == "file":
+            return f"Attach a file for {name}" if question else f"Attach {name}"
         return f"Enter an answer to {name}" if question else f"Enter {name}"
     if problem == "long":
         return f"{name[0].upper()}{name[1:]} must be {MAX_FIELD_LENGTH} characters or fewer"
@@ -344,12 +346,36 @@ def _field_problem(f, problem: str) -> str:
     return f"Answer yes or no to {name}" if question else f"Choose yes or no for {name}"
 
 
+#: What a file answer keeps: a reference to the stored file, never its bytes.
+FILE_KEYS = ("key", "type", "size", "filename")
+
+
+def file_name(value):
+    """A form value as text: a file answer (a mapping, see FILE_KEYS) is its file name; others as they are."""
+    if isinstance(value, Mapping):
+        return str(value.get("filename") or "")
+    return value
+
+
+def _file_value(raw):
+    """A file field's value: the reference the portal stored (opaque here), or a file name (a flow test's)."""
+    if isinstance(raw, Mapping):
+        kept = {k: raw[k] for k in FILE_KEYS if raw.get(k) is not None}
+        return kept if kept.get("filename") else ""
+    return "" if raw is None else " ".join(str(raw).split())
+
+
 def validate_form(step: Step, answer: Mapping) -> tuple:
     """Clean a form's submitted values: (values by field name, error message by field name)."""
     values: dict = {}
     errors: dict = {}
     for f in step.fields:
         raw = answer.get(f.name)
+        if f.kind == "file":
+            values[f.name] = _file_value(raw)
+            if not values[f.name] and f.required:
+                errors[f.name] = field_error(f, "missing")
+            continue
         value = "" if raw is None else str(raw)
         value = value.strip() if f.kind != "textarea" else value.strip("\n\r ")
         values[f.name] = value

@@ -102,7 +102,7 @@ def check_graph(flow: Flow, r: Report) -> None:
         r.error(loc, f"{what} names no step: {target!r}", "unknown-step", key=False,
                 hint=did_you_mean(target, ids) or "add that step, or fix the name")
 
-    names = possible = None  # computed at the first branch step: most flows have few or none
+    names = possible = file_fields = None  # computed at the first branch step: most flows have few or none
     field_seen: dict = {}
     for step in steps.values():
         kind = step.type
@@ -132,6 +132,8 @@ def check_graph(flow: Flow, r: Report) -> None:
         elif kind == "branch":
             if names is None:
                 names, possible = flow.answer_names(), possible_answers(flow)
+                file_fields = {f.name for st in steps.values() if st.type == "form" for f in st.fields
+                               if f.kind == "file"}
             for case in step.cases:
                 if case.next is not None and case.next not in steps:
                     unknown(case.next, case.path + ("next",), f"a case of step {step.id!r}")
@@ -141,6 +143,10 @@ def check_graph(flow: Flow, r: Report) -> None:
                             "name a question step's id, a form field's name, client.os or client.mobile"
                         r.error(case.path + ("when", name), f"`when` names no question, field or client fact: "
                                 f"{name!r}", "unknown-name", hint=hint)
+                    elif name in file_fields:
+                        r.error(case.path + ("when", name), f"`when` names the file field {name!r}: a file "
+                                "can't be compared", "when-file", key=False,
+                                hint="ask a question or a yesno field about it, and name that")
                     elif name in possible:
                         for value in accepted:
                             if value not in possible[name]:

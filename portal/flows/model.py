@@ -22,7 +22,7 @@ from .loader import Pos, Positions
 STEP_TYPES = ("question", "info", "form", "branch", "resolved", "escalate", "goto")
 SHOWN_TYPES = frozenset({"question", "info", "form", "resolved", "escalate"})
 END_TYPES = frozenset({"resolved", "escalate", "goto"})
-FIELD_KINDS = ("text", "textarea", "choice", "number", "email", "yesno")
+FIELD_KINDS = ("text", "textarea", "choice", "number", "email", "yesno", "file")
 PRIORITIES = ("low", "normal", "high", "urgent")
 CLIENT_OS = ("Windows", "macOS", "Linux", "ChromeOS", "iOS", "Android", "Other")
 CLIENT_FACTS = ("client.os", "client.mobile")
@@ -103,6 +103,7 @@ class Field:
     required: bool = False
     help: str | None = None
     path: tuple = ()
+    accept: str | None = None  # file fields: the types the file chooser offers (e.g. "image/*")
 
 
 @dataclass(frozen=True, slots=True)

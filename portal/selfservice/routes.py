@@ -9,6 +9,8 @@ a 303 to the next step's URL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, abort, current_app, redirect, request, send_file, session, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -22,6 +24,7 @@ from ..flows_runtime import registry
 from ..kb import queries as kb_queries
 from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
+from ..tickets import attachments
 from ..tickets import queries as ticket_queries
 from ..tickets.links import signed_ticket_url
 from ..web import go_to, moved, refusal_status, refused, render, try_again
@@ -169,7 +172,7 @@ def _moved(pos: services.Position):
     return moved(_url(pos), lambda: _page(pos))
 
 
-def _step_view(pos: services.Position, number: int, error: str | None = None):
+def _step_view(pos: services.Position, number: int, error: str | None = None, refused: tuple | None = None):
     state, flow = pos.state, pos.flow
     if number == state.number and not state.ended:
         step, draft, errors = pos.step, state.draft, state.errors
@@ -178,6 +181,8 @@ def _step_view(pos: services.Position, number: int, error: str | None = None):
         if earlier is None:
             abort(404)
         (flow, step, draft), errors = earlier, {}
+    if refused is not None:  # a file the portal won't keep: the values sent, the message at its field
+        draft, errors = refused
     if step is None:
         abort(404)
     # The text with the answers given before it: as shown now, or as it was shown (kept in the transcript).
@@ -257,14 +262,41 @@ def _settled(pos: services.Position):
     return _moved(pos)
 
 
-def _answer_from_form(step) -> object:
+def _answer_from_form(step, kept=None) -> object:
+    """The submitted answer; a form's files are stored and given as references (FileRefused if a file is refused).
+
+    A file field left empty keeps the file given before (`kept`: the step's draft), so a form shown
+    again with an error, or revisited with Back, doesn't lose it.
+    """
     if step is None:
         return None
     if step.type == "form":
-        return {f.name: request.form.get(f.name, "") for f in step.fields}
+        values = {f.name: request.form.get(f.name, "") for f in step.fields if f.kind != "file"}
+        for f in step.fields:
+            if f.kind == "file":
+                values[f.name] = _file_answer(f, (kept or {}).get(f.name))
+        return values
     if step.type == "question":
         return request.form.get("answer", "")
     return None
+
+
+class FileRefused(Exception):
+    """A form's file the portal won't keep: (the field's name, the message to show at it)."""
+
+
+def _file_answer(f, kept):
+    """A file field's answer: a reference to the stored file (key, sniffed type, size, name), never its bytes."""
+    chosen = request.files.get(f.name)
+    try:
+        uploads = attachments.read_uploads([chosen])
+    except attachments.UploadError as exc:
+        raise FileRefused(f.name, str(exc)) from exc
+    if not uploads:
+        return kept if isinstance(kept, Mapping) else ""
+    upload = uploads[0]
+    return {"key": attachments.store(upload.data), "type": attachments.sniff(upload.data),
+            "size": len(upload.data), "filename": upload.filename}
 
 
 @bp.post("/flows/<flow_id>/start")
@@ -290,8 +322,16 @@ def begin(flow_id: str):
 def _apply_answer(pos: services.Position, number: int):
     earlier = services.earlier_step(pos, number) if number != pos.state.number else None
     step = pos.step if number == pos.state.number else (earlier[1] if earlier else None)
+    kept = pos.state.draft if number == pos.state.number else (earlier[2] if earlier else None)
     try:
-        pos = services.answer(pos, number, _answer_from_form(step), requester=_requester(), actor=_requester())
+        value = _answer_from_form(step, kept)
+    except FileRefused as exc:
+        name, message = exc.args
+        sent = {f.name: request.form.get(f.name, "") if f.kind != "file" else (kept or {}).get(f.name, "")
+                for f in step.fields}
+        return _step_view(pos, number, refused=(sent, {name: message}))
+    try:
+        pos = services.answer(pos, number, value, requester=_requester(), actor=_requester())
     except engine.AnswerError as exc:
         return _step_view(pos, pos.state.number, error=_answer_error_message(exc))
     except WalkError:  # handed to the help desk meanwhile

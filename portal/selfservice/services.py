@@ -29,8 +29,9 @@ from ..extensions import db
 from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
-from ..models import FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
+from ..models import Attachment, FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
 from ..models.walk import ANSWER_MAX, WalkStep, new_walk_id
+from ..tickets import attachments
 from ..tickets import services as tickets
 
 MOBILE_OS = {"iOS", "Android"}
@@ -496,7 +497,7 @@ def open_ticket(pos: Position, *, requester: User | None = None, name: str = "",
     _mark_escalated(pos.walk, state)
     tickets.open_ticket(TicketSource.WALK, subject=draft.subject, queue=draft.queue, priority=draft.priority,
                         walk=pos.walk, state=state, requester=requester, name=name, email=email, time_zone=time_zone,
-                        description=tickets.call_back(phone))
+                        description=tickets.call_back(phone), attachments=walk_files(state))
     return position(pos.walk)
 
 
@@ -563,8 +564,35 @@ def _same_answer(entry, value) -> bool:
     if entry.type == "info":
         return True
     if entry.type == "form" and isinstance(value, dict):
-        return all((value.get(k) or "").strip() == v for k, v in entry.values.items())
+        return all(_same_value(value.get(k), v) for k, v in entry.values.items())
     return False
+
+
+def _same_value(given, stored) -> bool:
+    if isinstance(given, dict) or isinstance(stored, dict):  # a file field's reference
+        return given == stored
+    return (given or "").strip() == stored
+
+
+def walk_files(state: engine.State) -> list:
+    """The files given in the walk's form steps, as Attachment rows for its ticket's first message.
+
+    The walk keeps only references (storage key, sniffed type, size, name); the bodies are already in
+    the attachments folder. A reference whose file is gone is left out.
+    """
+    found, seen = [], set()
+    for entry in state.trail:
+        if entry.type != "form":
+            continue
+        for value in entry.values.values():
+            key = value.get("key") if isinstance(value, dict) else None
+            if not key or key in seen or not attachments.exists(key):
+                continue
+            seen.add(key)
+            found.append(Attachment(filename=attachments.safe_name(value.get("filename")),
+                                    content_type=value.get("type") or attachments.OCTET,
+                                    size=int(value.get("size") or 0), storage_key=key, sha256=key))
+    return found
 
 
 def active_walks(user_id: int, limit: int = 5) -> list:

@@ -135,6 +135,14 @@ def store(data: bytes) -> str:
     return key
 
 
+def exists(key: str) -> bool:
+    """True if a body with this storage key is in the folder."""
+    try:
+        return _path(key).is_file()
+    except ValueError:
+        return False
+
+
 def body(attachment) -> bytes | None:
     """The file's bytes: from its storage file, or from the row for one not yet moved. None if missing."""
     if attachment.storage_key:

@@ -101,7 +101,7 @@ def form_values(state: engine.State) -> dict:
     for entry in state.trail:
         if entry.type == "form":
             for name, value in entry.values.items():
-                values[name] = {"label": entry.labels.get(name, name), "value": value}
+                values[name] = {"label": entry.labels.get(name, name), "value": engine.file_name(value)}
     return values
 
 
