@@ -3,9 +3,13 @@ such, walks and tickets from this browser on the start page, a guide sent to ano
 
 import re
 
+import sqlalchemy as sa
+
+from portal.extensions import db
 from portal.flows.engine import progress
 from portal.flows.graph import remaining_steps
 from portal.flows.lint import check_text
+from portal.models import SearchMiss
 
 from .test_walks import WINDOWS_UA, start
 
@@ -93,3 +97,33 @@ def test_each_step_says_how_far_along_the_person_is(any_app):
     assert progress_text(fragment) == "Step 2 of 2"
     # an earlier step shown again counts from there
     assert progress_text(client.get(url[:-1] + "1").get_data(as_text=True)) == "Step 1 of about 3"
+
+
+# --- search never presents weak matches as confident ones -----------------------------------------------
+
+
+def misses(app):
+    with app.app_context():
+        return db.session.scalars(sa.select(SearchMiss.query).order_by(SearchMiss.id)).all()
+
+
+def test_a_guide_about_the_words_is_shown_plainly(any_app):
+    client = any_app.test_client()
+    page = client.get("/?q=printer+offline").get_data(as_text=True)
+    assert "My printer won&#39;t print" in page and "These might help" not in page
+    assert misses(any_app) == []
+
+
+def test_words_found_only_deep_in_a_guide_say_these_might_help_and_are_kept_for_authors(any_app):
+    client = any_app.test_client()
+    # "cancel every job" is only in a step of the printer guide: not what the guide is about
+    page = client.get("/?q=cancel").get_data(as_text=True)
+    assert "My printer won&#39;t print" in page
+    assert "These might help" in page and "No guide is clearly about “cancel”" in page
+    assert "contact the help desk" in page
+    fragment = client.get("/search?q=cancel", headers=HX).get_data(as_text=True)  # as the person types
+    assert "<html" not in fragment and "These might help" in fragment
+    # guides that lack some of the words say so, under the same careful heading
+    page = client.get("/?q=printer+zebra").get_data(as_text=True)
+    assert "These might help" in page and "No guide matches all of “printer zebra”" in page
+    assert misses(any_app) == ["cancel", "cancel", "printer zebra"]

@@ -49,7 +49,7 @@ def _categories():
 
 
 def _search(query: str) -> tuple:
-    """(flows found, True if they are only guesses), or (None, False) without a query."""
+    """(flows found, False or why they are only guesses: "partial" or "weak"), or (None, False) without a query."""
     query = (query or "").strip()[:200]
     if not query:
         return None, False
@@ -61,14 +61,34 @@ def _search(query: str) -> tuple:
     hits = [((("article", articles.get(h.article)) if h.article else ("flow", flows.get(h.flow_id))), h)
             for h in found]
     results = [item for item, _ in hits if item[1] is not None]
-    words = len(normalize_query(query))
-    # Guesses: fuzzy matches only, or no guide has all of the person's words (a hit's score counts them).
-    guessed = bool(results) and all(hit.matched == "fuzzy" or int(hit.score) < words for _, hit in hits)
+    terms = normalize_query(query)
+    words = len(terms)
+    # Guesses: fuzzy matches only, or no guide has all of the person's words (a hit's score counts them),
+    # or the best one has them only deep in its steps, not in what it is about (its title, keywords or
+    # summary): a weak match is never shown as a confident one.
+    guessed = False
+    if results and all(hit.matched == "fuzzy" or int(hit.score) < words for _, hit in hits):
+        guessed = "partial"
+    elif results and not _about(terms, *results[0]):
+        guessed = "weak"
     # Nothing found, or only guesses: either way the library lacks words for this problem (kept
     # within a budget per person, so a flood of searches stores no flood of rows).
     if (not results or guessed) and spend("search-miss", "SEARCH_MISS_LIMIT"):
         record_miss(query, current_user.id if current_user.is_authenticated else None)
     return results, guessed
+
+
+def _stem(word: str) -> str:
+    return word.lower()[:5]  # a crude stem, enough for "printers" / "printer", "monitors" / "monitor"
+
+
+def _about(terms: list, kind: str, item) -> bool:
+    """True if a result's title, keywords or summary name each of the query's words."""
+    if not terms:
+        return False
+    heading = " ".join([item.title or "", item.summary or "", " ".join(getattr(item, "keywords", None) or ())])
+    stems = {_stem(w) for w in normalize_query(heading)}
+    return all(_stem(t) in stems for t in terms)
 
 
 #: One budget of searches per person, shared by the start page and the as-you-type results.
