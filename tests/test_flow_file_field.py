@@ -34,6 +34,7 @@ steps:
       - name: what
         label: What you were doing
         kind: text
+        required: true
       - name: photo
         label: Photo of the error message
         kind: file
@@ -63,6 +64,7 @@ def test_a_file_field_lints_clean():
 
 def test_accept_only_on_a_file_field():
     text = FLOW.replace("        kind: text\n", "        kind: text\n        accept: image/*\n")
+    assert "accept: image/*\n        required" in text
     assert ("accept-not-file", "error") in findings(text)
 
 
@@ -80,7 +82,7 @@ def test_the_engine_treats_a_file_answer_as_opaque_and_names_it_by_its_file():
     assert state.trail[0].values["photo"] == ref
     assert engine.fill("Thanks, we have {photo}.", state, markdown=False) == "Thanks, we have error.png."
     # A flow test gives the file's name.
-    named = engine.advance(flow, engine.start(flow), {"what": "", "photo": "shot.png"})
+    named = engine.advance(flow, engine.start(flow), {"what": "x", "photo": "shot.png"})
     assert named.shown_answers["photo"] == "shot.png"
     missing = engine.advance(flow, engine.start(flow), {"what": "x", "photo": ""})
     assert missing.errors == {"photo": "Attach the photo of the error message."}
@@ -154,3 +156,19 @@ def test_a_required_file_left_out_is_asked_for_by_its_label(web):
     assert 'id="field-photo-error">Attach the photo of the error message.' in page
     with web.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 0
+
+
+def test_a_file_given_is_kept_when_the_form_comes_back_with_another_error(web):
+    client = signed_in(web)
+    picture = png(rgb=(0, 90, 200))
+    response = client.post("/flows/screen-error/start", content_type="multipart/form-data",
+                           data={"what": "", "photo": (io.BytesIO(picture), "shot.png")})
+    page = response.get_data(as_text=True)
+    assert 'id="field-what-error">Enter what you were doing.' in page
+    assert "Attached: shot.png. Choose another file to replace it." in page
+    action = re.search(r'<form method="post" action="(/walks/[^"]+/1)"', page).group(1)
+    done = client.post(action, content_type="multipart/form-data", data={"what": "Printing"})
+    assert done.status_code in (302, 303)
+    with web.app_context():
+        row = db.session.scalar(sa.select(Attachment))
+        assert (row.filename, row.size) == ("shot.png", len(picture))

@@ -149,7 +149,7 @@ def print_transcript(entries) -> None:
         if e.get("type") == "form" and e.get("values"):
             labels = e.get("labels") or {}
             for name, value in e["values"].items():
-                click.echo(f"    {labels.get(name, name)}: {value or '-'}")
+                click.echo(f"    {labels.get(name, name)}: {engine.file_name(value) or '-'}")
         elif e.get("answer"):
             value = e.get("value")
             click.echo(f"    -> {e['answer']}" + (f" (stored as {value})" if value and value != e["answer"] else ""))

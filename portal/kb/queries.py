@@ -175,7 +175,8 @@ def prefill_from_ticket(ticket: Ticket) -> dict:
         if entry.get("auto") or entry.get("type") not in ("question", "form", "info"):
             continue
         step = entry.get("title") or _first_line(entry.get("text", ""))
-        answer = entry.get("answer") or ", ".join(f"{k}: {v}" for k, v in (entry.get("values") or {}).items())
+        answer = entry.get("answer") or ", ".join(f"{k}: {v.get('filename') if isinstance(v, dict) else v}"
+                                                  for k, v in (entry.get("values") or {}).items())
         tried.append(f"- {step}" + (f": {answer}" if answer else ""))
     if tried:
         problem.append(f"Steps already tried in the guide “{ticket.flow_title or ticket.flow_id}”:\n\n"
