@@ -93,6 +93,7 @@ ACCESS = {
     "desk.priority": STAFF,
     "desk.move": STAFF,
     "desk.reply": STAFF,
+    "desk.insert_canned": STAFF,
     "desk.merge": STAFF,
     "desk.link": STAFF,
     "desk.attachment": STAFF,

@@ -5,7 +5,7 @@ import re
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.models import Message, Queue, Ticket, TicketSource, TicketStatus, User
+from portal.models import CannedResponse, Message, Queue, Ticket, TicketSource, TicketStatus, User
 from portal.tickets import services
 
 from .conftest import PASSWORD
@@ -67,7 +67,7 @@ def test_reply_and_set_status_in_one_submit_with_and_without_javascript(any_app)
     url = "/desk/tickets/1001"
     page = client.get(url).get_data(as_text=True)
     assert '<label for="reply-then-status">Send and set status</label>' in page
-    assert '<option value="">(keep new)</option>' in page and '<option value="pending">' in page
+    assert '<option value="">(keep)</option>' in page and '<option value="pending">' in page
     # Without JavaScript: one plain post, a 303 back, both done and said.
     sent = client.post(url + "/reply", data={"body": "Which model is it?", "kind": "reply", "key": "r1",
                                              "then_status": "pending"})
@@ -142,3 +142,46 @@ def test_the_ticket_page_lists_the_requesters_other_tickets_newest_first(any_app
                      r'<span class="status status-resolved">Resolved</span>', panel)
     bob = client.get("/desk/tickets/1013").get_data(as_text=True)
     assert "None: this is their only ticket." in bob
+
+
+def add_canned(app, title, body):
+    with app.app_context():
+        canned = CannedResponse(title=title, body=body)
+        db.session.add(canned)
+        db.session.commit()
+        return canned.id
+
+
+def test_canned_responses_fill_placeholders_preview_and_keep_what_was_typed_without_javascript(any_app):
+    client = any_app.test_client()
+    sign_in_tech(any_app, client, name="Tess Tech")
+    open_web_ticket(client)  # signed in: the requester is Tess (a technician can contact the desk too)
+    with any_app.app_context():
+        services.open_ticket(TicketSource.WEB, subject="Fan", name="Ann Smith", email="ann@example.com")
+        db.session.commit()
+    restart = add_canned(any_app, "Restart", "Hi {requester_first_name}, about {ticket_number}: please restart."
+                         "\n{technician_name} {unknown}")
+    url = "/desk/tickets/1002"
+    page = client.get(url).get_data(as_text=True)
+    filled = "Hi Ann, about #1002: please restart.\nTess Tech {unknown}"
+    # Each option carries its filled text for the script; the preview shows the chosen one before sending.
+    assert f'data-body="{filled.replace(chr(10), "&#10;")}"' in page or f'data-body="{filled}"' in page
+    assert f'id="canned-preview" aria-labelledby="canned-preview-label" aria-live="polite" dir="auto">{filled}</pre>' \
+        in page
+    assert 'formaction="/desk/tickets/1002/canned"' in page
+    # Without JavaScript, Insert posts the form: what was typed stays and the response follows it.
+    for headers in ({}, HX):
+        html = client.post(url + "/canned", data={"body": "I had a look.", "canned": str(restart),
+                                                  "then_status": "pending"}, headers=headers).get_data(as_text=True)
+        assert f">I had a look.\n\n{filled}</textarea>" in html
+        assert '<option value="pending" selected>' in html
+    assert f">{filled}</textarea>" in client.post(url + "/canned", data={"body": "  ", "canned": str(restart)}
+                                                   ).get_data(as_text=True)
+    bad = client.post(url + "/canned", data={"body": "Kept", "canned": "999"})
+    assert bad.status_code < 500 and "Choose a canned response from the list." in bad.get_data(as_text=True)
+    assert ">Kept</textarea>" in bad.get_data(as_text=True)
+    # Without a name, the greeting still reads.
+    with any_app.app_context():
+        services.open_ticket(TicketSource.EMAIL, subject="No name", email="x@example.com")
+        db.session.commit()
+    assert "Hi there, about #1003" in client.get("/desk/tickets/1003").get_data(as_text=True)

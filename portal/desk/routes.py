@@ -25,6 +25,7 @@ from ..tickets import known_issue_queries as issue_queries
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..web import go_to, moved, render
+from . import canned as canned_text
 from .forms import CallerWalkForm, DeclareForm, NewTicketForm
 
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
@@ -112,13 +113,16 @@ THEN_STATUSES = ("pending", "resolved")
 
 def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", internal: bool = False,
                  reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None,
-                 then_status: str = ""):
-    canned = db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title)).all()
+                 then_status: str = "", canned_id: int | None = None):
+    canned = [(c, canned_text.fill(c.body, ticket, current_user))
+              for c in db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title))]
+    chosen = next((pair for pair in canned if pair[0].id == canned_id), canned[0] if canned else None)
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=clock.now(), staff=queries.staff_choices(), queues=queries.queue_names(),
                   priorities=[p.value for p in Priority],
                   transitions=sorted(services.TRANSITIONS[ticket.status], key=_status_order),
-                  canned=canned, reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
+                  canned=canned, canned_chosen=chosen, placeholders=canned_text.PLACEHOLDERS,
+                  reply_body=body, reply_error=reply_error, field_errors=field_errors or {},
                   typed=typed or {}, reply_internal=internal, reply_key=new_key(),
                   then_statuses=THEN_STATUSES, then_status=then_status,
                   linked=queries.linked(ticket), others=queries.requester_others(ticket),
@@ -142,8 +146,28 @@ def show(number: int):
     body = ""
     if canned_id:
         canned = db.session.get(CannedResponse, canned_id)
-        body = canned.body if canned else ""
-    return _ticket_view(ticket, body=body)
+        body = canned_text.fill(canned.body, ticket, current_user) if canned else ""
+    return _ticket_view(ticket, body=body, canned_id=canned_id)
+
+
+@bp.post("/tickets/<int:number>/canned")
+@staff_required
+def insert_canned(number: int):
+    """Insert a canned response without JavaScript: what was typed stays, the response follows it.
+
+    (With JavaScript, portal/static/js/desk.js inserts it at the cursor and never comes here.)
+    """
+    ticket = _ticket(number)
+    body = request.form.get("body", "")
+    then_status = request.form.get("then_status", "")
+    then_status = then_status if then_status in THEN_STATUSES else ""
+    value = request.form.get("canned", "")
+    found = db.session.get(CannedResponse, int(value)) if value.isdigit() and len(value) < 10 else None
+    if found is None:
+        return _ticket_view(ticket, body=body, then_status=then_status,
+                            reply_error="Choose a canned response from the list.")
+    return _ticket_view(ticket, body=canned_text.append(body, canned_text.fill(found.body, ticket, current_user)),
+                        then_status=then_status, canned_id=found.id)
 
 
 def _acted(ticket: Ticket, done: str | None = None, error: str | None = None, **keep):
