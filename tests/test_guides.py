@@ -127,3 +127,32 @@ def test_words_found_only_deep_in_a_guide_say_these_might_help_and_are_kept_for_
     page = client.get("/?q=printer+zebra").get_data(as_text=True)
     assert "These might help" in page and "No guide matches all of “printer zebra”" in page
     assert misses(any_app) == ["cancel", "cancel", "printer zebra"]
+
+
+# --- the start page remembers this browser's walks and requests -----------------------------------------
+
+
+def test_the_start_page_shows_this_browsers_walks_and_requests_without_an_account(any_app):
+    client = any_app.test_client()
+    home = client.get("/").get_data(as_text=True)
+    assert "Continue where you left off" not in home and "Your requests from this browser" not in home
+    unfinished = start(client, "No")  # printer: "Switch it on", step 2
+    home = client.get("/").get_data(as_text=True)
+    assert "Continue where you left off" in home and "My printer won&#39;t print" in home and "Step 2" in home
+    resume = re.search(r'href="(/walks/[^"]+)"', home).group(1)
+    assert client.get(resume).headers["Location"] == unfinished
+    # a walk that ends in a ticket, and a ticket from the contact form: both listed with links that open them
+    contact = client.post(start(client, "It shows an error"), data={"printer_name": "HP-3F", "urgent": "no"})
+    end = client.post(contact.headers["Location"], data={"name": "Ann Lee", "email": "ann@example.com"})
+    client.get(end.headers["Location"])
+    client.post("/contact", data={"subject": "Laptop fan noise", "description": "Loud", "key": "k1",
+                                  "name": "Ann Lee", "email": "ann@example.com"})
+    home = client.get("/").get_data(as_text=True)
+    assert "Your requests from this browser" in home
+    assert "Laptop fan noise" in home and "My printer won&#39;t print: not solved" in home
+    links = re.findall(r'href="(/tickets/\d+\?key=[^"]+)"', home)
+    assert len(links) == 2
+    assert "Laptop fan noise" in client.get(links[0].replace("&amp;", "&")).get_data(as_text=True)
+    # another browser sees none of it
+    other = any_app.test_client().get("/").get_data(as_text=True)
+    assert "Continue where you left off" not in other and "Your requests from this browser" not in other

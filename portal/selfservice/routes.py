@@ -26,7 +26,7 @@ from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
 from ..tickets import attachments
 from ..tickets import queries as ticket_queries
-from ..tickets.links import signed_ticket_url
+from ..tickets.links import BROWSER_TICKETS, remember_in_browser, signed_ticket_url
 from ..web import go_to, moved, refusal_status, refused, render, try_again
 from . import services
 from .forms import WalkContactForm, asks_before_opening, walk_contact_form
@@ -102,9 +102,13 @@ def home():
     """The start page: the search box, unfinished walks, and every flow by category."""
     query = request.args.get("q", "")
     results, guessed = _search(query)
-    resumable = services.active_walks(current_user.id) if current_user.is_authenticated else []
+    if current_user.is_authenticated:
+        resumable, requests = services.active_walks(current_user.id), []
+    else:  # without an account: this browser's walks and the tickets opened in it
+        resumable = services.browser_walks(session.get(SESSION_WALKS))
+        requests = [(t, signed_ticket_url(t)) for t in services.browser_tickets(session.get(BROWSER_TICKETS))]
     return render("selfservice/home.html", "search_results", query=query, results=results, guessed=guessed,
-                  categories=_categories(), resumable=resumable)
+                  categories=_categories(), resumable=resumable, requests=requests)
 
 
 @bp.get("/search")
@@ -221,6 +225,8 @@ def _end_view(pos: services.Position):
     ticket_url = None
     if ticket is not None:
         ticket_url = url_for("tickets.show", number=ticket.number) if walk.user_id else signed_ticket_url(ticket)
+        if not walk.user_id and not walk.preview and walk.agent_id is None:
+            remember_in_browser(ticket)
     last = pos.state.trail[-1] if pos.state.trail else None
     end_step = pos.flow.steps.get(last.step) if (pos.flow and last) else None
     return render("selfservice/walk.html", "flow_step", view="end", walk=walk, flow=pos.flow, state=pos.state,

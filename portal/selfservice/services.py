@@ -601,3 +601,23 @@ def active_walks(user_id: int, limit: int = 5) -> list:
         sa.select(Walk).where(Walk.user_id == user_id, Walk.agent_id.is_(None), Walk.status == WalkStatus.ACTIVE,
                               Walk.preview.is_(False))
         .order_by(Walk.updated_at.desc()).limit(limit)).all()
+
+
+def browser_walks(walk_ids, limit: int = 5) -> list:
+    """This browser's unfinished walks without an account (their ids kept in its session), newest first."""
+    ids = [w for w in (walk_ids or []) if isinstance(w, str)][:50]
+    if not ids:
+        return []
+    return db.session.scalars(
+        sa.select(Walk).where(Walk.id.in_(ids), Walk.user_id.is_(None), Walk.agent_id.is_(None),
+                              Walk.status == WalkStatus.ACTIVE, Walk.preview.is_(False))
+        .order_by(Walk.updated_at.desc()).limit(limit)).all()
+
+
+def browser_tickets(ticket_ids, limit: int = 10) -> list:
+    """The tickets opened without an account in this browser (their ids kept in its session), newest first."""
+    ids = [t for t in (ticket_ids or []) if isinstance(t, int)][:50]
+    if not ids:
+        return []
+    return db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids), Ticket.requester_id.is_(None))
+                              .order_by(Ticket.id.desc()).limit(limit)).all()

@@ -7,7 +7,7 @@ longer works, so a link that leaks (a forwarded email, a mail scanner) can reope
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from ..urls import external_url
@@ -79,3 +79,15 @@ def reopen_token_fits(token: str, ticket) -> bool:
     except (BadSignature, SignatureExpired, TypeError, ValueError):
         return False
     return ticket_id == ticket.id and resolution is not None and resolution == _resolution(ticket)
+
+
+#: The tickets opened without an account in this browser (ids, newest first), kept in its signed session so
+#: the start page can list them ("Your requests from this browser") with their signed links.
+BROWSER_TICKETS = "tickets"
+MAX_BROWSER_TICKETS = 20
+
+
+def remember_in_browser(ticket) -> None:
+    """Keep an anonymously opened ticket in this browser's session."""
+    kept = [t for t in session.get(BROWSER_TICKETS, []) if t != ticket.id]
+    session[BROWSER_TICKETS] = ([ticket.id] + kept)[:MAX_BROWSER_TICKETS]

@@ -15,7 +15,7 @@ from ..validators import is_email
 from ..web import go_to, refusal_status, refused, render, try_again
 from . import attachments, queries, services
 from .forms import ContactForm, RatingForm, ReplyForm, new_key
-from .links import key_opens, reopen_token_fits, signed_ticket_url
+from .links import key_opens, remember_in_browser, reopen_token_fits, signed_ticket_url
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
 
@@ -219,6 +219,8 @@ def contact():
                                          requester=None if anonymous else current_user,
                                          name=form.name.data or "", email=form.email.data or "",
                                          time_zone=form.time_zone.data)
+        if anonymous:
+            remember_in_browser(ticket)
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
     if form.is_submitted():
