@@ -132,6 +132,8 @@ def flow_dicts(draw) -> dict:
                     names[name] = field["choices"]
                 elif field["kind"] == "yesno":
                     names[name] = ["yes", "no"]
+                elif field["kind"] == "file":
+                    pass  # a `when` may not name a file field (when-file)
                 else:
                     names[name] = [draw(TEXT)]
                 if draw(st.booleans()):

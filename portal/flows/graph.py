@@ -133,7 +133,7 @@ def check_graph(flow: Flow, r: Report) -> None:
             if names is None:
                 names, possible = flow.answer_names(), possible_answers(flow)
                 file_fields = {f.name for st in steps.values() if st.type == "form" for f in st.fields
-                               if f.kind == "file"}
+                               if f.kind == "file"} - {st.id for st in steps.values() if st.type == "question"}
             for case in step.cases:
                 if case.next is not None and case.next not in steps:
                     unknown(case.next, case.path + ("next",), f"a case of step {step.id!r}")
