@@ -1,0 +1,40 @@
+"""A photo on a flow's form step, in a real browser, with JavaScript on (htmx, multipart) and off."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from portal.extensions import db
+from portal.models import Attachment, Ticket
+
+from ..test_web_attachments import png
+
+READY = "It's on and says Ready (or shows its home screen)"
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_photo_of_the_printer_screen_goes_with_the_ticket(browser, live, tmp_path, javascript):
+    picture = tmp_path / "screen.png"
+    picture.write_bytes(png())
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.goto(f"{live.url}/flows/printer-offline")
+    page.get_by_role("button", name=READY).click()
+    page.get_by_role("button", name="No, nobody can print to it").click()
+    page.get_by_label("Printer name or number").fill("PRN-2F-EAST")
+    page.get_by_label("Where is the printer? (building, floor, room)").fill("HQ 2nd floor")
+    page.get_by_label("A photo of the printer's screen or the error message").set_input_files(str(picture))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Where can the help desk reach you?")).to_be_visible()
+    page.get_by_label("Your name").fill("Ann Lee")
+    page.get_by_label("Your email address").fill("ann@example.com")
+    page.get_by_role("button", name="Send to the help desk").click()
+    expect(page.locator(".ticket-number strong")).to_have_text(re.compile(r"#\d+"))
+    with live.app.app_context():
+        ticket = db.session.scalar(sa.select(Ticket))
+        files = db.session.scalars(sa.select(Attachment)).all()
+        assert [(f.filename, f.content_type) for f in files] == [("screen.png", "image/png")]
+        assert ticket.form_values["error_photo"]["value"] == "screen.png"
+    context.close()
