@@ -64,12 +64,13 @@ def _install_sighup() -> None:
     Only in the main thread (signal handlers can only be set there) and only while SIGHUP has its
     default handler: a gunicorn master sets its own (restart the workers) after loading a
     ``--preload``-ed app and keeps it; a gunicorn worker resets SIGHUP to the default before it
-    loads the app, so a worker gets this handler.
+    loads the app, so a worker gets this handler. An ignored SIGHUP (a server started under
+    ``nohup``) is taken over too: reloading the flows is as harmless as ignoring the hang-up.
     """
     hup = getattr(signal, "SIGHUP", None)
     if hup is None or threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(hup) in (signal.SIG_DFL, _on_sighup):
+    if signal.getsignal(hup) in (signal.SIG_DFL, signal.SIG_IGN, _on_sighup):
         signal.signal(hup, _on_sighup)
 
 
