@@ -46,6 +46,8 @@ ACCESS = {
     "selfservice.end": PUBLIC,
     "selfservice.feedback": PUBLIC,
     "selfservice.flow_image": PUBLIC,  # pictures of flow steps (tests/test_walk_pages_v11.py)
+    "selfservice.send_link": PUBLIC,  # "Send this guide to my email" (tests/test_guides.py)
+    "selfservice.open_link": PUBLIC,  # the guide's signed link from that email (tests/test_guides.py)
     "auth.signin": PUBLIC,
     "auth.signup": PUBLIC,
     "auth.signout": PUBLIC,

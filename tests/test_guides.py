@@ -9,8 +9,9 @@ from portal.extensions import db
 from portal.flows.engine import progress
 from portal.flows.graph import remaining_steps
 from portal.flows.lint import check_text
-from portal.models import SearchMiss
+from portal.models import OutboxMessage, SearchMiss
 
+from .conftest import _app_for
 from .test_walks import WINDOWS_UA, start
 
 HX = {"HX-Request": "true"}
@@ -156,3 +157,56 @@ def test_the_start_page_shows_this_browsers_walks_and_requests_without_an_accoun
     # another browser sees none of it
     other = any_app.test_client().get("/").get_data(as_text=True)
     assert "Continue where you left off" not in other and "Your requests from this browser" not in other
+
+
+# --- a guide sent to another device ---------------------------------------------------------------------
+
+
+def guide_mail(app):
+    with app.app_context():
+        return db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.kind == "guide-link")).all()
+
+
+def test_a_guide_is_sent_by_email_and_carries_on_in_another_browser(any_app):
+    client = any_app.test_client()
+    url = start(client, "No")  # printer, step 2: "Switch it on"
+    page = client.get(url).get_data(as_text=True)
+    assert "Send this guide to my email" in page and 'name="email"' in page
+    send = url.rsplit("/", 1)[0] + "/send"
+    # a bad address: said at the step, nothing sent
+    bad = client.post(send, data={"email": "nope"}, headers=HX)
+    assert bad.status_code == 200 and "Enter an email address like name@example.com" in bad.get_data(as_text=True)
+    assert guide_mail(any_app) == []
+    sent = client.post(send, data={"email": "ann@example.com"}, headers=HX).get_data(as_text=True)
+    assert "We&#39;ve sent a link to this guide to ann@example.com" in sent and "Switch it on" in sent
+    plain = client.post(send, data={"email": "ann@example.com"})  # without JavaScript: back to the step, said there
+    assert plain.status_code == 303 and plain.headers["Location"] == url
+    assert "We&#39;ve sent a link to this guide" in client.get(url).get_data(as_text=True)
+    mails = guide_mail(any_app)
+    assert [m.to_address for m in mails] == ["ann@example.com"] * 2
+    assert "My printer won't print" in mails[0].subject
+    link = re.search(r"https?://\S+/walks/link/\S+", mails[0].body_text).group(0)
+    path = "/" + link.split("/", 3)[3]
+    # another device: the walk isn't theirs until the link is opened; then it carries on at the same step
+    phone = any_app.test_client()
+    assert phone.get(url).status_code == 404
+    opened = phone.get(path)
+    assert opened.status_code == 303
+    assert phone.get(opened.headers["Location"]).headers["Location"] == url
+    assert "Switch it on" in phone.get(url).get_data(as_text=True)
+    # a tampered link opens nothing
+    assert any_app.test_client().get(path[:-3] + "xyz").status_code == 404
+
+
+def test_sending_a_guide_needs_the_walks_browser_and_a_csrf_token(tmp_path, request):
+    app = _app_for("sqlite", tmp_path, request, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get("/flows/printer").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    url = client.post("/flows/printer/start", data={"answer": "No", "csrf_token": token}).headers["Location"]
+    send = url.rsplit("/", 1)[0] + "/send"
+    assert client.post(send, data={"email": "ann@example.com"}).status_code == 400  # no token
+    assert app.test_client().post(send, data={"email": "ann@example.com", "csrf_token": token}).status_code in (
+        400, 404)  # another browser: not its walk
+    assert client.post(send, data={"email": "ann@example.com", "csrf_token": token}).status_code == 303
+    assert len(guide_mail(app)) == 1
