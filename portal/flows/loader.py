@@ -502,7 +502,7 @@ KEY_HOMES = {
     "option": ("an option key", "indent it under an option of a question's `options:` (`- label: ...`)",
                frozenset({"label", "next", "value"})),
     "field": ("a form field key", "indent it under a field of a form's `fields:` (`- name: ...`)",
-              frozenset({"name", "label", "kind", "choices", "required", "help"})),
+              frozenset({"name", "label", "kind", "choices", "required", "help", "accept"})),
     "case": ("a branch case key", "indent it under a case of a branch's `cases:` (`- when: ...`)",
              frozenset({"when", "next"})),
     "link": ("a link key", "indent it under a link in `links:` (`- label: ...`)",
