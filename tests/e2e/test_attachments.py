@@ -29,7 +29,9 @@ def _technician(live) -> str:
 
 def _thumbnail_loaded(page, alt: str):
     image = page.get_by_role("img", name=alt)
+    image.scroll_into_view_if_needed()  # thumbnails load lazily: on a phone the desk's transcript is below the fold
     expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete", arg=image.element_handle(), timeout=10_000)
     assert image.evaluate("img => img.complete && img.naturalWidth") == 80  # the real picture arrived
     return image
 
