@@ -13,10 +13,11 @@ from werkzeug.routing import BuildError
 
 from .. import clock
 from ..auth.decorators import staff_required
+from ..figures import export
 from ..figures import queries as figures
 from ..kb import queries as kb_queries
 from ..web import render
-from . import diagram, export, library
+from . import diagram, library
 from .queries import ALL_VERSIONS, answer_rows, step_rows, version_flow
 
 bp = Blueprint("authoring", __name__, url_prefix="/desk", template_folder="templates")

@@ -28,6 +28,11 @@ def percent(share: float | None) -> str:
     return "" if share is None else f"{100 * share:.1f}"
 
 
+def share(part: int, whole: int) -> str:
+    """part ÷ whole as a percentage with one decimal; '' when there is nothing to divide by."""
+    return f"{100 * part / whole:.1f}" if whole else ""
+
+
 def csv_text(header: list, rows) -> str:
     """The table as CSV text: a UTF-8 byte-order mark (spreadsheets then read accents), the header, the rows."""
     out = io.StringIO()
