@@ -295,26 +295,25 @@ def _reply_on(ticket: Ticket, update: KnownIssueUpdate, body: str, actor: User) 
         ticket.first_response_at = clock.now()
 
 
-def post_update(issue: KnownIssue, body: str, actor: User, *, request_key: str | None = None) -> KnownIssueUpdate:
-    """A public update: a reply on every open linked ticket, and one email to each affected person."""
-    _require_staff(actor)
-    body = _check_text(body, "update")
-    key = _key(actor, request_key, "update")
+def _publish(issue: KnownIssue, kind: UpdateKind, body: str, actor: User, request_key: str | None, *,
+             reply: str, on_ticket, before=None) -> KnownIssueUpdate:
+    """Store an update of `kind` once per request key, reply `reply` on every open linked ticket (then
+    `on_ticket(ticket)`), mail each affected person once, commit. A retry returns the stored update."""
+    key = _key(actor, request_key, kind.value)
     existing = _update_by_key(key)
     if existing is not None:
         return existing
     _lock(issue)
     _require_open(issue)
-    update = KnownIssueUpdate(known_issue_id=issue.id, kind=UpdateKind.UPDATE, body=body, request_key=key,
-                              created_by_id=actor.id)
+    update = KnownIssueUpdate(known_issue_id=issue.id, kind=kind, body=body, request_key=key, created_by_id=actor.id)
     db.session.add(update)
+    if before is not None:
+        before()
     try:
         db.session.flush()
         for ticket in _open_linked(issue):
-            _reply_on(ticket, update, f"Update on the known issue “{issue.title}”:\n\n{body}", actor)
-            if ticket.status == TicketStatus.NEW:
-                services._set_status(ticket, TicketStatus.OPEN, actor)
-        issue.updated_at = clock.now()
+            _reply_on(ticket, update, reply, actor)
+            on_ticket(ticket)
         db.session.flush()
         mail_update(update)
         db.session.commit()
@@ -326,6 +325,22 @@ def post_update(issue: KnownIssue, body: str, actor: User, *, request_key: str |
         return existing
     forget_open_issues()
     return update
+
+
+def post_update(issue: KnownIssue, body: str, actor: User, *, request_key: str | None = None) -> KnownIssueUpdate:
+    """A public update: a reply on every open linked ticket, and one email to each affected person."""
+    _require_staff(actor)
+    body = _check_text(body, "update")
+
+    def opened(ticket: Ticket) -> None:
+        if ticket.status == TicketStatus.NEW:
+            services._set_status(ticket, TicketStatus.OPEN, actor)
+
+    def touched() -> None:
+        issue.updated_at = clock.now()
+
+    return _publish(issue, UpdateKind.UPDATE, body, actor, request_key, on_ticket=opened, before=touched,
+                    reply=f"Update on the known issue “{issue.title}”:\n\n{body}")
 
 
 def set_status(issue: KnownIssue, status: KnownIssueStatus | str, actor: User) -> KnownIssue:
@@ -351,33 +366,16 @@ def mark_fixed(issue: KnownIssue, fix_text: str, actor: User, *, request_key: st
     """
     _require_staff(actor)
     fix_text = _check_text(fix_text, "fix")
-    key = _key(actor, request_key, "fix")
-    existing = _update_by_key(key)
-    if existing is not None:
-        return existing
-    _lock(issue)
-    _require_open(issue)
-    now = clock.now()
-    update = KnownIssueUpdate(known_issue_id=issue.id, kind=UpdateKind.FIX, body=fix_text, request_key=key,
-                              created_by_id=actor.id)
-    db.session.add(update)
-    issue.status, issue.fixed_at, issue.fix_text, issue.updated_at = KnownIssueStatus.FIXED, now, fix_text, now
-    try:
-        db.session.flush()
-        for ticket in _open_linked(issue):
-            _reply_on(ticket, update, f"Fixed: {issue.title}\n\n{fix_text}", actor)
-            services._set_status(ticket, TicketStatus.RESOLVED, actor, tell_requester=False)
-        db.session.flush()
-        mail_update(update)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _update_by_key(key)
-        if existing is None:
-            raise
-        return existing
-    forget_open_issues()
-    return update
+
+    def fixed() -> None:
+        now = clock.now()
+        issue.status, issue.fixed_at, issue.fix_text, issue.updated_at = KnownIssueStatus.FIXED, now, fix_text, now
+
+    def resolved(ticket: Ticket) -> None:
+        services._set_status(ticket, TicketStatus.RESOLVED, actor, tell_requester=False)
+
+    return _publish(issue, UpdateKind.FIX, fix_text, actor, request_key, on_ticket=resolved, before=fixed,
+                    reply=f"Fixed: {issue.title}\n\n{fix_text}")
 
 
 def mail_update(update: KnownIssueUpdate) -> int:
