@@ -200,9 +200,9 @@ def test_a_signed_in_person_asking_for_help_gets_the_ticket_at_once(v11, make_us
     # "I still need help" is answered by email: no contact page for an account.
     _, email = make_user(email="di@example.com", target_app=v11)
     client = v11.test_client()
-    client.post("/signin", data={"email": email, "password": "correct horse battery"})
+    assert client.post("/signin", data={"email": email, "password": "correct horse battery"}).status_code == 303
     step2 = client.post("/flows/call-me/start", data={"device_name": "PC-1"}).headers["Location"]
-    response = client.post(step2.replace(step2.rsplit("/", 1)[1], "help"))
+    response = client.post(step2.rsplit("/", 1)[0] + "/help")  # the walk's id may contain the step's number
     assert response.headers["Location"].endswith("/end")
     assert the_ticket(v11).subject == "The laptop asks for a recovery key: not solved"
 
