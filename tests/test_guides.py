@@ -130,6 +130,17 @@ def test_words_found_only_deep_in_a_guide_say_these_might_help_and_are_kept_for_
     assert misses(any_app) == ["cancel", "cancel", "printer zebra"]
 
 
+def test_live_results_put_the_search_in_the_address_bar_for_back_and_reload(any_app):
+    client = any_app.test_client()
+    typed = client.get("/search?q=printer offline", headers=HX)
+    assert typed.headers["HX-Replace-Url"] == "/?q=printer+offline"  # replaced: no entry per keystroke
+    assert "HX-Push-Url" not in typed.headers
+    # that address is the start page with the same results
+    assert "My printer won&#39;t print" in client.get(typed.headers["HX-Replace-Url"]).get_data(as_text=True)
+    # the box emptied: the address is the plain start page again
+    assert client.get("/search?q=", headers=HX).headers["HX-Replace-Url"] == "/"
+
+
 # --- the start page remembers this browser's walks and requests -----------------------------------------
 
 

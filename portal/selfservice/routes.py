@@ -123,8 +123,12 @@ def search():
         return redirect(url_for("selfservice.home", q=request.args.get("q", "")))
     query = request.args.get("q", "")
     results, guessed = _search(query)
-    return render("selfservice/home.html", "search_results", query=query, results=results, guessed=guessed,
-                  categories=[], resumable=[])
+    body, status, headers = render("selfservice/home.html", "search_results", query=query, results=results,
+                                   guessed=guessed, categories=[], resumable=[])
+    # The address bar follows the search (replaced, not pushed: one history entry per visit), so Back
+    # from a result, a reload or a copied link shows the same results, rendered by the start page.
+    address = url_for("selfservice.home", q=query) if query.strip() else url_for("selfservice.home")
+    return body, status, {**headers, "HX-Replace-Url": address}
 
 
 # --- walking a flow -----------------------------------------------------------------------------

@@ -42,6 +42,22 @@ def test_search_in_own_words_walk_to_a_fix_and_say_it_helped(page, live):
     assert ticket_count(live) == 0
 
 
+def test_a_live_search_survives_back_and_reload(page, live):
+    # Typed, not submitted: the results came as the person typed. Back from a guide shows them again.
+    page.goto(live.url)
+    page.get_by_label("Describe your problem").fill("printing paper stuck")
+    found = page.locator("#search-results").get_by_role("link", name=re.compile("printer"))
+    expect(found.first).to_be_visible()
+    found.first.click()
+    expect(page.get_by_text("Step 1")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_label("Describe your problem")).to_have_value("printing paper stuck")
+    expect(page.locator("#search-results").get_by_role("link", name=re.compile("printer"))).not_to_have_count(0)
+    assert page.url.endswith("/?q=printing+paper+stuck")
+    page.reload()
+    expect(page.locator("#search-results").get_by_role("link", name=re.compile("printer"))).not_to_have_count(0)
+
+
 def test_escalation_shows_the_ticket_number_once_even_after_reload(page, live):
     page.goto(f"{live.url}/flows/printer-offline")
     page.get_by_role("button", name=READY).click()
