@@ -172,3 +172,29 @@ def test_a_file_given_is_kept_when_the_form_comes_back_with_another_error(web):
     with web.app_context():
         row = db.session.scalar(sa.select(Attachment))
         assert (row.filename, row.size) == ("shot.png", len(picture))
+
+
+def test_a_file_given_while_a_technician_walks_with_a_caller_goes_on_the_callers_ticket(web):
+    _, tech_email = user(web, role="technician")
+    desk = web.test_client()
+    assert desk.post("/signin", data={"email": tech_email, "password": "correct horse battery"}).status_code == 303
+    desk.post("/desk/new", data={"email": "cal@example.com", "name": "Cal", "subject": "An error on screen",
+                                 "queue": "general", "priority": "normal", "key": "n1"})
+    form = {"flow": "screen-error", "os": "Windows", "mobile": "no"}
+    start = desk.post("/desk/tickets/1001/walk", data=form)
+    started = desk.post(start.headers["Location"], data=form)
+    url = desk.get(started.headers["Location"]).headers["Location"]  # the walk's first step
+    picture = png(rgb=(10, 120, 10))
+    done = desk.post(url, content_type="multipart/form-data",
+                     data={"what": "Printing", "photo": (io.BytesIO(picture), "caller-photo.png")})
+    assert done.headers["Location"] == "/desk/tickets/1001"
+    with web.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 1  # no second ticket
+        note = db.session.scalar(sa.select(Message).join(Attachment))
+        assert note.internal and not note.from_requester and "caller-photo.png" in note.body
+        row = note.attachments[0]
+        assert (row.filename, row.content_type, row.size) == ("caller-photo.png", "image/png", len(picture))
+        attachment_id = row.id
+    page = desk.get("/desk/tickets/1001").get_data(as_text=True)
+    assert "caller-photo.png" in page
+    assert desk.get(f"/desk/attachments/{attachment_id}").data == picture

@@ -461,7 +461,7 @@ def _settle(walk: Walk, state: engine.State, *, requester: User | None, actor: U
             _mark_escalated(walk, state)
         else:
             _save(walk, state)
-        tickets.attach_walk(walk.caller_ticket, walk, state, actor)
+        tickets.attach_walk(walk.caller_ticket, walk, state, actor, files=walk_files(state))
     elif state.status == engine.ESCALATED and requester is not None and not walk.preview:
         moved = _moved_to(walk, state)
         if engine.contact_of(moved.flow, state) == "email":

@@ -731,8 +731,13 @@ def note_caller_walk(ticket: Ticket, flow_title: str, actor: User) -> None:
     record(ticket, EventKind.NOTE, actor, new=f"started the guide {flow_title!r} with the caller")
 
 
-def attach_walk(ticket: Ticket, walk: Walk, state: engine.State, actor: User | None) -> Ticket:
-    """Put a caller walk's transcript into its ticket, exactly as if the caller had walked it."""
+def attach_walk(ticket: Ticket, walk: Walk, state: engine.State, actor: User | None, files=()) -> Ticket:
+    """Put a caller walk's transcript into its ticket, exactly as if the caller had walked it.
+
+    `files` (Attachment rows for the files given in the walk's form steps) come on an internal note by
+    the technician who walked: the caller didn't send them through the portal, so the technician
+    decides what to share with them.
+    """
     ticket.transcript = list(ticket.transcript or []) + [e.to_dict() for e in state.trail]
     values = dict(ticket.form_values or {})
     values.update(form_values(state))
@@ -745,5 +750,13 @@ def attach_walk(ticket: Ticket, walk: Walk, state: engine.State, actor: User | N
         ticket.failure = state.failure
     outcome = "solved the problem" if state.status == engine.RESOLVED else "did not solve it"
     record(ticket, EventKind.NOTE, actor, new=f"walked {walk.flow_title!r} with the caller: {outcome}")
+    if files:
+        names = ", ".join(f.filename for f in files)
+        message = Message(ticket_id=ticket.id, author_id=actor.id if actor else None,
+                          author_name=actor.display_name if actor else "Help desk", internal=True, from_requester=False,
+                          body=f"Files given in “{walk.flow_title}” while walking it with the caller: {names}")
+        message.attachments.extend(files)
+        db.session.add(message)
+        record(ticket, EventKind.NOTE, actor, message=message)
     _commit()
     return ticket
