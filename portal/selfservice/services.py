@@ -192,8 +192,7 @@ class ViewedWalk:
 
 def walk_to_view(walk_id: str) -> ViewedWalk | None:
     """The walk with this id as a page shows it (read-only), or None."""
-    with db.engine.connect() as connection:
-        row = connection.execute(_WALK_ROW, {"walk_id": walk_id}).first()
+    row = db.session.connection().execute(_WALK_ROW, {"walk_id": walk_id}).first()
     return ViewedWalk(row) if row is not None else None
 
 

@@ -81,7 +81,7 @@ def open_issues() -> list[OpenIssue]:
     """The open known issues (newest first) with their latest update: one statement, kept for the request."""
     if has_request_context() and _CACHE in g:
         return g.get(_CACHE)
-    rows = db.session.execute(_OPEN_ISSUES).all()
+    rows = db.session.connection().execute(_OPEN_ISSUES).all()  # Core rows: no ORM step for plain columns
     issues = [OpenIssue(r[0], r[1], r[2], r[3], tuple(r[4] or ()), r[5], r[6], r[7], r[8], r[9]) for r in rows]
     if has_request_context():
         setattr(g, _CACHE, issues)
