@@ -141,6 +141,38 @@ def test_banners_cost_one_query_per_page_whatever_the_issues(app):
     assert len(statements("/flows/network")) == 1
 
 
+def test_a_walk_page_asks_for_banners_only_when_an_issue_is_open(app):
+    staff_user(app)
+    desk, visitor = app.test_client(), app.test_client()
+    sign_in(desk, "tess@example.com")
+    step2 = visitor.post("/flows/network/start", data={"answer": "Cable"}).headers["Location"]
+    first = step2.rsplit("/", 1)[0] + "/1"
+
+    def known_issue_reads(url) -> tuple[list, str]:
+        seen = []
+
+        def before(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        with app.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", before)
+            try:
+                response = visitor.get(url)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", before)
+        assert response.status_code == 200
+        return [s for s in seen if "known_issue" in s], response.get_data(as_text=True)
+
+    # Nothing open: the walk's own read says so, and no banner statement follows.
+    reads, page = known_issue_reads(step2)
+    assert len(reads) == 1 and "FROM walks" in reads[0]
+    assert "Known problem" not in known_issue_reads(first)[1]
+    # Once an issue is open for this guide, its first step shows the banner.
+    declare_through_the_desk(desk, "The office network is down", flows=("network",))
+    reads, page = known_issue_reads(first)
+    assert len(reads) == 2 and "The office network is down" in page and "This is my problem too" in page
+
+
 def test_bad_declarations_say_what_is_wrong_next_to_the_field(app):
     staff_user(app)
     desk = app.test_client()
@@ -302,7 +334,7 @@ def test_bulk_link_from_the_queue_folds_tickets_into_one_row(any_app):
     assert "5 tickets linked to Known issue" in queue
     assert "1 ticket · 1 known issue" in queue and "4 people affected" in queue
     refreshed = desk.get("/desk/", headers={"HX-Request": "true"}).get_data(as_text=True)  # the 30 s refresh
-    assert "<html" not in refreshed and "4 people affected" in refreshed and 'form="bulk-link"' in refreshed
+    assert "<html" not in refreshed and "4 people affected" in refreshed and 'form="bulk-actions"' in refreshed
     assert f"#{unrelated}" in queue and all(f"#{n} " not in queue for n in numbers)
     linked = tickets_of_issue(any_app, issue_id)
     assert sorted(t.number for t in linked) == numbers and {t.status for t in linked} == {TicketStatus.OPEN}

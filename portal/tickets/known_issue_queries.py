@@ -65,6 +65,13 @@ class OpenIssue:
 _LATEST = (sa.select(KnownIssueUpdate.body, KnownIssueUpdate.created_at)
            .where(KnownIssueUpdate.known_issue_id == KnownIssue.id, KnownIssueUpdate.kind == UpdateKind.UPDATE)
            .order_by(KnownIssueUpdate.id.desc()).limit(1).correlate(KnownIssue))
+# status = a OR status = b, not IN (...): an IN list is an "expanding" parameter that SQLAlchemy rewrites
+# into the SQL on every execution (a regex pass per request); equalities compile once.
+_IS_OPEN = sa.or_(*(KnownIssue.status == status for status in OPEN_ISSUE_STATUSES))
+#: A column a page's first read can carry ("is any known issue open?"): when it is false the page
+#: calls :func:`note_none_open` and its banners cost no statement of their own.
+ANY_OPEN = sa.select(KnownIssue.id).where(_IS_OPEN).exists().label("any_open_known_issue")
+
 #: Built once, at import: every page with a banner runs it, and building a fresh statement (and
 #: deriving its cache key) cost more than running it (issue 7's step page profile).
 _OPEN_ISSUES = (
@@ -73,7 +80,7 @@ _OPEN_ISSUES = (
               _LATEST.with_only_columns(KnownIssueUpdate.body).scalar_subquery(),
               _LATEST.with_only_columns(KnownIssueUpdate.created_at).scalar_subquery(),
               KnownIssue.created_at)
-    .where(KnownIssue.status.in_(OPEN_ISSUE_STATUSES)).order_by(KnownIssue.id.desc())
+    .where(_IS_OPEN).order_by(KnownIssue.id.desc())
 )
 
 
@@ -86,6 +93,12 @@ def open_issues() -> list[OpenIssue]:
     if has_request_context():
         setattr(g, _CACHE, issues)
     return issues
+
+
+def note_none_open() -> None:
+    """This request already knows no known issue is open (from :data:`ANY_OPEN`): banners read nothing."""
+    if has_request_context():
+        setattr(g, _CACHE, [])
 
 
 def forget_open_issues() -> None:
