@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .flows.lint import Checked, check_file, check_set, findings_json, flow_files, paused_gc
+from .flows.lint import Checked, check_files, check_set, findings_json, flow_files
 from .flows.model import Flow
 from .flows.registry import touch_marker
 from .flows.testing import coverage, run_tests
@@ -37,8 +37,7 @@ def _check_paths(paths) -> list:
         loaded = _as_loaded(files)
         if loaded is not None:
             return loaded
-    with paused_gc():  # a large library loads twice as fast without the collector (see paused_gc)
-        checked = [check_file(p, _display(p)) for p in files]
+    checked = check_files(files, _display)  # on both cores for a large library; the flows aren't kept
     known: dict = {}
     if paths:  # linting some files: the other flows of FLOWS_DIR, as the registry read them, are goto targets
         mine = {p.resolve() for p in files}

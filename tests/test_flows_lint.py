@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from portal.flows.lint import check_set, check_text, lint
+from portal.flows.lint import PARALLEL_MIN_FILES, check_files, check_set, check_text, flow_files, lint
 
 VALID = """\
 id: printer
@@ -143,6 +143,39 @@ def test_goto_to_an_unknown_flow_or_step(tmp_path):
     assert found["unknown-flow"].line == 31 and found["unknown-flow"].col == 11
     assert "did you mean 'printer'?" in str(found["unknown-flow"])
     assert found["unknown-step"].line == 35 and "did you mean 'power'?" in str(found["unknown-step"])
+
+
+def test_a_large_library_checked_on_two_processes_gets_exactly_the_same_findings(tmp_path):
+    # Enough files for a helper process; among them duplicates and broken gotos, whose positions the
+    # parent finds by reading a helper's file again, and files with YAML and shape errors.
+    count = 2 * PARALLEL_MIN_FILES + 9
+    for i in range(count):
+        text = VALID.replace("id: printer", f"id: flow-{i}")
+        if i % 17 == 0:
+            text = VALID  # several files take the id "printer"
+        elif i % 11 == 0:
+            text = text.replace("  fixed:\n    type: resolved\n    text: Good.\n",
+                                f"  fixed:\n    type: goto\n    flow: flow-{i + 1}\n    step: powr\n"
+                                f"  far:\n    type: goto\n    flow: nowhere-{i}\n")
+        elif i % 13 == 0:
+            text = text + "  broken: [\n"
+        elif i % 7 == 0:
+            text = text.replace("    type: question\n", "    type: quiz\n", 1)
+        (tmp_path / f"f{i:03}.yaml").write_text(text)
+    files = flow_files([tmp_path])
+
+    def findings(jobs):
+        checked = check_files(files, jobs=jobs)
+        check_set(checked)
+        return [str(f) for c in checked for f in c.findings], checked
+
+    alone, _ = findings(1)
+    shared, checked = findings(2)
+    assert shared == alone
+    assert any(c.flow is None and c.facts is not None for c in checked)  # some came back from the helper
+    rules = {line.rsplit("[", 1)[1] for line in shared}
+    assert {"duplicate-flow-id]", "unknown-flow]", "unknown-step]", "yaml-syntax]"} <= rules
+    assert not any(":1:1: error: goto" in line for line in shared)  # every cross-file finding has its real place
 
 
 def test_known_flows_from_elsewhere_satisfy_goto():

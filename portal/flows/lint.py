@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
+import pickle
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,14 +40,40 @@ from .loader import MAX_FILE_BYTES, Pos, YamlProblem, parse
 from .model import Flow
 
 
+@dataclass(frozen=True, slots=True)
+class SetFacts:
+    """What the cross-file checks (:func:`check_set`) need of one flow, without the flow itself."""
+
+    flow_id: str
+    steps: tuple  # the step ids, in the file's order
+    gotos: tuple  # (target flow, target step or None, the goto step's path) for each goto to another flow
+    source: str  # the file, read again only to point at a cross-file finding
+
+    @classmethod
+    def of(cls, flow: Flow) -> SetFacts:
+        gotos = tuple((s.flow, s.step, s.path) for s in flow.steps.values() if s.type == "goto" and s.flow is not None)
+        return cls(flow.id, tuple(flow.steps), gotos, flow.source_path or "")
+
+
 @dataclass
 class Checked:
-    """One file after checking: its findings, and its flow when it has no errors."""
+    """One file after checking: its findings, and its flow when it has no errors.
+
+    A file checked by :func:`check_files` in a helper process comes back without its flow (sending
+    the model back would cost as much as building it) but with its :class:`SetFacts`.
+    """
 
     path: str
     findings: list
     flow: Flow | None
     hash: str
+    facts: SetFacts | None = None
+
+    @property
+    def set_facts(self) -> SetFacts | None:
+        if self.facts is None and self.flow is not None:
+            self.facts = SetFacts.of(self.flow)
+        return self.facts
 
     @property
     def ok(self) -> bool:
@@ -123,15 +152,16 @@ def check_set(checked: list, known_flows=()) -> None:
     Flow (then a goto's `step` is checked against that flow too, and a checked file that takes the
     id of one of them is a duplicate, both paths named: how one file is checked against the library).
     """
+    facts = [(c, c.set_facts) for c in checked]
     by_id: dict = {}
-    for c in checked:
-        if c.flow is not None:
-            by_id.setdefault(c.flow.id, []).append(c)
+    for c, f in facts:
+        if f is not None:
+            by_id.setdefault(f.flow_id, []).append(c)
     for flow_id, group in by_id.items():
         if len(group) > 1:
             names = " and ".join(c.path for c in group)
             for c in group:
-                pos = c.flow.where(("id",), key=False)
+                pos = _value_pos(c, ("id",))
                 c.findings.append(Finding(c.path, pos.line, pos.col, "error",
                                           f"flow id {flow_id!r} is used by two files: {names}",
                                           "duplicate-flow-id", "give each flow its own id"))
@@ -140,41 +170,140 @@ def check_set(checked: list, known_flows=()) -> None:
         other = known.get(flow_id)
         if other is not None:
             for c in group:
-                pos = c.flow.where(("id",), key=False)
+                pos = _value_pos(c, ("id",))
                 c.findings.append(Finding(c.path, pos.line, pos.col, "error",
                                           f"flow id {flow_id!r} is used by two files: {other.source_path} and {c.path}",
                                           "duplicate-flow-id", "give each flow its own id"))
     ids = set(by_id) | set(known)
-    flows = {k: v for k, v in known.items() if v is not None}
-    flows.update({c.flow.id: c.flow for c in checked if c.flow is not None})
-    for c in checked:
-        if c.flow is None:
+    steps_of = {k: tuple(v.steps) for k, v in known.items() if v is not None}
+    steps_of.update({f.flow_id: f.steps for _, f in facts if f is not None})
+    for c, f in facts:
+        if f is None:
             continue
-        for step in c.flow.steps.values():
-            if step.type != "goto" or step.flow is None:
-                continue
-            if step.flow not in ids:
-                pos = c.flow.where(step.path + ("flow",), key=False)
-                c.findings.append(Finding(c.path, pos.line, pos.col, "error", f"goto names no flow: {step.flow!r}",
-                                          "unknown-flow", did_you_mean(step.flow, sorted(ids)) or
+        for target, target_step, step_path in f.gotos:
+            if target not in ids:
+                pos = _value_pos(c, step_path + ("flow",))
+                c.findings.append(Finding(c.path, pos.line, pos.col, "error", f"goto names no flow: {target!r}",
+                                          "unknown-flow", did_you_mean(target, sorted(ids)) or
                                           "check the target flow's id"))
-            elif step.step is not None and step.flow in flows and step.step not in flows[step.flow].steps:
-                pos = c.flow.where(step.path + ("step",), key=False)
-                target = flows[step.flow]
+            elif target_step is not None and target in steps_of and target_step not in steps_of[target]:
+                pos = _value_pos(c, step_path + ("step",))
                 c.findings.append(Finding(c.path, pos.line, pos.col, "error",
-                                          f"goto step names no step of flow {step.flow!r}: {step.step!r}",
-                                          "unknown-step", did_you_mean(step.step, list(target.steps)) or
+                                          f"goto step names no step of flow {target!r}: {target_step!r}",
+                                          "unknown-step", did_you_mean(target_step, list(steps_of[target])) or
                                           "check the step id in the target flow"))
     for c in checked:
         c.findings.sort(key=lambda f: (f.line, f.col))
 
 
+def _value_pos(c: Checked, path: tuple) -> Pos:
+    """Where the value at `path` stands in a checked file: from its flow, else from the file read again."""
+    if c.flow is not None:
+        return c.flow.where(path, key=False)
+    try:
+        return parse(Path(c.facts.source).read_text(encoding="utf-8")).positions.value(path)
+    except (OSError, UnicodeDecodeError, YamlProblem, RecursionError):
+        return Pos(1, 1)
+
+
 def lint(paths) -> list:
     """Check every flow file under `paths` as a set; return every finding."""
-    with paused_gc():
-        checked = [check_file(p) for p in flow_files(paths)]
+    checked = check_files(flow_files(paths))
     check_set(checked)
     return [f for c in checked for f in c.findings]
+
+
+#: Below this many files a helper process costs more than it saves.
+PARALLEL_MIN_FILES = 64
+
+
+def check_files(files: list, display=str, *, jobs: int | None = None) -> list:
+    """:func:`check_file` for each of `files` (named by ``display(path)``), the cyclic GC paused.
+
+    On a large library with more than one CPU, the files are shared out by size between this
+    process and ``jobs - 1`` forked helpers (default: the CPUs this process may use): each helper
+    sends back its files' findings and :class:`SetFacts`, not their flows, so the result is for
+    linting, not for serving. Parsing is CPU-bound, so two cores take about half the time. A helper
+    that fails leaves its files to this process; without ``os.fork``, or with other threads running
+    (a fork copies their locks, held or not), everything is checked here.
+    """
+    files = list(files)
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = min(jobs, len(files) // PARALLEL_MIN_FILES)
+    if jobs < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        with paused_gc():
+            return [check_file(p, display(p)) for p in files]
+    shares = _shares(files, jobs)
+    with paused_gc():
+        helpers = [_HelperRun(share, display) for share in shares[1:]]
+        mine = [check_file(p, display(p)) for p in shares[0]]
+        return mine + [c for helper, share in zip(helpers, shares[1:], strict=True)
+                       for c in (helper.result() or [check_file(p, display(p)) for p in share])]
+
+
+def _shares(files: list, jobs: int) -> list:
+    """`files` cut into `jobs` runs of about the same number of bytes, in order."""
+    sizes = []
+    for p in files:
+        try:
+            sizes.append(Path(p).stat().st_size)
+        except OSError:
+            sizes.append(0)
+    total, shares, share, done = sum(sizes) or 1, [], [], 0
+    for p, size in zip(files, sizes, strict=True):
+        share.append(p)
+        done += size
+        if len(shares) < jobs - 1 and done >= total * (len(shares) + 1) / jobs:
+            shares.append(share)
+            share = []
+    shares.append(share)
+    return shares + [[] for _ in range(jobs - len(shares))]
+
+
+class _HelperRun:
+    """One forked process checking a share of the files; :meth:`result` waits for what it found."""
+
+    def __init__(self, files: list, display):
+        self.reader, writer = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the helper: check, send plain tuples, leave without running any exit hooks
+            code = 1
+            try:
+                os.close(self.reader)
+                found = [_portable(check_file(p, display(p))) for p in files]
+                with os.fdopen(writer, "wb") as out:
+                    pickle.dump(found, out, protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(writer)
+
+    def result(self) -> list | None:
+        """The helper's Checked files, or None if it failed (its files are then checked here)."""
+        try:
+            with os.fdopen(self.reader, "rb") as pipe:
+                data = pipe.read()
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+        if status != 0 or not data:
+            return None
+        try:
+            return [_restored(item) for item in pickle.loads(data)]
+        except Exception:  # noqa: BLE001 - whatever went wrong, the files are checked here instead
+            return None
+
+
+def _portable(c: Checked) -> tuple:
+    """A Checked file as plain tuples: pickling these is ten times cheaper than pickling a flow."""
+    facts = c.set_facts
+    return (c.path, [(f.path, f.line, f.col, f.severity, f.message, f.rule, f.hint) for f in c.findings], c.hash,
+            None if facts is None else (facts.flow_id, facts.steps, facts.gotos, facts.source))
+
+
+def _restored(item: tuple) -> Checked:
+    path, findings, digest, facts = item
+    return Checked(path, [Finding(*f) for f in findings], None, digest, None if facts is None else SetFacts(*facts))
 
 
 @contextmanager
@@ -194,5 +323,5 @@ def paused_gc():
 
 
 
-__all__ = ["Finding", "Checked", "check_text", "check_file", "check_set", "flow_files", "lint", "paused_gc",
-           "findings_json", "Pos"]
+__all__ = ["Finding", "Checked", "SetFacts", "check_text", "check_file", "check_files", "check_set", "flow_files",
+           "lint", "paused_gc", "findings_json", "Pos"]
