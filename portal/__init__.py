@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import urls
-from .extensions import csrf, db, htmx, limiter, login_manager, migrate
+from .extensions import csrf, db, htmx, limiter, login_manager
 
 
 def create_app(config: dict | object | None = None) -> Flask:
@@ -34,8 +34,6 @@ def create_app(config: dict | object | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     database.engine_options(app)
     db.init_app(app)
-
-    migrate.init_app(app, db, directory=database.migrations_dir())
     csrf.init_app(app)
     login_manager.init_app(app)
     htmx.init_app(app)
@@ -43,7 +41,7 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     from . import models, search  # noqa: F401  (registers the tables and the search index)
 
-    database.init_app(app)
+    database.init_app(app)  # `flask db` (Flask-Migrate, loaded when used) and the embedded database's upgrade
 
     from .flows_runtime import init_app as init_flows
 

@@ -1,12 +1,24 @@
-"""Database wiring: SQLite pragmas, and bringing the embedded database's schema up to date."""
+"""Database wiring: SQLite pragmas, `flask db`, and bringing the embedded database's schema up to date.
+
+Flask-Migrate (and through it Alembic and Mako) is imported only when it is used: by `flask db ...`,
+by a start whose embedded database has migrations to run, or by code that reads
+``app.extensions["migrate"]``. Importing it was a large part of the portal's start-up time (issue
+7), paid by every process (each gunicorn worker, each `flask flows lint`) for nothing on a database
+that is already up to date. A start reads the database's revision from ``alembic_version`` and the head
+from the files in migrations/versions; only when they differ, or anything looks unusual, does it
+run Alembic, exactly as `flask db upgrade` does.
+"""
 
 from __future__ import annotations
 
+import ast
+import logging.config
 import os
+import re
 
+import click
 import sqlalchemy as sa
 from flask import Flask
-from flask_migrate import upgrade as migrate_upgrade
 
 from .extensions import db
 
@@ -60,23 +72,146 @@ def _private_sqlite_file(path: str | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Set SQLite's pragmas on every connection; upgrade the embedded database on start."""
+    """Set SQLite's pragmas on every connection; add `flask db`; upgrade the embedded database on start."""
     with app.app_context():
         if is_sqlite(app):
             _private_sqlite_file(db.engine.url.database)
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-    if app.config.get("AUTO_UPGRADE_DB") and os.path.isdir(os.path.join(migrations_dir(), "versions")):
-        upgrade(app)
+    app.extensions["migrate"] = _DeferredMigrate(app)
+    app.cli.add_command(_MigrationCommands(app))
+    if app.config.get("AUTO_UPGRADE_DB") and os.path.isdir(versions_dir()):
+        if at_head(app):
+            _alembic_logging()
+        else:
+            upgrade(app)
 
 
 def upgrade(app: Flask) -> None:
     """Run the Alembic migrations up to head (what `flask db upgrade` does)."""
     with app.app_context():
-        migrate_upgrade(directory=migrations_dir())
+        flask_migrate_for(app).upgrade(directory=migrations_dir())
 
 
 def migrations_dir() -> str:
     return os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
+
+
+def versions_dir() -> str:
+    return os.path.join(migrations_dir(), "versions")
+
+
+# --- Flask-Migrate, when it is needed ------------------------------------------------------------
+
+
+def flask_migrate_for(app: Flask):
+    """The flask_migrate module, with Flask-Migrate bound to `app` (``app.extensions["migrate"]``, `flask db`)."""
+    # Imported here, not at the top, for start-up time only (there is no cycle to dodge): Flask-Migrate
+    # brings Alembic and Mako, a large part of the portal's start, which only `flask db` and a
+    # database with migrations to run need.
+    import flask_migrate as module
+    import flask_migrate.cli  # noqa: F401  (Migrate.init_app registers its `db` group from there)
+
+    if isinstance(app.extensions.get("migrate"), _DeferredMigrate | None):
+        module.Migrate(app, db, directory=migrations_dir())  # replaces both stand-ins below
+    return module
+
+
+class _DeferredMigrate:
+    """``app.extensions["migrate"]`` until Flask-Migrate is needed: the first attribute read binds it.
+
+    Flask-Migrate's functions (``flask_migrate.upgrade()`` in an app context) and the migrations'
+    env.py read this entry; they get the real one, as before.
+    """
+
+    def __init__(self, app: Flask):
+        self._app = app
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # copy, pickle and friends probing a half-made object
+            raise AttributeError(name)
+        flask_migrate_for(self._app)
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class _MigrationCommands(click.Group):
+    """`flask db`: Flask-Migrate's command group, imported when a `flask db ...` command is parsed.
+
+    Its context is made by the real group, so options, subcommands, help and errors are Flask-Migrate's own.
+    """
+
+    def __init__(self, app: Flask):
+        super().__init__("db", help="Perform database migrations.")
+        self._app = app
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        """Bind Flask-Migrate, then let its `db` group parse the command line."""
+        real = flask_migrate_for(self._app).cli.db
+        return real.make_context(info_name, args, parent=parent, **extra)
+
+
+# --- is the database already at the head revision? (read without Alembic) ------------------------
+
+#: ``revision = '0012'``, ``down_revision: str | None = '0011'``: the assignments Alembic's script
+#: template writes at the top of a migration.
+_ASSIGNMENT = re.compile(r"^(revision|down_revision|depends_on)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def head_revision(directory: str | None = None) -> str | None:
+    """The one head of the migrations in `directory`, read from their files; None if that is not plain.
+
+    Not plain: a file without exactly one ``revision`` and ``down_revision`` given as a literal
+    string (or None), a ``depends_on``, a revision named twice or pointing at one that is missing,
+    more than one head. Alembic itself decides those cases.
+    """
+    directory = directory or versions_dir()
+    revisions: dict = {}
+    try:
+        for name in sorted(os.listdir(directory)):
+            if not name.endswith(".py") or name.startswith((".#", "__init__")):
+                continue
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                found: dict = {}
+                for key, value in _ASSIGNMENT.findall(f.read()):
+                    if key in found:
+                        return None
+                    found[key] = ast.literal_eval(value)
+            revision, down = found.get("revision"), found.get("down_revision", ...)
+            if not isinstance(revision, str) or not (down is None or isinstance(down, str)) \
+                    or found.get("depends_on") is not None or revision in revisions:
+                return None
+            revisions[revision] = down
+    except (OSError, ValueError, SyntaxError, UnicodeDecodeError):
+        return None
+    downs = set(revisions.values()) - {None}
+    heads = set(revisions) - downs
+    if not downs <= set(revisions) or len(heads) != 1:
+        return None
+    return heads.pop()
+
+
+def current_revisions(app: Flask) -> list[str] | None:
+    """The revisions in the database's ``alembic_version`` table; None when it cannot be read (no table yet)."""
+    with app.app_context():
+        try:
+            with db.engine.connect() as conn:
+                return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+        except sa.exc.SQLAlchemyError:
+            return None
+
+
+def at_head(app: Flask) -> bool:
+    """True when the database is at the migrations' one head, so an upgrade would do nothing."""
+    head = head_revision()
+    return head is not None and current_revisions(app) == [head]
+
+
+def _alembic_logging() -> None:
+    """Configure logging as a start that runs the migrations does (their env.py reads alembic.ini).
+
+    The embedded server has always run that on start: its log format, and `flask run`'s request lines
+    staying quiet (the root logger has a handler at WARN), do not depend on whether there was a migration.
+    """
+    logging.config.fileConfig(os.path.join(migrations_dir(), "alembic.ini"), disable_existing_loggers=False)
 
 
 #: Functions run after ``db.create_all()`` in :func:`create_schema`, for structures SQLAlchemy's

@@ -16,7 +16,6 @@ from flask import current_app, request
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from limits import parse_many
@@ -30,7 +29,6 @@ class Base(DeclarativeBase):
 # Objects keep their loaded values after a commit: a view renders what it just wrote without
 # reading it back. Code that needs another request's changes refreshes explicitly.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()

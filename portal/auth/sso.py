@@ -18,14 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import requests
 import sqlalchemy as sa
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.base_client import MismatchingStateError
-from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
-from joserfc.errors import JoseError
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
@@ -43,8 +38,6 @@ EXTENSION = "portal.sso"
 #: What the portal asks for: the ID token, the address, the name. Role claims come with these
 #: scopes or with the provider's own configuration (README, "Single sign-on").
 SCOPES = "openid email profile"
-#: The provider could not be reached or answered with something that is not a provider's answer.
-UNREACHABLE = (requests.RequestException, ValueError)
 
 
 class IssuerMismatch(RuntimeError):
@@ -62,6 +55,12 @@ class Provider:
     role_claim: str | None
     technician_values: frozenset[str]
     admin_values: frozenset[str]
+    #: Authlib's errors for an answer it refuses: a state this browser did not start; and a token that
+    #: fails the checks (signature, issuer, audience, expiry, nonce) or a code the provider refused.
+    state_errors: tuple[type[Exception], ...]
+    token_errors: tuple[type[Exception], ...]
+    #: The provider could not be reached, or answered with something that is not a provider's answer.
+    unreachable_errors: tuple[type[Exception], ...]
 
     def metadata(self) -> dict:
         """The discovery document (fetched once, then kept), refused if it names another issuer."""
@@ -101,6 +100,14 @@ def init_app(app: Flask) -> None:
         client_id = app.config.get("OIDC_CLIENT_ID")
         if not client_id:
             raise RuntimeError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not: set both (README, 'Single sign-on').")
+        # Imported here, not at the top, for start-up time only (there is no cycle to dodge): Authlib,
+        # joserfc and requests are a large part of the portal's start, and only a configured provider uses them.
+        import requests
+        from authlib.common.errors import AuthlibBaseError
+        from authlib.integrations.base_client import MismatchingStateError
+        from authlib.integrations.flask_client import OAuth
+        from joserfc.errors import JoseError
+
         secret = app.config.get("OIDC_CLIENT_SECRET") or None
         client = OAuth(app).register(
             "sso", client_id=client_id, client_secret=secret,
@@ -112,7 +119,9 @@ def init_app(app: Flask) -> None:
             client=client, issuer=issuer, client_id=client_id, name=app.config.get("OIDC_NAME") or "SSO",
             role_claim=app.config.get("OIDC_ROLE_CLAIM") or None,
             technician_values=_values(app.config.get("OIDC_TECHNICIAN_VALUES")),
-            admin_values=_values(app.config.get("OIDC_ADMIN_VALUES")))
+            admin_values=_values(app.config.get("OIDC_ADMIN_VALUES")),
+            state_errors=(MismatchingStateError,), token_errors=(JoseError, AuthlibBaseError),
+            unreachable_errors=(requests.RequestException, ValueError))
     elif not app.config.get("LOCAL_LOGIN", True):
         raise RuntimeError("LOCAL_LOGIN=false turns password sign-in off, so nobody could sign in: "
                            "set OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too.")
@@ -272,7 +281,7 @@ def start():
     except RuntimeError as exc:  # IssuerMismatch, or a discovery document without the endpoints
         current_app.logger.error("single sign-on: %s", exc)
         return _failed(provider, "config", next_path)
-    except UNREACHABLE as exc:
+    except provider.unreachable_errors as exc:
         current_app.logger.warning("single sign-on: discovery at %s failed: %s", provider.issuer, exc)
         return _failed(provider, "down", next_path)
     _forget_old_flows(keep=2)
@@ -305,9 +314,9 @@ def callback():
         return _failed(provider, "cancelled", next_path)
     try:
         token = provider.client.authorize_access_token(claims_options=provider.claims_options())
-    except MismatchingStateError:
+    except provider.state_errors:
         return _failed(provider, "state", next_path)
-    except (JoseError, AuthlibBaseError) as exc:  # signature, issuer, audience, expiry, nonce; a refused code
+    except provider.token_errors as exc:  # signature, issuer, audience, expiry, nonce; a refused code
         current_app.logger.warning("single sign-on: refused an answer from %s: %r", provider.issuer, exc)
         return _failed(provider, "token", next_path)
     except (KeyError, TypeError) as exc:  # an answer without the fields a token response has
@@ -316,7 +325,7 @@ def callback():
     except RuntimeError as exc:  # IssuerMismatch, or a discovery document without jwks_uri
         current_app.logger.error("single sign-on: %s", exc)
         return _failed(provider, "config", next_path)
-    except UNREACHABLE as exc:
+    except provider.unreachable_errors as exc:
         current_app.logger.warning("single sign-on: %s did not answer: %s", provider.issuer, exc)
         return _failed(provider, "down", next_path)
     claims = token.get("userinfo")
