@@ -108,6 +108,7 @@ ACCESS = {
     "desk.known_issue_status": STAFF,
     "desk.known_issue_fix": STAFF,
     "desk.link_to_known_issue": STAFF,
+    "desk.bulk": STAFF,  # the queue's bulk form: assign, set the status, link (tests/test_desk_bulk.py)
     # possible incidents (tests/test_spikes.py): one click declares a known issue from a spike
     "desk.declare_from_spike": STAFF,
     "issues.show": PUBLIC,

@@ -31,13 +31,23 @@ from .forms import CallerWalkForm, DeclareForm, NewTicketForm
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
 
 
+#: The id of the queue's refreshing section: htmx names it (``HX-Trigger``) when the 30 s poll asks.
+QUEUE_POLL = "queue-table"
+#: The statuses the queue's bulk form offers: every status a ticket can be moved to (never back to new).
+BULK_STATUSES = [s for s in TicketStatus if any(s in targets for targets in services.TRANSITIONS.values())]
+
+
 @bp.get("/")
 @staff_required
 def queue():
     """The queue: filters in the URL, sorted by SLA due time, refreshed while the tab is visible."""
     filters = queries.Filters.from_args(request.args)
     page = queries.queue_page(filters, current_user.id)
+    # A filter or page change is read out (the live region outside the table, filled out of band); the
+    # poll is not: it would repeat the same summary every 30 s.
+    announce = bool(htmx) and not htmx.history_restore_request and htmx.trigger != QUEUE_POLL
     return render("desk/queue.html", "queue_table", page=page, filters=filters, now=clock.now(),
+                  announce=announce, bulk_statuses=BULK_STATUSES,
                   queues=queries.queue_names(), staff=queries.staff_choices(), sorts=queries.SORTS,
                   due_label=queries.due_label, sla_state=sla.state,
                   spikes=spikes.possible_incidents(_spike_rules()), spike_names=_spike_names, spike_key=new_key)
@@ -481,21 +491,124 @@ def known_issue_fix(issue_id: int):
 @staff_required
 def link_to_known_issue():
     """Link the tickets chosen in the queue to a known issue (their rows fold under the issue's)."""
+    _link_chosen(request.form.get("issue", ""), _chosen())
+    return go_to(_back_to_queue())
+
+
+# -- the queue's bulk form: assign, set the status of, or link every ticket ticked ------------------------
+
+
+#: What each bulk action does, as "Tick the tickets to … first." says it.
+BULK_ACTIONS = {"assign": "assign", "status": "change", "link": "link"}
+#: Ticket numbers named in one "Not changed" line before "and N more".
+NAMED_MAX = 20
+
+
+def _back_to_queue() -> str:
+    """The queue as the form was sent from, filters and all (the form's `next`; never another site)."""
     back = request.form.get("next") or ""
-    back = back if back.startswith("/desk/") and not back.startswith("//") else url_for("desk.queue")
-    value = request.form.get("issue", "")
+    return back if back.startswith("/desk/") and not back.startswith("//") else url_for("desk.queue")
+
+
+def _chosen() -> list[Ticket]:
+    """The tickets ticked (at most LINK_MAX); numbers of no ticket, or not numbers at all, are skipped."""
+    return issue_queries.tickets_by_numbers(request.form.getlist("ticket")[:issue_queries.LINK_MAX])
+
+
+def _tickets(n: int) -> str:
+    return f"{n} ticket{'' if n == 1 else 's'}"
+
+
+def _why(message: str) -> str:
+    """A service's refusal as the reason in brackets: "A closed ticket can't…." -> "a closed ticket can't…"."""
+    message = message.strip().rstrip(".").removeprefix("The ticket is ")
+    return message[:1].lower() + message[1:]
+
+
+def _say_not_changed(refused: list) -> None:
+    """One line naming the tickets left as they were, grouped by why: "Not changed: #1004 (…); #1005, #1006 (…)"."""
+    by_reason: dict[str, list[str]] = {}
+    for ticket, message in refused:
+        by_reason.setdefault(_why(message), []).append(ticket.label)
+    parts = []
+    for reason, labels in by_reason.items():
+        more = f" and {len(labels) - NAMED_MAX} more" if len(labels) > NAMED_MAX else ""
+        parts.append(f"{', '.join(labels[:NAMED_MAX])}{more} ({reason})")
+    if parts:
+        flash("Not changed: " + "; ".join(parts), "error")
+
+
+def _said(result: services.BulkResult, done: str) -> None:
+    if result.changed:
+        flash(f"{_tickets(len(result.changed))} {done}.", "success")
+    _say_not_changed(result.refused)
+
+
+def _assign_chosen(value: str, chosen: list[Ticket]) -> None:
+    if value == "me":
+        assignee = current_user
+    elif value == "nobody":
+        assignee = None
+    else:
+        assignee = db.session.get(User, int(value)) if value.isdigit() and len(value) < 10 else None
+        if assignee is None:
+            flash("Choose who to assign the tickets to from the list.", "error")
+            return
+    try:
+        result = services.bulk_assign(chosen, assignee, current_user)
+    except ActionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return
+    _said(result, f"assigned to {assignee.display_name}" if assignee is not None else "unassigned")
+
+
+def _set_status_of_chosen(value: str, chosen: list[Ticket]) -> None:
+    if value not in [s.value for s in BULK_STATUSES]:
+        flash("Choose a status from the list.", "error")
+        return
+    _said(services.bulk_set_status(chosen, value, current_user), f"set to {value}")
+
+
+def _link_chosen(value: str, chosen: list[Ticket]) -> None:
+    """Link the chosen tickets to the known issue with id `value`, and say what was done (shared by both forms)."""
     issue = issue_queries.issue_by_id(int(value)) if value.isdigit() and len(value) < 10 else None
-    chosen = issue_queries.tickets_by_numbers(request.form.getlist("ticket")[:issue_queries.LINK_MAX])
     if issue is None:
         flash("Choose the known issue to link the tickets to.", "error")
-    elif not chosen:
+        return
+    if not chosen:
         flash("Tick the tickets to link first.", "error")
+        return
+    already = {t.id for t in chosen if t.known_issue_id == issue.id}
+    try:
+        linked = known_issues.link_tickets(issue, chosen, current_user)
+    except known_issues.ActionError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return
+    if linked:
+        flash(f"{_tickets(linked)} linked to {issue.label}: {issue.title}.", "success")
+    # link_tickets leaves a ticket as it is when it is linked already, merged, resolved or closed.
+    _say_not_changed([(t, "Already linked to it." if t.id in already else
+                       f"Merged into {t.merged_into.label}." if t.merged_into_id is not None else
+                       f"A {t.status.value} ticket can't be linked.")
+                      for t in chosen if t.id in already or t.known_issue_id != issue.id])
+
+
+@bp.post("/bulk")
+@staff_required
+def bulk():
+    """The queue's bulk form: assign, set the status of, or link to a known issue every ticket ticked."""
+    action = request.form.get("action", "")
+    chosen = _chosen()
+    if action not in BULK_ACTIONS:
+        flash("Choose what to do with the chosen tickets: assign them, set their status or link them.", "error")
+    elif action == "link":
+        _link_chosen(request.form.get("issue", ""), chosen)
+    elif not chosen:
+        flash(f"Tick the tickets to {BULK_ACTIONS[action]} first.", "error")
+    elif action == "assign":
+        _assign_chosen(request.form.get("assignee", ""), chosen)
     else:
-        try:
-            linked = known_issues.link_tickets(issue, chosen, current_user)
-        except known_issues.ActionError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(f"{linked} ticket{'' if linked == 1 else 's'} linked to {issue.label}: {issue.title}.", "success")
-    return go_to(back)
+        _set_status_of_chosen(request.form.get("status", ""), chosen)
+    return go_to(_back_to_queue())

@@ -373,8 +373,19 @@ def claim(ticket: Ticket, technician: User) -> Ticket:
 def assign(ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
     """Give a ticket to a technician (or to nobody); they are told by email unless they did it."""
     _require_staff(actor)
+    _require_assignable(assignee)
+    _assign(ticket, assignee, actor)
+    _commit()
+    return ticket
+
+
+def _require_assignable(assignee: User | None) -> None:
     if assignee is not None and not (assignee.is_staff and assignee.active):
         raise ActionError("Tickets can only be assigned to active technicians.")
+
+
+def _assign(ticket: Ticket, assignee: User | None, actor: User) -> None:
+    """Assign (not committed): the timeline, a new ticket becomes open, the assignee's email."""
     if (assignee.id if assignee else None) == ticket.assignee_id:
         raise ActionError("The ticket is already assigned to " + (_name(assignee) if assignee else "nobody") + ".")
     old = ticket.assignee.display_name if ticket.assignee else "nobody"
@@ -385,8 +396,48 @@ def assign(ticket: Ticket, assignee: User | None, actor: User) -> Ticket:
         _set_status(ticket, TicketStatus.OPEN, actor)
     if assignee is not None and assignee.id != actor.id:
         notify.ticket_assigned(ticket, assignee, links.staff_url(ticket))
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a change to many tickets did: the tickets changed, and each one left as it was with why."""
+
+    changed: list
+    refused: list  # [(ticket, the ActionError's message)]
+
+
+def _bulk(tickets, change) -> BulkResult:
+    """Apply `change` to each ticket that can take it, leave the others as they are, and commit once.
+
+    Every check of a change comes before its first write, so a refused ticket is left untouched.
+    """
+    changed, refused = [], []
+    for ticket in tickets:
+        if ticket.merged_into_id is not None:  # lives on in another ticket: change that one
+            refused.append((ticket, f"Merged into {ticket.merged_into.label}."))
+            continue
+        try:
+            change(ticket)
+        except ActionError as exc:
+            refused.append((ticket, str(exc)))
+        else:
+            changed.append(ticket)
     _commit()
-    return ticket
+    return BulkResult(changed, refused)
+
+
+def bulk_assign(tickets, assignee: User | None, actor: User) -> BulkResult:
+    """Assign many tickets at once (the queue's bulk form), each as :func:`assign` does; one commit."""
+    _require_staff(actor)
+    _require_assignable(assignee)
+    return _bulk(tickets, lambda ticket: _assign(ticket, assignee, actor))
+
+
+def bulk_set_status(tickets, status: TicketStatus | str, actor: User) -> BulkResult:
+    """Set the status of many tickets at once, each as :func:`set_status` does; one commit."""
+    _require_staff(actor)
+    status = TicketStatus(status)
+    return _bulk(tickets, lambda ticket: _set_status(ticket, status, actor))
 
 
 def set_priority(ticket: Ticket, priority: Priority | str, actor: User) -> Ticket:

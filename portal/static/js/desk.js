@@ -1,13 +1,52 @@
-// The queue refreshes itself every 30 s, but only while its tab is visible (no polling in the background).
+// The queue refreshes itself every 30 s, but only while its tab is visible (no polling in the background),
+// and never under the technician's hands: not while a box is ticked (a refresh would untick it) nor while
+// the focus is in the queue (on a link, a box, the bulk form). The next tick after they leave refreshes.
+// A filter or page change still swaps the queue at once: htmx puts the focus back on the control with the
+// same id, and the summary is read out from the live region outside the queue (see queue.html).
 (function () {
   "use strict";
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     if (elt && elt.getAttribute && elt.getAttribute("data-poll") === "visible-only" &&
-        (document.hidden || elt.querySelector("input[type=checkbox]:checked"))) {
-      event.preventDefault(); // hidden tab, or tickets being chosen to link: a refresh would untick them
+        (document.hidden || elt.querySelector("input[type=checkbox]:checked") ||
+         elt.contains(document.activeElement))) {
+      event.preventDefault();
     }
   });
+
+  // "Choose all on this page": hidden without JavaScript (where it could do nothing), each box works alone.
+  function boxes(all) {
+    var table = all.closest("table");
+    return table ? table.querySelectorAll("input[type=checkbox][name=ticket]") : [];
+  }
+
+  function reveal(root) {
+    if (!root || !root.querySelectorAll) { return; }
+    Array.prototype.forEach.call(root.querySelectorAll("[data-choose-all]"), function (all) {
+      all.hidden = false;
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box || box.type !== "checkbox") { return; }
+    var table = box.closest && box.closest("table");
+    var all = table && table.querySelector("[data-choose-all]");
+    if (!all) { return; }
+    var each = boxes(all);
+    if (box === all) {
+      Array.prototype.forEach.call(each, function (b) { b.checked = all.checked; });
+      all.indeterminate = false;
+      return;
+    }
+    if (box.name !== "ticket") { return; }
+    var ticked = Array.prototype.filter.call(each, function (b) { return b.checked; }).length;
+    all.checked = ticked > 0 && ticked === each.length;
+    all.indeterminate = ticked > 0 && ticked < each.length;
+  });
+
+  document.addEventListener("htmx:load", function (event) { reveal(event.detail && event.detail.elt); });
+  reveal(document);
 })();
 
 // Canned responses on a ticket: "Insert" puts the chosen response (its placeholders already filled in
