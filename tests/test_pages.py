@@ -79,3 +79,20 @@ def test_search_says_when_no_guide_has_all_the_words(shipped_app):
     assert "No guide matches" not in found and "Printer is offline or jobs are stuck" in found
     with shipped_app.app_context():
         assert db.session.scalars(sa.select(SearchMiss.query)).all() == ["blue screen crash"]
+
+
+FOOTER = "Can't find your problem?"
+
+
+def test_the_contact_footer_shows_only_where_a_requester_needs_it(client, make_user, auth):
+    """The footer's "Contact the help desk" is for requesters, on pages that do not already offer contact."""
+    for url in ("/flows/printer", "/signin"):
+        assert FOOTER in client.get(url).get_data(as_text=True), url
+    for url in ("/", "/contact"):  # "Not listed? Contact the help desk"; the contact form itself
+        assert FOOTER not in client.get(url).get_data(as_text=True), url
+    _, email = make_user("technician")
+    auth.login(email)
+    for url in ("/desk/", "/desk/new", "/desk/kb/", "/desk/flows", "/desk/overview"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert FOOTER not in response.get_data(as_text=True), url

@@ -36,6 +36,14 @@ def _thumbnail_loaded(page, alt: str):
     return image
 
 
+def _no_bullets(page):
+    """The files under a message are a list without bullets: each name lines up under its thumbnail."""
+    lists = page.locator("ul.attachments").evaluate_all(
+        "(lists) => lists.map((ul) => [getComputedStyle(ul.querySelector('li')).listStyleType,"
+        " getComputedStyle(ul).paddingLeft])")
+    assert lists and all(found == ["none", "0px"] for found in lists), lists
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_a_picture_sent_on_the_contact_form_shows_as_a_thumbnail_to_both_sides(live, page, tmp_path, width):
     page.set_viewport_size({"width": width, "height": 900})
@@ -53,6 +61,7 @@ def test_a_picture_sent_on_the_contact_form_shows_as_a_thumbnail_to_both_sides(l
     thumb = _thumbnail_loaded(page, "Picture: printer error.png")
     box = thumb.bounding_box()
     assert box["width"] <= 160 and box["x"] >= 0 and box["x"] + box["width"] <= width
+    _no_bullets(page)
     shots = Path(SHOT_DIR) if SHOT_DIR else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / f"ticket-attachment-{width}.png"), full_page=True)
@@ -67,6 +76,7 @@ def test_a_picture_sent_on_the_contact_form_shows_as_a_thumbnail_to_both_sides(l
     page.get_by_role("button", name="Sign in").click()
     page.goto(live.url + "/desk/tickets/1001")
     _thumbnail_loaded(page, "Picture: printer error.png")
+    _no_bullets(page)
     page.screenshot(path=str(shots / f"desk-ticket-attachment-{width}.png"), full_page=True)
     steps = tmp_path / "steps.txt"
     steps.write_text("1. Open the tray.\n2. Remove the paper.\n")

@@ -96,6 +96,14 @@ def test_long_subjects_and_right_to_left_messages_fit(browser, live, width):
     # The filters' boxes show their longest choice whole.
     for box in page.evaluate(FITS, ".filters select"):
         assert box["room"] >= 16, f"a filter box cuts its longest choice: {box}"
+    # The search box shows its whole placeholder ("Subject, requester or #number").
+    search = page.get_by_role("searchbox", name="Search").evaluate("""(input) => {
+      const s = getComputedStyle(input), ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+      return {room: input.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)
+                    - ctx.measureText(input.placeholder).width, placeholder: input.placeholder};
+    }""")
+    assert search["room"] >= 0, f"the search box cuts its placeholder: {search}"
 
     # The ticket page.
     page.goto(f"{live.url}/desk/tickets/{number}")

@@ -32,6 +32,15 @@ def test_the_requester_withdraws_nothing_by_mistake_solves_and_rates(live, page)
     page.get_by_role("button", name="This is solved").click()
     expect(page.get_by_text("Glad it's solved. Ticket #1001 is resolved.")).to_be_visible()
     expect(page.get_by_role("button", name="This is solved")).to_have_count(0)
+    # "Reopen this ticket": its text starts at the top of its card, with no empty line above it.
+    reopen = page.locator("form.reopen")
+    expect(reopen.get_by_role("button", name="Reopen this ticket")).to_be_visible()
+    gap = reopen.evaluate("""(card) => {
+      const s = getComputedStyle(card);
+      return card.querySelector('p').getBoundingClientRect().top - card.getBoundingClientRect().top
+             - parseFloat(s.borderTopWidth) - parseFloat(s.paddingTop);
+    }""")
+    assert abs(gap) < 1, f"{gap}px of empty space above the reopen card's text"
     rating = page.get_by_role("group", name="Rate our help from 1 (very poor) to 5 (very good)")
     expect(rating).to_be_visible()
 
