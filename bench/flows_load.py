@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from portal.flows import engine  # noqa: E402
-from portal.flows.lint import check_file, check_files, check_set, check_text, flow_files, paused_gc  # noqa: E402
+from portal.flows.lint import check_file, check_library, check_set, check_text, flow_files, paused_gc  # noqa: E402
 from portal.flows.registry import Registry  # noqa: E402
 
 LOAD_TARGET_S = 1.0  # for 1,000 flows, in process
@@ -198,9 +198,7 @@ def write_library(directory: Path, flows: int, steps: int, seed: int, warnings: 
 
 def load_and_lint(directory: Path) -> list:
     """What `flask flows lint` does: check each file (GC paused; a large library on every CPU), then the set."""
-    checked = check_files(flow_files([directory]))
-    check_set(checked)
-    return checked
+    return check_library(flow_files([directory]))
 
 
 def load_and_lint_one_process(directory: Path) -> list:
@@ -450,7 +448,7 @@ def main(argv=None) -> int:
         ("library", f"{args.flows} files, {steps_total} steps ({steps_total / args.flows:.1f}/flow), "
                     f"{size / 1e6:.2f} MB, {lines} lines; {warned} warnings ({warned / args.flows:.1f}/flow); "
                     f"generated in {generated_s:.2f} s", ""),
-        ("load + lint, as `flask flows lint` does it (`check_files`: the files shared out between this process "
+        ("load + lint, as `flask flows lint` does it (`check_library`: the files shared out between this process "
          f"and forked helpers, {len(os.sched_getaffinity(0))} CPUs; GC paused; then check_set)",
          f"median {lint_median:.2f} s, best {lint_best:.2f} s of {args.repeat} "
          f"({lint_median / args.flows * 1e3:.2f} ms/file); CPU of this process median "

@@ -208,9 +208,16 @@ def _value_pos(c: Checked, path: tuple) -> Pos:
 
 def lint(paths) -> list:
     """Check every flow file under `paths` as a set; return every finding."""
-    checked = check_files(flow_files(paths))
-    check_set(checked)
-    return [f for c in checked for f in c.findings]
+    return [f for c in check_library(flow_files(paths)) for f in c.findings]
+
+
+def check_library(files: list, display=str, known_flows=()) -> list:
+    """:func:`check_files`, then :func:`check_set`: what `flask flows lint` does, the GC paused throughout
+    (with it running, its first pass after the load would go through every object the load made)."""
+    with paused_gc():
+        checked = check_files(files, display)
+        check_set(checked, known_flows=known_flows)
+    return checked
 
 
 #: Below this many files a helper process costs more than it saves.
@@ -323,5 +330,6 @@ def paused_gc():
 
 
 
-__all__ = ["Finding", "Checked", "SetFacts", "check_text", "check_file", "check_files", "check_set", "flow_files",
+__all__ = ["Finding", "Checked", "SetFacts", "check_text", "check_file", "check_files", "check_library", "check_set",
+           "flow_files",
            "lint", "paused_gc", "findings_json", "Pos"]
