@@ -129,11 +129,19 @@ def _stored_key(source: TicketSource, request_key: str | None, owner: str = "") 
     return f"{source.value}:{digest}"
 
 
+#: Built once, at import: every ticket opened asks one of them first, and deriving a fresh statement's
+#: cache key costs more than running it.
+_TICKET_OF_WALK = sa.select(Ticket).where(Ticket.walk_id == sa.bindparam("walk_id"))
+_TICKET_OF_KEY = sa.select(Ticket).where(Ticket.request_key == sa.bindparam("key"))
+_MESSAGE_OF_KEY = sa.select(Message).where(Message.ticket_id == sa.bindparam("ticket_id"),
+                                           Message.request_key == sa.bindparam("key"))
+
+
 def _existing(walk_id: str | None, stored_key: str | None) -> Ticket | None:
     if walk_id is not None:
-        return db.session.scalar(sa.select(Ticket).where(Ticket.walk_id == walk_id))
+        return db.session.scalar(_TICKET_OF_WALK, {"walk_id": walk_id})
     if stored_key is not None:
-        return db.session.scalar(sa.select(Ticket).where(Ticket.request_key == stored_key))
+        return db.session.scalar(_TICKET_OF_KEY, {"key": stored_key})
     return None
 
 
@@ -477,8 +485,7 @@ def set_queue(ticket: Ticket, queue: str, actor: User) -> Ticket:
 def _existing_message(ticket: Ticket, request_key: str | None) -> Message | None:
     if not request_key:
         return None
-    return db.session.scalar(sa.select(Message).where(Message.ticket_id == ticket.id,
-                                                      Message.request_key == request_key))
+    return db.session.scalar(_MESSAGE_OF_KEY, {"ticket_id": ticket.id, "key": request_key})
 
 
 def has_message(ticket: Ticket, request_key: str) -> bool:
