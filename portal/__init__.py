@@ -32,7 +32,6 @@ def create_app(config: dict | object | None = None) -> Flask:
         # Behind that many proxies, the client's address and scheme are the ones they forward (the
         # last `proxies` entries of X-Forwarded-For); without, those headers are ignored: anyone can send them.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-    database.engine_options(app)
     db.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

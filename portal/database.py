@@ -15,6 +15,7 @@ import ast
 import logging.config
 import os
 import re
+import time
 
 import click
 import sqlalchemy as sa
@@ -36,10 +37,43 @@ def is_sqlite(app: Flask) -> bool:
     return app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
 
-def engine_options(app: Flask) -> None:
-    """Check pooled connections before use on a server database (a restart or failover drops them)."""
-    if not is_sqlite(app):
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_pre_ping", True)
+def _checked_in(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Check a pooled server connection that sat idle longer than ``DB_PING_AFTER_IDLE_SECONDS`` (10).
+
+    Instead of SQLAlchemy's ``pool_pre_ping``, which costs a round trip to the server on every
+    checkout, that is for every request: about a tenth of a step page on PostgreSQL (issue 7).
+    Setting ``pool_pre_ping`` in ``SQLALCHEMY_ENGINE_OPTIONS`` still works, and replaces this.
+
+    A restart or failover of the server drops connections, and an idle one is where that shows;
+    a dead one is replaced before the request uses it (SQLAlchemy retries the checkout with a new
+    connection on DisconnectionError). A new connection, or one back from a request in the last
+    seconds, goes straight to work.
+    """
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since <= record.info.get("ping_after", 10.0):
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:  # noqa: BLE001 - whatever the driver raises, this connection is done
+        raise sa.exc.DisconnectionError(f"a pooled connection was dead after {time.monotonic() - since:.0f} s") \
+            from exc
+
+
+def _idle_ping(app: Flask):
+    after = float(app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10.0))
+
+    def connected(_dbapi_connection, record) -> None:
+        record.info["ping_after"] = after
+
+    return connected
 
 
 def private_dir(path: str) -> None:
@@ -77,6 +111,10 @@ def init_app(app: Flask) -> None:
         if is_sqlite(app):
             _private_sqlite_file(db.engine.url.database)
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+        elif not (app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}).get("pool_pre_ping"):
+            sa.event.listen(db.engine, "connect", _idle_ping(app))
+            sa.event.listen(db.engine, "checkin", _checked_in)
+            sa.event.listen(db.engine, "checkout", _ping_if_idle)
     app.extensions["migrate"] = _DeferredMigrate(app)
     app.cli.add_command(_MigrationCommands(app))
     if app.config.get("AUTO_UPGRADE_DB") and os.path.isdir(versions_dir()):
