@@ -20,7 +20,6 @@ import shutil
 import struct
 import sys
 import tempfile
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +32,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as `python scripts/screenshots.py`: the portal package is one folder up
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
 from portal import clock, create_app  # noqa: E402
 from portal.admin import services as admin_services  # noqa: E402
@@ -43,6 +41,7 @@ from portal.extensions import db  # noqa: E402
 from portal.models import Role, TicketSource  # noqa: E402
 from portal.tickets import known_issues  # noqa: E402
 from portal.tickets import services as tickets  # noqa: E402
+from tests.e2e.conftest import LiveServer  # noqa: E402  (the browser tests' live server)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,24 +63,6 @@ ARABIC_REPLY = ("جربت إعادة تشغيل الحاسوب مرتين كما
 
 
 # -- the portal --------------------------------------------------------------------------------------------
-
-
-class LiveServer:
-    """The portal served by Werkzeug in a thread (as tests/e2e/conftest.py does)."""
-
-    def __init__(self, app):
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
 
 
 def portal(folder: Path):

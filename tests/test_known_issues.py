@@ -114,6 +114,23 @@ def test_a_declared_issue_shows_its_banner_where_people_look_and_goes_when_fixed
     assert "This problem was fixed" in fixed and "Restart Outlook." in fixed and "This is my problem too" not in fixed
 
 
+def known_issue_reads(app, client, url) -> tuple[list, str]:
+    """The statements naming known issues that one page made, and the page."""
+    seen = []
+
+    def before(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            response = client.get(url)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", before)
+    assert response.status_code == 200
+    return [s for s in seen if "known_issue" in s], response.get_data(as_text=True)
+
+
 def test_banners_cost_one_query_per_page_whatever_the_issues(app):
     staff_user(app)
     desk, visitor = app.test_client(), app.test_client()
@@ -121,18 +138,8 @@ def test_banners_cost_one_query_per_page_whatever_the_issues(app):
     declare_through_the_desk(desk, "First")
 
     def statements(url) -> list:
-        seen = []
-
-        def before(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        with app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", before)
-            try:
-                assert visitor.get(url).status_code == 200
-            finally:
-                sa.event.remove(db.engine, "before_cursor_execute", before)
-        return [s for s in seen if "known_issue" in s]
+        reads, _ = known_issue_reads(app, visitor, url)
+        return reads
 
     one = statements("/")
     for title in ("Second", "Third", "Fourth"):
@@ -148,28 +155,13 @@ def test_a_walk_page_asks_for_banners_only_when_an_issue_is_open(app):
     step2 = visitor.post("/flows/network/start", data={"answer": "Cable"}).headers["Location"]
     first = step2.rsplit("/", 1)[0] + "/1"
 
-    def known_issue_reads(url) -> tuple[list, str]:
-        seen = []
-
-        def before(conn, cursor, statement, *args):
-            seen.append(statement)
-
-        with app.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", before)
-            try:
-                response = visitor.get(url)
-            finally:
-                sa.event.remove(db.engine, "before_cursor_execute", before)
-        assert response.status_code == 200
-        return [s for s in seen if "known_issue" in s], response.get_data(as_text=True)
-
     # Nothing open: the walk's own read says so, and no banner statement follows.
-    reads, page = known_issue_reads(step2)
+    reads, page = known_issue_reads(app, visitor, step2)
     assert len(reads) == 1 and "FROM walks" in reads[0]
-    assert "Known problem" not in known_issue_reads(first)[1]
+    assert "Known problem" not in known_issue_reads(app, visitor, first)[1]
     # Once an issue is open for this guide, its first step shows the banner.
     declare_through_the_desk(desk, "The office network is down", flows=("network",))
-    reads, page = known_issue_reads(first)
+    reads, page = known_issue_reads(app, visitor, first)
     assert len(reads) == 2 and "The office network is down" in page and "This is my problem too" in page
 
 
