@@ -87,12 +87,22 @@ def from_environment(instance_path: str) -> dict:
         # A walk with no answer for this long counts as abandoned in the figures (portal/figures/queries.py).
         **({"WALK_ABANDON_MINUTES": int(os.environ["WALK_ABANDON_MINUTES"])}
            if os.environ.get("WALK_ABANDON_MINUTES", "").strip().isdigit() else {}),
+        # A pooled server-database connection idle longer than this is checked before use (portal/database.py).
+        **({"DB_PING_AFTER_IDLE_SECONDS": float(os.environ["DB_PING_AFTER_IDLE_SECONDS"])}
+           if _is_number(os.environ.get("DB_PING_AFTER_IDLE_SECONDS", "")) else {}),
         # --- rate limits and proxies (portal/extensions.py; README, "Rate limits") ---
         **_limits(),
         # --- end rate limits ---
         # A Redis that stops answering is given up on quickly; limits then count in memory meanwhile.
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
     }
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) >= 0
+    except ValueError:
+        return False
 
 
 def _durations() -> dict:
@@ -169,6 +179,7 @@ DEFAULTS = {
     # (a flow's `incident:` overrides either; portal/tickets/spikes.py).
     "INCIDENT_THRESHOLD": 5,
     "INCIDENT_WINDOW_MINUTES": 30,
+    "DB_PING_AFTER_IDLE_SECONDS": 10.0,  # PostgreSQL: a pooled connection idle this long is checked before use
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session: a page left open still posts
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -68,7 +68,7 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
 
 
 def _idle_ping(app: Flask):
-    after = float(app.config.get("DB_PING_AFTER_IDLE_SECONDS", 10.0))
+    after = float(app.config["DB_PING_AFTER_IDLE_SECONDS"])
 
     def connected(_dbapi_connection, record) -> None:
         record.info["ping_after"] = after

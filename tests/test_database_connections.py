@@ -4,6 +4,7 @@ import time
 
 import sqlalchemy as sa
 
+from portal import config as portal_config
 from portal.extensions import db
 
 from .conftest import PG_BASE_URL, _app_for
@@ -32,3 +33,12 @@ def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(tm
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_the_idle_time_before_a_check_is_read_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", "2.5")
+    assert portal_config.from_environment(str(tmp_path))["DB_PING_AFTER_IDLE_SECONDS"] == 2.5
+    for nonsense in ("soon", "-1", ""):  # the default stands
+        monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", nonsense)
+        assert "DB_PING_AFTER_IDLE_SECONDS" not in portal_config.from_environment(str(tmp_path))
+    assert portal_config.DEFAULTS["DB_PING_AFTER_IDLE_SECONDS"] == 10.0
