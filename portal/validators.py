@@ -9,11 +9,28 @@ from wtforms.validators import ValidationError
 from .flows.model import is_email
 from .mail.header import one_line
 
-__all__ = ["EmailAddress", "is_email", "one_line", "phone_problem", "single_line"]
+__all__ = ["EmailAddress", "is_email", "one_line", "phone_problem", "row_id", "single_line"]
 
 #: What a phone number may be written with: digits, spaces, + ( ) and dashes.
 PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]+")
 PHONE_DIGITS = (6, 20)
+
+
+#: The largest id a row can have (a 32-bit integer column, on PostgreSQL too).
+ROW_ID_MAX = 2**31 - 1
+
+
+def row_id(value) -> int | None:
+    """The id of a row named in a form or a link ("42"), or None for anything else.
+
+    Only ASCII digits: ``str.isdigit`` also takes "²" (which ``int`` refuses) and ``int`` takes
+    Arabic-Indic digits; and nothing past the column's range, which PostgreSQL would refuse mid-query.
+    """
+    value = value.strip() if isinstance(value, str) else ""
+    if not value or len(value) > 10 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= ROW_ID_MAX else None
 
 
 def phone_problem(value: str) -> str:

@@ -216,6 +216,9 @@ WHO = "Choose who to assign the tickets to from the list."
     ({"action": "status", "status": "", "ticket": ["{n}"]}, "Choose a status from the list."),
     ({"action": "assign", "assignee": "99999", "ticket": ["{n}"]}, WHO),
     ({"action": "assign", "assignee": "9" * 40, "ticket": ["{n}"]}, WHO),
+    ({"action": "assign", "assignee": "²", "ticket": ["{n}"]}, WHO),  # a digit to str.isdigit, not to int()
+    ({"action": "assign", "assignee": "9999999999", "ticket": ["{n}"]}, WHO),  # past PostgreSQL's integer
+    ({"action": "link", "issue": "³", "ticket": ["{n}"]}, "Choose the known issue to link the tickets to."),
     ({"action": "assign", "assignee": "{requester}", "ticket": ["{n}"]},
      "Tickets can only be assigned to active technicians."),
     ({"action": "assign", "assignee": "me", "ticket": ["abc", "-3", "#", "1e9", "１００１", "9" * 30, "0", "\x00"]},
@@ -332,3 +335,13 @@ def test_the_queue_controls_have_ids_for_htmx_to_keep_the_focus(any_app):
             continue
         assert re.search(r'\sid="[^"]+"', tag), f"no id on {tag}"
     assert f'<a id="ticket-{number}-link"' in section
+
+
+@pytest.mark.parametrize("assignee", ["²", "9999999999", "٣", "-1", "0"])
+def test_a_queue_filtered_by_a_nonsense_assignee_shows_everyone_not_an_error(any_app, assignee):
+    client = any_app.test_client()
+    sign_in_staff(any_app, client)
+    tickets(any_app, TicketStatus.NEW)
+    for url in (f"/desk/?assignee={assignee}", f"/desk/?assignee={assignee}&status=all"):
+        response = client.get(url)
+        assert response.status_code == 200 and "Ticket 0" in text_of(response)

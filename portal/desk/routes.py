@@ -24,6 +24,7 @@ from ..tickets import attachments, known_issues, queries, services, sla, spikes
 from ..tickets import known_issue_queries as issue_queries
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
+from ..validators import row_id
 from ..web import go_to, moved, render
 from . import canned as canned_text
 from .forms import CallerWalkForm, DeclareForm, NewTicketForm
@@ -79,7 +80,7 @@ def declare_from_spike():
         return go_to(url_for("desk.queue"))
     if request.form.get("issue"):  # an open known issue was declared at this step already: link them to it
         value = request.form["issue"]
-        issue = issue_queries.issue_by_id(int(value)) if value.isdigit() and len(value) < 10 else None
+        issue = issue_queries.issue_by_id(row_id(value)) if row_id(value) else None
         if issue is None:
             abort(404)
         try:
@@ -172,7 +173,7 @@ def insert_canned(number: int):
     then_status = request.form.get("then_status", "")
     then_status = then_status if then_status in THEN_STATUSES else ""
     value = request.form.get("canned", "")
-    found = db.session.get(CannedResponse, int(value)) if value.isdigit() and len(value) < 10 else None
+    found = db.session.get(CannedResponse, row_id(value)) if row_id(value) else None
     if found is None:
         return _ticket_view(ticket, body=body, then_status=then_status,
                             reply_error="Choose a canned response from the list.")
@@ -217,7 +218,7 @@ def claim(number: int):
 def assign(number: int):
     """Assign the ticket to a technician, or to nobody."""
     value = request.form.get("assignee", "")
-    assignee = db.session.get(User, int(value)) if value.isdigit() and len(value) < 10 else None
+    assignee = db.session.get(User, row_id(value)) if row_id(value) else None
     if value and assignee is None:
         return _acted(_ticket(number), error="Choose a technician from the list.")
     return _act(number, lambda t: services.assign(t, assignee, current_user),
@@ -550,7 +551,7 @@ def _assign_chosen(value: str, chosen: list[Ticket]) -> None:
     elif value == "nobody":
         assignee = None
     else:
-        assignee = db.session.get(User, int(value)) if value.isdigit() and len(value) < 10 else None
+        assignee = db.session.get(User, row_id(value)) if row_id(value) else None
         if assignee is None:
             flash("Choose who to assign the tickets to from the list.", "error")
             return
@@ -572,7 +573,7 @@ def _set_status_of_chosen(value: str, chosen: list[Ticket]) -> None:
 
 def _link_chosen(value: str, chosen: list[Ticket]) -> None:
     """Link the chosen tickets to the known issue with id `value`, and say what was done (shared by both forms)."""
-    issue = issue_queries.issue_by_id(int(value)) if value.isdigit() and len(value) < 10 else None
+    issue = issue_queries.issue_by_id(row_id(value)) if row_id(value) else None
     if issue is None:
         flash("Choose the known issue to link the tickets to.", "error")
         return

@@ -29,6 +29,7 @@ from ..models import (
     TicketStatus,
     User,
 )
+from ..validators import row_id
 from .known_issue_queries import open_issues, people_counts
 
 PAGE_SIZE = 50
@@ -66,7 +67,7 @@ class Filters:
         priority = args.get("priority") or ""
         f.priority = priority if priority in [p.value for p in Priority] else ""
         assignee = args.get("assignee") or "anyone"
-        f.assignee = assignee if assignee in ("mine", "unassigned", "anyone") or assignee.isdigit() else "anyone"
+        f.assignee = assignee if assignee in ("mine", "unassigned", "anyone") or row_id(assignee) else "anyone"
         f.q = (args.get("q") or "").strip()[:200]
         sort = args.get("sort") or "due"
         f.sort = sort if sort in SORTS else "due"
@@ -121,8 +122,8 @@ def _where(filters: Filters, user_id: int, folded: list | tuple = ()) -> list:
         conditions.append(Ticket.assignee_id == user_id)
     elif filters.assignee == "unassigned":
         conditions.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee.isdigit():
-        conditions.append(Ticket.assignee_id == int(filters.assignee))
+    elif row_id(filters.assignee):
+        conditions.append(Ticket.assignee_id == row_id(filters.assignee))
     if filters.q:
         text = filters.q.lstrip("#")
         like = f"%{_escape_like(filters.q.lower())}%"
