@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request, url_for
 
-from .extensions import db, login_manager
+from .extensions import db, htmx, login_manager
 from .models import User
 from .web import go_to
 
@@ -42,6 +42,11 @@ def init_app(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def _unauthorized():
+        if htmx and request.method not in ("GET", "HEAD"):
+            # A form sent in place after its sender was signed out (in another tab, or the account was
+            # switched): answered in place, where feedback.js says so and keeps what was typed; sending
+            # the page to the sign-in form would throw the typing away.
+            return "You were signed out, so nothing was sent.", 401
         target = url_for("auth.signin", next=_back_after_sign_in())
         return go_to(target, code=302)  # a sign-in wall, not the answer to a form
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from portal import clock, create_app
 from portal import config as portal_config
-from portal.auth.services import verification_token
+from portal.auth.services import end_sessions, verification_token
 from portal.database import create_schema, private_dir
 from portal.extensions import db
 from portal.models import OutboxMessage, Role, SearchMiss, Ticket, User
@@ -425,3 +425,20 @@ def test_limits_still_hold_when_redis_is_out_of_reach(tmp_path):
     assert codes[:10] == [200] * 10 and codes[10:] == [429] * 5
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_form_sent_in_place_after_the_session_ended_is_answered_in_place(app, client):
+    # Signed out everywhere from another computer: a reply sent with htmx is refused where it was typed
+    # (401, the page stays), a plain form still leads to the sign-in page; nothing is saved either way.
+    ticket = _desk_logs_a_call(app, "ann@example.com", "Fan noise")  # Tess, a technician, logs it
+    _sign_in(client, "tess@example.com")
+    with app.app_context():
+        end_sessions(db.session.scalar(sa.select(User).where(User.email == "tess@example.com")))
+    url = f"/desk/tickets/{ticket.number}/reply"
+    in_place = client.post(url, data={"body": "Restart it", "key": "r1"}, headers={"HX-Request": "true"})
+    assert in_place.status_code == 401 and "HX-Redirect" not in in_place.headers
+    assert "signed out" in in_place.get_data(as_text=True)
+    plain = client.post(url, data={"body": "Restart it", "key": "r2"})
+    assert plain.status_code == 302 and urlsplit(plain.headers["Location"]).path == "/signin"
+    with app.app_context():
+        assert db.session.get(Ticket, ticket.id).messages == []

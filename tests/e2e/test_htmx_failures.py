@@ -117,6 +117,40 @@ def test_an_expired_page_says_to_reload_and_a_status_change_says_what_it_did(liv
     expect(page.get_by_label("Message")).to_have_value(TYPED)
 
 
+def test_signed_out_elsewhere_a_reply_says_so_keeps_the_text_and_goes_once_signed_in_again(live, page, browser):
+    _desk(live, page)
+    page.goto(live.url + "/desk/tickets/1001")
+    page.get_by_label("Message").fill(TYPED)
+    # Tess signs out everywhere on another computer: this browser's session ends too.
+    other = browser.new_context()
+    elsewhere = other.new_page()
+    elsewhere.goto(live.url + "/signin")
+    elsewhere.get_by_label("Email address").fill("tess@example.com")
+    elsewhere.get_by_label("Password").fill(PASSWORD)
+    elsewhere.get_by_role("button", name="Sign in").click()
+    elsewhere.get_by_role("button", name="Sign out").click()
+    expect(elsewhere.get_by_text("You're signed out.")).to_be_visible()
+    other.close()
+
+    page.get_by_role("button", name="Send reply").click()
+    expect(_reply_form(page).get_by_role("alert")).to_have_text(
+        "You were signed out, so nothing was sent. What you typed is still here. "
+        "Sign in again in another tab, then send it again from here.")
+    expect(page.get_by_label("Message")).to_have_value(TYPED)
+    assert page.url.endswith("/desk/tickets/1001")  # still on the ticket, not sent to the sign-in page
+
+    tab = page.context.new_page()  # signing in again in another tab...
+    tab.goto(live.url + "/signin")
+    tab.get_by_label("Email address").fill("tess@example.com")
+    tab.get_by_label("Password").fill(PASSWORD)
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab.get_by_role("link", name="Queue")).to_be_visible()
+    page.bring_to_front()
+    page.get_by_role("button", name="Send reply").click()  # ... and the kept reply goes from here
+    expect(_reply_form(page).get_by_text("Reply sent.")).to_be_visible()
+    expect(page.locator(".timeline").get_by_text(TYPED)).to_be_visible()
+
+
 def test_merging_shows_both_tickets_and_asks_first(live, page):
     _desk(live, page)
     page.goto(live.url + "/desk/tickets/1001")

@@ -46,7 +46,11 @@
       return "This page had expired, so nothing was sent." + (typed ? " Copy what you typed, then" : "") +
              " reload the page and try again.";
     }
-    if (status === 401 || status === 403) {
+    if (status === 401) {
+      return "You were signed out, so nothing was sent." + typed +
+             " Sign in again in another tab, then send it again from here.";
+    }
+    if (status === 403) {
       return "Your account can't do this, or you were signed out." + (typed ? " Copy what you typed, then" : "") +
              " reload the page to sign in again.";
     }
