@@ -57,6 +57,19 @@ def test_contact_form_with_errors(client):
     assert 'value="Ann Lee"' in page  # what was typed stays
 
 
+def test_the_guide_contact_page_with_errors(client):
+    # "Where can the help desk reach you?" at the end of a guide: the same summary and title as every form.
+    contact = client.post("/flows/printer/start?help=1", data={}).headers["Location"]
+    assert contact.endswith("/contact")
+    response = client.post(contact, data={"name": "", "email": "not an address"})
+    page = response.get_data(as_text=True)
+    assert _title(page).startswith("Error: ")
+    links = _summary_links(page)
+    assert [href for href, _ in links] == ["#name", "#email"]
+    assert all(href[1:] in _field_ids(page) for href, _ in links)
+    assert 'value="not an address"' in page  # what was typed stays
+
+
 def test_sign_in_with_a_wrong_password(app, client):
     add_user(app, role="requester", email="ann@example.com")
     page = client.post("/signin", data={"email": "ann@example.com", "password": "not it"}).get_data(as_text=True)
