@@ -62,6 +62,7 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
+        dbapi_connection.rollback()  # the SELECT began a transaction: hand the connection out idle, as pooled
     except Exception as exc:  # noqa: BLE001 - whatever the driver raises, this connection is done
         raise sa.exc.DisconnectionError(f"a pooled connection was dead after {time.monotonic() - since:.0f} s") \
             from exc

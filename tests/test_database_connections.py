@@ -35,6 +35,24 @@ def test_a_connection_dropped_while_idle_is_replaced_before_a_request_uses_it(tm
             db.engine.dispose()
 
 
+def test_a_live_connection_checked_after_idling_serves_every_page(tmp_path, request):
+    # The check leaves the connection as the pool had it (no transaction open): the step page, which
+    # reads outside a transaction on PostgreSQL, and a walk's answer both work on it.
+    app = _app_for("postgresql", tmp_path, request, DB_PING_AFTER_IDLE_SECONDS=0.1)
+    client = app.test_client()
+    try:
+        step2 = client.post("/flows/network/start", data={"answer": "Cable"}).headers["Location"]
+        for _ in range(2):
+            time.sleep(0.2)
+            page = client.get(step2)
+            assert page.status_code == 200 and "Is the cable plugged in" in page.get_data(as_text=True)
+        time.sleep(0.2)
+        assert client.post(step2, data={"answer": "No"}).status_code == 303
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_the_idle_time_before_a_check_is_read_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DB_PING_AFTER_IDLE_SECONDS", "2.5")
     assert portal_config.from_environment(str(tmp_path))["DB_PING_AFTER_IDLE_SECONDS"] == 2.5
