@@ -13,6 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .flows.graph import count_paths
 from .flows.lint import Checked, check_library, findings_json, flow_files
 from .flows.model import Flow
 from .flows.registry import touch_marker
@@ -129,56 +130,6 @@ def _flow_or_fail(flow_id: str) -> Flow:
         known = ", ".join(sorted(registry.served)) or "none"
         raise click.ClickException(f"no flow {flow_id!r}. Flows: {known}")
     return flow
-
-
-def count_paths(flow: Flow) -> int:
-    """How many distinct paths lead from start to an end (an edge that loops back is not followed)."""
-    back_edges: set = set()
-    state: dict = {}  # step id -> "open" while on the DFS stack, "done" after
-    stack = [(flow.start, iter(flow.steps[flow.start].successors()))] if flow.start in flow.steps else []
-    state[flow.start] = "open"
-    while stack:
-        node, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            state[node] = "done"
-            stack.pop()
-        elif child in flow.steps:
-            if state.get(child) == "open":
-                back_edges.add((node, child))
-            elif child not in state:
-                state[child] = "open"
-                stack.append((child, iter(flow.steps[child].successors())))
-    memo: dict = {}
-    for node in reversed(_topological(flow, back_edges)):
-        step = flow.steps[node]
-        memo[node] = 1 if step.ends else sum(
-            memo.get(n, 0) for n in step.successors() if (node, n) not in back_edges)
-    return memo.get(flow.start, 0)
-
-
-def _topological(flow: Flow, back_edges: set) -> list:
-    """The steps reachable from start, each before the steps it leads to (back edges ignored)."""
-    order: list = []
-    seen: set = set()
-
-    def visit(node):
-        stack = [(node, False)]
-        while stack:
-            current, expanded = stack.pop()
-            if expanded:
-                order.append(current)
-                continue
-            if current in seen or current not in flow.steps:
-                continue
-            seen.add(current)
-            stack.append((current, True))
-            for n in flow.steps[current].successors():
-                if (current, n) not in back_edges and n not in seen:
-                    stack.append((n, False))
-
-    visit(flow.start)
-    return list(reversed(order))
 
 
 @flows_cli.command("show")

@@ -50,29 +50,53 @@ def can_end(steps: Mapping, graph: dict) -> set:
     return found
 
 
-def branch_cycles(steps: Mapping) -> list:
-    """One branch step of each loop made only of branch steps (the walk would go round for ever)."""
-    branches = {sid: s for sid, s in steps.items() if s.type == "branch"}
-    state: dict = {}
-    found = []
-    for root in branches:
+def depth_first(roots, successors):
+    """Walk a graph depth first from each root in turn, without recursion (a long flow is a deep graph).
+
+    Yields ``("back", node, child)`` for an edge to a node still on the path (it closes a loop), and
+    ``("done", node, None)`` once every node after `node` is done: a node is done after the nodes it
+    leads to, except along a back edge. `successors(node)` names the nodes after `node` to follow.
+    """
+    state: dict = {}  # node -> "open" while on the path, "done" after
+    for root in roots:
         if root in state:
             continue
-        stack = [(root, iter(branches[root].successors()))]
         state[root] = "open"
+        stack = [(root, iter(successors(root)))]
         while stack:
             node, children = stack[-1]
             child = next(children, None)
             if child is None:
                 state[node] = "done"
                 stack.pop()
-            elif child in branches:
-                if state.get(child) == "open":
-                    found.append(branches[child])
-                elif child not in state:
-                    state[child] = "open"
-                    stack.append((child, iter(branches[child].successors())))
-    return found
+                yield "done", node, None
+            elif state.get(child) == "open":
+                yield "back", node, child
+            elif child not in state:
+                state[child] = "open"
+                stack.append((child, iter(successors(child))))
+
+
+def branch_cycles(steps: Mapping) -> list:
+    """One branch step of each loop made only of branch steps (the walk would go round for ever)."""
+    branches = {sid: s for sid, s in steps.items() if s.type == "branch"}
+    return [branches[child] for event, _, child in
+            depth_first(branches, lambda node: [c for c in branches[node].successors() if c in branches])
+            if event == "back"]
+
+
+def count_paths(flow: Flow) -> int:
+    """How many distinct paths lead from start to an end (an edge that loops back is not followed)."""
+    back: set = set()
+    paths: dict = {}
+    roots = [flow.start] if flow.start in flow.steps else []
+    for event, node, child in depth_first(roots, lambda n: [c for c in flow.steps[n].successors() if c in flow.steps]):
+        if event == "back":
+            back.add((node, child))
+        else:  # every step after it is counted, and its back edges are known
+            step = flow.steps[node]
+            paths[node] = 1 if step.ends else sum(paths.get(n, 0) for n in step.successors() if (node, n) not in back)
+    return paths.get(flow.start, 0)
 
 
 def possible_answers(flow: Flow) -> dict:
@@ -240,25 +264,12 @@ def _remaining_table(reached: dict) -> dict:
     # Most: a longest path over the edges a depth-first search keeps. When a step is done, each step it
     # leads to is done too, except along an edge back to a step still open: that edge closes a loop.
     most: dict = {}
-    state: dict = {}
     roots = [(fid, flow.start) for fid, flow in reached.items() if flow.start in flow.steps] + list(succ)
-    for root in roots:
-        if root in state:
-            continue
-        state[root] = "open"
-        stack = [(root, iter(succ[root]))]
-        while stack:
-            node, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                state[node] = "done"
-                stack.pop()
-                found = [most[c] for c in succ[node] if c in most]
-                if not succ[node] or found:
-                    most[node] = weight[node] + max(found, default=0)
-            elif child not in state:
-                state[child] = "open"
-                stack.append((child, iter(succ[child])))
+    for event, node, _ in depth_first(roots, succ.__getitem__):
+        if event == "done":
+            found = [most[c] for c in succ[node] if c in most]
+            if not succ[node] or found:
+                most[node] = weight[node] + max(found, default=0)
     return {node: (low, max(low, most.get(node, low))) for node, low in fewest.items() if node != failed}
 
 
