@@ -15,6 +15,19 @@ TICKET_NUMBER_OFFSET = 1000  # ticket 1 is shown as #1001: numbers people can re
 TICKET_NUMBER_MAX_DIGITS = 12  # longer numbers are no ticket's, and would overflow an integer column
 
 
+class Numbered:
+    """The number people see and quote, and its label ("#1042"), of anything with a ticket's row `id`
+    (the Ticket model, and rows read without it)."""
+
+    @property
+    def number(self) -> int:
+        return self.id + TICKET_NUMBER_OFFSET
+
+    @property
+    def label(self) -> str:
+        return f"#{self.number}"
+
+
 class TicketStatus(enum.StrEnum):
     NEW = "new"
     OPEN = "open"
@@ -59,7 +72,7 @@ class TicketSource(enum.StrEnum):
     EMAIL = "email"  # `flask mail ingest`
 
 
-class Ticket(db.Model):
+class Ticket(Numbered, db.Model):
     """A request for a person's help, carrying the walk's transcript when a flow opened it."""
 
     __tablename__ = "tickets"
@@ -120,15 +133,6 @@ class Ticket(db.Model):
 
     def __repr__(self) -> str:
         return f"<Ticket {self.label} {self.status.value}>"
-
-    @property
-    def number(self) -> int:
-        """The number people see and quote."""
-        return self.id + TICKET_NUMBER_OFFSET
-
-    @property
-    def label(self) -> str:
-        return f"#{self.number}"
 
     @property
     def dom_id(self) -> str:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from flask import Response, current_app
 
 from ..extensions import db
+from ..mail.parse import human_size  # "10 MB", as inbound mail's limits are said
 from ..models import Attachment, Message
 
 OCTET = "application/octet-stream"
@@ -155,15 +156,6 @@ def body(attachment) -> bytes | None:
 
 
 # -- uploads --------------------------------------------------------------------------------------
-
-
-def human_size(size: int) -> str:
-    """10 MB, 340 KB, 12 bytes."""
-    if size >= 1024 * 1024:
-        return f"{round(size / (1024 * 1024), 1):g} MB"
-    if size >= 1024:
-        return f"{round(size / 1024):g} KB"
-    return f"{size} bytes"
 
 
 def safe_name(name: str | None) -> str:

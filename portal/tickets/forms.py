@@ -68,3 +68,11 @@ class RatingForm(FlaskForm):
                        choices=[SelectChoice(n, f"{n} – {label}") for n, label in RATING_LABELS.items()])
     comment = TextAreaField("Anything you'd like to tell us? (optional)", validators=[
         Length(max=COMMENT_MAX, message=f"Please keep this under {COMMENT_MAX:,} characters.")])
+
+
+class JoinForm(FlaskForm):
+    """"This is my problem too" for someone signed out: who they are, so we can tell them."""
+
+    name = StringField("Your name", filters=[single_line], validators=[Length(max=120)])
+    email = EmailField("Your email", validators=[Length(max=254)])
+    key = HiddenField(default=new_key)

@@ -9,33 +9,19 @@ global ``open_known_issues(flow_id=None, step_id=None)`` (one query per request)
 
 from __future__ import annotations
 
-import secrets
-
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
-from wtforms.validators import Length
 
 from ..extensions import anonymous_ticket_limit, person_limit
-from ..validators import single_line
 from ..web import refusal_status, refused, render, try_again
 from . import known_issue_queries as issues
 from . import known_issues
-from .forms import new_key
+from .forms import JoinForm, new_key
 from .known_issues import ActionError, IssueInputError
-from .links import key_opens, signed_ticket_url, ticket_key
+from .links import key_opens, signed_ticket_url, submitter, ticket_key
 from .queries import is_requesters_own, ticket_by_number
 
 bp = Blueprint("issues", __name__, template_folder="templates")
-
-
-class JoinForm(FlaskForm):
-    """"This is my problem too" for someone signed out: who they are, so we can tell them."""
-
-    name = StringField("Your name", filters=[single_line], validators=[Length(max=120)])
-    email = EmailField("Your email", validators=[Length(max=254)])
-    key = HiddenField(default=new_key)
 
 
 @bp.app_template_global("open_known_issues")
@@ -72,14 +58,6 @@ def show(issue_id: int):
     return _page(_issue(issue_id), JoinForm(formdata=None))
 
 
-def _submitter() -> str:
-    """Who sends the form: the account, or this browser's session (the form's key is bound to it)."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    if "submitter" not in session:
-        session["submitter"] = secrets.token_urlsafe(16)
-    return f"session:{session['submitter']}"
-
 
 @bp.post("/known-issues/<int:issue_id>/join")
 @anonymous_ticket_limit
@@ -94,7 +72,7 @@ def join(issue_id: int):
     try:
         ticket, _ = known_issues.join(issue, user=current_user if signed_in else None, name=form.name.data or "",
                                       email=form.email.data or "", request_key=form.key.data or new_key(),
-                                      owner=_submitter(), time_zone=request.form.get("time_zone"))
+                                      owner=submitter(), time_zone=request.form.get("time_zone"))
     except IssueInputError as exc:
         for name, message in exc.errors.items():
             getattr(form, name).errors = [message]

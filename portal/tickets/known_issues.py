@@ -137,27 +137,39 @@ def declare(title: str, symptoms: str, message: str, flows: Iterable[str], actor
     if errors:
         raise IssueInputError(errors)
     key = _key(actor, request_key, "declare")
-    existing = _issue_by_key(key)
+    return _stored_once(
+        lambda: _issue_by_key(key),
+        lambda: KnownIssue(title=title.strip(), symptoms=(symptoms or "").strip(), message=message.strip(),
+                           status=KnownIssueStatus(status), flow_ids=flows, request_key=key,
+                           seen_flow_id=(seen_flow_id or None) and seen_flow_id[:FLOW_ID_MAX],
+                           seen_step_id=(seen_step_id or None) and seen_step_id[:FLOW_ID_MAX],
+                           created_by_id=actor.id),
+        lambda issue: _link(issue, tickets, actor))
+
+
+def _stored_once(find, build, then):
+    """The row `build()` makes, stored with what `then(row)` writes, in one commit: once per request key.
+
+    `find()` looks the key up: a retry (a double click, a reload) gets the stored row, and so does a
+    racing request that loses at the key's unique index. The banners' open issues are read afresh.
+    """
+    existing = find()
     if existing is not None:
         return existing
-    issue = KnownIssue(title=title.strip(), symptoms=(symptoms or "").strip(), message=message.strip(),
-                       status=KnownIssueStatus(status), flow_ids=flows, request_key=key,
-                       seen_flow_id=(seen_flow_id or None) and seen_flow_id[:FLOW_ID_MAX],
-                       seen_step_id=(seen_step_id or None) and seen_step_id[:FLOW_ID_MAX],
-                       created_by_id=actor.id)
-    db.session.add(issue)
+    row = build()
+    db.session.add(row)
     try:
         db.session.flush()
-        _link(issue, tickets, actor)
+        then(row)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = _issue_by_key(key)
+        existing = find()
         if existing is None:
             raise
         return existing
     forget_open_issues()
-    return issue
+    return row
 
 
 def _issue_by_key(key: str | None) -> KnownIssue | None:
@@ -300,31 +312,23 @@ def _publish(issue: KnownIssue, kind: UpdateKind, body: str, actor: User, reques
     """Store an update of `kind` once per request key, reply `reply` on every open linked ticket (then
     `on_ticket(ticket)`), mail each affected person once, commit. A retry returns the stored update."""
     key = _key(actor, request_key, kind.value)
-    existing = _update_by_key(key)
-    if existing is not None:
-        return existing
-    _lock(issue)
-    _require_open(issue)
-    update = KnownIssueUpdate(known_issue_id=issue.id, kind=kind, body=body, request_key=key, created_by_id=actor.id)
-    db.session.add(update)
-    if before is not None:
-        before()
-    try:
-        db.session.flush()
+
+    def build() -> KnownIssueUpdate:
+        _lock(issue)
+        _require_open(issue)
+        if before is not None:
+            before()
+        return KnownIssueUpdate(known_issue_id=issue.id, kind=kind, body=body, request_key=key,
+                                created_by_id=actor.id)
+
+    def then(update: KnownIssueUpdate) -> None:
         for ticket in _open_linked(issue):
             _reply_on(ticket, update, reply, actor)
             on_ticket(ticket)
         db.session.flush()
         mail_update(update)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _update_by_key(key)
-        if existing is None:
-            raise
-        return existing
-    forget_open_issues()
-    return update
+
+    return _stored_once(lambda: _update_by_key(key), build, then)
 
 
 def post_update(issue: KnownIssue, body: str, actor: User, *, request_key: str | None = None) -> KnownIssueUpdate:

@@ -7,7 +7,10 @@ longer works, so a link that leaks (a forwarded email, a mail scanner) can reope
 
 from __future__ import annotations
 
+import secrets
+
 from flask import current_app, session, url_for
+from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from ..urls import external_url
@@ -91,3 +94,12 @@ def remember_in_browser(ticket) -> None:
     """Keep an anonymously opened ticket in this browser's session."""
     kept = [t for t in session.get(BROWSER_TICKETS, []) if t != ticket.id]
     session[BROWSER_TICKETS] = ([ticket.id] + kept)[:MAX_BROWSER_TICKETS]
+
+
+def submitter() -> str:
+    """Who sends a form: the account, or this browser's session (a form's one-time key is bound to it)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    if "submitter" not in session:
+        session["submitter"] = secrets.token_urlsafe(16)
+    return f"session:{session['submitter']}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from functools import partial
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
@@ -15,7 +14,7 @@ from ..validators import is_email
 from ..web import go_to, refusal_status, refused, render, try_again
 from . import attachments, queries, services
 from .forms import ContactForm, RatingForm, ReplyForm, new_key
-from .links import key_opens, remember_in_browser, reopen_token_fits, signed_ticket_url
+from .links import key_opens, remember_in_browser, reopen_token_fits, signed_ticket_url, submitter
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
 
@@ -215,7 +214,7 @@ def contact():
     if details_ok and valid and not files_error:
         ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data, attachments=_stored(uploads),
                                          description=form.description.data or "",
-                                         request_key=form.key.data or new_key(), owner=_submitter(),
+                                         request_key=form.key.data or new_key(), owner=submitter(),
                                          requester=None if anonymous else current_user,
                                          name=form.name.data or "", email=form.email.data or "",
                                          time_zone=form.time_zone.data)
@@ -352,14 +351,6 @@ def _refused(refusal):
     body, _, headers = page()
     return body, refusal_status(), {**headers, **retry}
 
-
-def _submitter() -> str:
-    """Who sends this form: the account, or this browser's session (the form's key is bound to it)."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    if "submitter" not in session:
-        session["submitter"] = secrets.token_urlsafe(16)
-    return f"session:{session['submitter']}"
 
 
 def _contact_details_ok(form: ContactForm, anonymous: bool) -> bool:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..extensions import db
 from ..models import OPEN_STATUSES, Ticket, TicketSource, Walk, WalkStep
-from ..models.ticket import TICKET_NUMBER_OFFSET
+from ..models.ticket import Numbered
 
 LISTED_MAX = 50  # tickets listed under one spike on the queue (all of them are linked when declared)
 
@@ -55,21 +55,13 @@ class Rules:
 
 
 @dataclass(frozen=True)
-class Spiked:
+class Spiked(Numbered):
     """One ticket grouped under a spike."""
 
     id: int
     subject: str
     requester: str
     created_at: datetime
-
-    @property
-    def number(self) -> int:
-        return self.id + TICKET_NUMBER_OFFSET
-
-    @property
-    def label(self) -> str:
-        return f"#{self.number}"
 
 
 @dataclass(frozen=True)
