@@ -83,13 +83,7 @@ def declare_from_spike():
         issue = issue_queries.issue_by_id(row_id(value)) if row_id(value) else None
         if issue is None:
             abort(404)
-        try:
-            linked = known_issues.link_tickets(issue, spikes.tickets_of(spike), current_user)
-        except known_issues.ActionError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            flash(f"{linked} ticket{'' if linked == 1 else 's'} linked to {issue.label}: {issue.title}.", "success")
+        _link_to(issue, spikes.tickets_of(spike))
         return go_to(url_for("desk.queue"))
     flow_title, step_title = _spike_names(spike)
     known = registry().get_any(spike.flow_id)
@@ -580,20 +574,18 @@ def _link_chosen(value: str, chosen: list[Ticket]) -> None:
     if not chosen:
         flash("Tick the tickets to link first.", "error")
         return
-    already = {t.id for t in chosen if t.known_issue_id == issue.id}
+    _link_to(issue, chosen)
+
+
+def _link_to(issue, tickets: list[Ticket]) -> None:
+    """Link `tickets` to `issue` and say what was done, and which were left as they were and why."""
     try:
-        linked = known_issues.link_tickets(issue, chosen, current_user)
+        result = known_issues.link_tickets(issue, tickets, current_user)
     except known_issues.ActionError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return
-    if linked:
-        flash(f"{_tickets(linked)} linked to {issue.label}: {issue.title}.", "success")
-    # link_tickets leaves a ticket as it is when it is linked already, merged, resolved or closed.
-    _say_not_changed([(t, "Already linked to it." if t.id in already else
-                       f"Merged into {t.merged_into.label}." if t.merged_into_id is not None else
-                       f"A {t.status.value} ticket can't be linked.")
-                      for t in chosen if t.id in already or t.known_issue_id != issue.id])
+    _said(result, f"linked to {issue.label}: {issue.title}")
 
 
 @bp.post("/bulk")

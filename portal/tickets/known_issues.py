@@ -188,8 +188,8 @@ def _insert_ignoring_conflicts(model, rows: list[dict], keys: list[str]) -> None
     db.session.execute(dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=keys))
 
 
-def link_tickets(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> int:
-    """Link open tickets to the issue (from the queue, in bulk): how many were linked now.
+def link_tickets(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> services.BulkResult:
+    """Link open tickets to the issue (from the queue, in bulk): the tickets linked now, and the others with why.
 
     Each ticket's requester becomes one of the issue's people (the first of their tickets linked is
     the one they follow it on). A new ticket becomes open: it is out of triage, under the issue.
@@ -203,11 +203,24 @@ def link_tickets(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> i
     return linked
 
 
-def _link(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> int:
+def _not_linkable(ticket: Ticket, issue: KnownIssue) -> str:
+    """Why `ticket` can't be linked to `issue` ('' if it can)."""
+    if ticket.known_issue_id == issue.id:
+        return "Already linked to it."
+    if ticket.merged_into_id is not None:
+        return f"Merged into {ticket.merged_into.label}."
+    if not ticket.is_open:
+        return f"A {ticket.status.value} ticket can't be linked."
+    return ""
+
+
+def _link(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> services.BulkResult:
     now = clock.now()
-    people, linked = {}, 0
+    people, linked, refused = {}, [], []
     for ticket in tickets:
-        if ticket.known_issue_id == issue.id or ticket.merged_into_id is not None or not ticket.is_open:
+        why = _not_linkable(ticket, issue)
+        if why:
+            refused.append((ticket, why))
             continue
         old = f"Known issue {ticket.known_issue_id}" if ticket.known_issue_id is not None else None  # no lazy load
         ticket.known_issue_id = issue.id
@@ -217,10 +230,10 @@ def _link(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> int:
         people.setdefault(person_key(ticket.requester_email, ticket.id),
                           {"known_issue_id": issue.id, "person": person_key(ticket.requester_email, ticket.id),
                            "ticket_id": ticket.id, "joined_at": now})
-        linked += 1
+        linked.append(ticket)
     db.session.flush()
     _insert_ignoring_conflicts(KnownIssuePerson, list(people.values()), ["known_issue_id", "person"])
-    return linked
+    return services.BulkResult(linked, refused)
 
 
 def join(issue: KnownIssue, *, user: User | None = None, name: str = "", email: str = "",
