@@ -13,6 +13,7 @@ from ..auth.decorators import admin_required
 from ..auth.recovery import local_login
 from ..extensions import db
 from ..models import CannedResponse, Queue, User
+from ..tickets import queries as ticket_queries
 from ..web import moved, render
 from . import services
 from .forms import (
@@ -234,7 +235,7 @@ def canned():
         response = services.add_canned(form.title.data, form.body.data)
         flash(f"Added “{response.title}”.", "success")
         return redirect(url_for("admin.canned", _anchor=f"canned-{response.id}"), code=303)
-    return render("admin/canned.html", form=form, responses=services.canned_responses())
+    return render("admin/canned.html", form=form, responses=ticket_queries.canned_responses())
 
 
 @bp.route("/canned/<int:canned_id>", methods=["GET", "POST"])

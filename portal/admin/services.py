@@ -266,11 +266,6 @@ def set_queue_active(queue: Queue, active: bool) -> str:
 # Canned responses -------------------------------------------------------------------------------
 
 
-def canned_responses() -> list:
-    """Every canned response, by title."""
-    return db.session.scalars(sa.select(CannedResponse).order_by(sa.func.lower(CannedResponse.title))).all()
-
-
 def add_canned(title: str, body: str) -> CannedResponse:
     """Add a canned response."""
     canned = CannedResponse(title=title.strip(), body=body.strip())

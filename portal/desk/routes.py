@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -120,7 +119,7 @@ def _ticket_view(ticket: Ticket, *, error: str | None = None, body: str = "", in
                  reply_error: str | None = None, field_errors: dict | None = None, typed: dict | None = None,
                  then_status: str = "", canned_id: int | None = None):
     canned = [(c, canned_text.fill(c.body, ticket, current_user))
-              for c in db.session.scalars(sa.select(CannedResponse).order_by(CannedResponse.title))]
+              for c in queries.canned_responses()]
     chosen = next((pair for pair in canned if pair[0].id == canned_id), canned[0] if canned else None)
     return render("desk/ticket.html", "ticket_panel", ticket=ticket, timeline=queries.timeline(ticket), error=error,
                   now=clock.now(), staff=queries.staff_choices(), queues=queries.queue_names(),
@@ -167,7 +166,7 @@ def insert_canned(number: int):
     then_status = request.form.get("then_status", "")
     then_status = then_status if then_status in THEN_STATUSES else ""
     value = request.form.get("canned", "")
-    found = db.session.get(CannedResponse, row_id(value)) if row_id(value) else None
+    found = queries.canned_response(row_id(value))
     if found is None:
         return _ticket_view(ticket, body=body, then_status=then_status,
                             reply_error="Choose a canned response from the list.")

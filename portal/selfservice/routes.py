@@ -13,23 +13,21 @@ from collections.abc import Mapping
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, session, url_for
 from flask_login import current_user
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.exceptions import HTTPException
 
 from ..auth.decorators import staff_required
-from ..extensions import anonymous_ticket_limit, config_limit, db, htmx, limiter, person_key, person_limit, spend
+from ..extensions import anonymous_ticket_limit, config_limit, htmx, limiter, person_key, person_limit, spend
 from ..flows import engine
 from ..flows.build import image_src_problem
 from ..flows.model import CLIENT_OS, IMAGE_TYPES, IMAGES_DIR
 from ..flows_runtime import registry
 from ..kb import queries as kb_queries
-from ..mail.notify import queue_mail
 from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
 from ..tickets import attachments
 from ..tickets import queries as ticket_queries
 from ..tickets.links import BROWSER_TICKETS, remember_in_browser, signed_ticket_url
-from ..urls import external_url
 from ..validators import is_email
 from ..web import go_to, moved, refusal_status, refused, render, try_again
 from . import services
@@ -408,14 +406,6 @@ def answer(walk_id: str, number: int):
 
 # --- a guide sent to another device -----------------------------------------------------------------
 
-GUIDE_LINK_SALT = "guide-link"
-GUIDE_LINK_MAX_AGE = 7 * 86400  # a week
-
-
-def _guide_links() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=GUIDE_LINK_SALT)
-
-
 @bp.post("/walks/<walk_id>/send")
 @person_limit()
 def send_link(walk_id: str):
@@ -427,10 +417,7 @@ def send_link(walk_id: str):
         return _moved(pos)
     if not is_email(email):
         return _step_view(pos, number, error="Enter an email address like name@example.com to send the guide to.")
-    link = external_url("selfservice.open_link", token=_guide_links().dumps(pos.walk.id))
-    queue_mail("guide-link", email, f"Your guide: {pos.walk.flow_title or pos.flow.title}", "guide_link",
-               title=pos.walk.flow_title or pos.flow.title, link=link, signed_in=pos.walk.user_id is not None)
-    db.session.commit()
+    services.send_guide(pos, email)
     sent = f"We've sent a link to this guide to {email}. Open it on your other device to carry on."
     if htmx:
         return _step_view(pos, number, notice=sent)
@@ -443,12 +430,12 @@ def open_link(token: str):
     """A guide's link from an email: this browser may carry on with the walk (a walk with an account still
     needs that account)."""
     try:
-        walk_id = _guide_links().loads(token[:200], max_age=GUIDE_LINK_MAX_AGE)
+        walk_id = services.guide_link_walk(token)
     except SignatureExpired:
         abort(410)
     except BadSignature:
         abort(404)
-    walk = services.walk_to_view(str(walk_id)[:64])
+    walk = services.walk_to_view(walk_id)
     if walk is None or walk.preview or walk.agent_id is not None:
         abort(404)
     if walk.user_id is None:

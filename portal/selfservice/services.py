@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -29,10 +30,12 @@ from ..extensions import db
 from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
+from ..mail.notify import queue_mail
 from ..models import Attachment, FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
 from ..models.walk import ANSWER_MAX, WalkStep, new_walk_id
 from ..tickets import attachments, known_issue_queries
 from ..tickets import services as tickets
+from ..urls import external_url
 
 MOBILE_OS = {"iOS", "Android"}
 #: ua-parser's OS families -> the flow format's `client.os` values (CLIENT_OS).
@@ -638,3 +641,27 @@ def browser_tickets(ticket_ids, limit: int = 10) -> list:
         return []
     return db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids), Ticket.requester_id.is_(None))
                               .order_by(Ticket.id.desc()).limit(limit)).all()
+
+
+# --- a guide sent to another device -----------------------------------------------------------------
+
+GUIDE_LINK_SALT = "guide-link"
+GUIDE_LINK_MAX_AGE = 7 * 86400  # a week
+
+
+def _guide_links() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=GUIDE_LINK_SALT)
+
+
+def send_guide(pos: Position, email: str) -> None:
+    """"Send this guide to my email": a signed link (a week) that carries on with this walk, queued and committed."""
+    title = pos.walk.flow_title or pos.flow.title
+    link = external_url("selfservice.open_link", token=_guide_links().dumps(pos.walk.id))
+    queue_mail("guide-link", email, f"Your guide: {title}", "guide_link", title=title, link=link,
+               signed_in=pos.walk.user_id is not None)
+    db.session.commit()
+
+
+def guide_link_walk(token: str) -> str:
+    """The walk id a guide's link names; itsdangerous' SignatureExpired or BadSignature if it names none now."""
+    return str(_guide_links().loads(token[:200], max_age=GUIDE_LINK_MAX_AGE))[:64]

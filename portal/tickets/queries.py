@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
+    CannedResponse,
     EventKind,
     Message,
     OutboxMessage,
@@ -210,6 +211,16 @@ def _duration(seconds: float) -> str:
     if hours < 48:
         return f"{hours} h"
     return f"{hours // 24} days"
+
+
+def canned_responses() -> list:
+    """Every canned response, by title (the desk's reply form offers them; admins manage them)."""
+    return db.session.scalars(sa.select(CannedResponse).order_by(sa.func.lower(CannedResponse.title))).all()
+
+
+def canned_response(response_id: int | None) -> CannedResponse | None:
+    """One canned response, or None."""
+    return db.session.get(CannedResponse, response_id) if response_id else None
 
 
 def technicians() -> list:
