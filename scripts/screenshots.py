@@ -41,7 +41,7 @@ from portal.extensions import db  # noqa: E402
 from portal.models import Role, TicketSource  # noqa: E402
 from portal.tickets import known_issues  # noqa: E402
 from portal.tickets import services as tickets  # noqa: E402
-from tests.e2e.conftest import LiveServer  # noqa: E402  (the browser tests' live server)
+from tests.e2e.conftest import LiveServer, sign_in  # noqa: E402  (the browser tests' live server, sign-in)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -217,15 +217,6 @@ class Shot:
     error_title: bool = False
 
 
-def sign_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/signin" not in url)
-    expect(page.get_by_role("button", name="Sign out")).to_be_attached()
-
-
 def walk_and_open_ticket(page: Page, base: str) -> None:
     """Walk the printer guide signed out until it opens a ticket (the browser remembers it)."""
     page.goto(f"{base}/flows/printer-offline")
@@ -381,7 +372,7 @@ class Session:
             context = self.browser.new_context(**options)
             self.contexts[key] = context
             if who in ("ann", "tess"):
-                sign_in(context.new_page(), self.base, ANN[0] if who == "ann" else TECH[0])
+                sign_in(context.new_page(), self.base, ANN[0] if who == "ann" else TECH[0], PASSWORD)
         context = self.contexts[key]
         for page in context.pages:
             page.close()

@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.database import create_schema
 
-from ..conftest import SHIPPED_FLOWS, make_config
+from ..conftest import PASSWORD, SHIPPED_FLOWS, make_config
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -70,3 +71,12 @@ def live(tmp_path):
 @pytest.fixture
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+def sign_in(page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, as a person does, and wait for the signed-in page."""
+    page.goto(f"{base_url}/signin")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -23,6 +23,7 @@ from portal.tickets import known_issues, services
 from portal.tickets.links import signed_ticket_url
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 AXE_VERSION = "4.14.1"
@@ -106,13 +107,6 @@ def _people(app):
     return facts
 
 
-def _sign_in(page, url, email):
-    page.goto(f"{url}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
@@ -194,7 +188,7 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
 
     # A requester.
     page = context().new_page()
-    _sign_in(page, url, "rita@example.com")
+    sign_in(page, url, "rita@example.com")
     page.goto(url + "/tickets")
     audit(page, "my tickets")
     page.goto(url + f"/tickets/{facts['number']}")
@@ -210,7 +204,7 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
 
     # A technician.
     page = context().new_page()
-    _sign_in(page, url, "tess@example.com")
+    sign_in(page, url, "tess@example.com")
     n = facts["number"]
     for path, name in [("/desk/", "desk queue"), (f"/desk/tickets/{n}", "desk ticket"),
                        ("/desk/new", "desk new ticket"), ("/desk/flows", "desk flows"),
@@ -240,7 +234,7 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
 
     # An administrator.
     page = context().new_page()
-    _sign_in(page, url, "adam@example.com")
+    sign_in(page, url, "adam@example.com")
     for path, name in [("/admin/users", "admin users"), ("/admin/queues", "admin queues"),
                        ("/admin/canned", "admin canned responses")]:
         response = page.goto(url + path)
@@ -305,7 +299,7 @@ def test_the_focus_indicator_reaches_3_to_1_against_its_background(live, page):
     page.get_by_role("button", name="Continue").click()  # the form step with its errors
     expect(page.locator(ERRORS).first).to_be_visible()
     tab_through(None, 10)
-    _sign_in(page, live.url, "tess@example.com")
+    sign_in(page, live.url, "tess@example.com")
     tab_through("/desk/", 25)
     tab_through(f"/desk/tickets/{facts['number']}", 40)
     problems = [json.dumps(s) for s in seen

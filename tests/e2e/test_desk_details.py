@@ -13,6 +13,7 @@ from portal.models import CannedResponse, Role, Ticket, TicketStatus, User
 from portal.tickets import services
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 SHOT_DIR = os.environ.get("SCREENSHOT_DIR")
 
@@ -30,11 +31,7 @@ def _desk(live, page) -> None:
                                            body="please restart ({ticket_number}). {technician_name}")])
         db.session.commit()
         db.session.remove()
-    page.goto(live.url + "/signin")
-    page.get_by_label("Email address").fill("tess@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Queue")).to_be_visible()
+    sign_in(page, live.url, "tess@example.com")
 
 
 def test_a_canned_response_goes_in_at_the_cursor_and_reply_sets_the_status(live, page, tmp_path):

@@ -13,6 +13,7 @@ from portal.models import Role, TicketSource, User
 from portal.tickets import known_issues, services
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 LONG_TITLE = ("Outlook on every laptop in the east wing asks for the password again after this morning's update "
               "and then refuses to open the shared calendars of the sales team")
@@ -32,13 +33,6 @@ def _seed(app, count=3) -> list[int]:
         db.session.remove()
     return numbers
 
-
-def _sign_in(page, url):
-    page.goto(f"{url}/signin")
-    page.get_by_label("Email").fill("tess@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def _queue(page, url, path="/desk/"):
@@ -65,7 +59,7 @@ def _focused_id(page) -> str:
 
 def test_the_refresh_keeps_the_focus_and_is_not_read_out(live, page):
     numbers = _seed(live.app)
-    _sign_in(page, live.url)
+    sign_in(page, live.url, "tess@example.com")
     _queue(page, live.url)
     polls = []
     page.on("request", lambda r: polls.append(r) if r.headers.get("hx-trigger") == "queue-table" else None)
@@ -110,7 +104,7 @@ def test_the_refresh_keeps_the_focus_and_is_not_read_out(live, page):
 
 def test_a_page_change_keeps_the_focus_on_its_button_and_is_read_out(live, page):
     _seed(live.app, count=101)  # three pages of 50
-    _sign_in(page, live.url)
+    sign_in(page, live.url, "tess@example.com")
     _queue(page, live.url, "/desk/?sort=oldest")
     announce = page.locator("#queue-announce")
     page.get_by_role("link", name="Next page").focus()
@@ -124,7 +118,7 @@ def test_a_page_change_keeps_the_focus_on_its_button_and_is_read_out(live, page)
 
 def test_tick_two_and_assign_them_to_me(live, page):
     numbers = _seed(live.app)
-    _sign_in(page, live.url)
+    sign_in(page, live.url, "tess@example.com")
     _queue(page, live.url)
     # "Choose all on this page" (shown with JavaScript) ticks each box, and follows them.
     choose_all = page.get_by_label("Choose all on this page")
@@ -164,7 +158,7 @@ def test_the_bulk_form_fits_the_page(browser, live, width):
         known_issues.declare(LONG_TITLE, "Password prompts.", "We're on it.", [], tess)
         db.session.remove()
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    _sign_in(page, live.url)
+    sign_in(page, live.url, "tess@example.com")
     _queue(page, live.url)
     expect(page.get_by_role("button", name="Link to known issue")).to_be_visible()
     sizes = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")

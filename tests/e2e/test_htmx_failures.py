@@ -16,6 +16,7 @@ from portal.models import Role, Ticket, User
 from portal.tickets import services
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 #: Where the screenshots go: SCREENSHOT_DIR (docs/screenshots holds the committed ones), else the test's tmp dir.
 SHOT_DIR = os.environ.get("SCREENSHOT_DIR")
@@ -40,11 +41,7 @@ def _desk(live, page) -> None:
             services.open_on_behalf(tess, email=email, name="Ann Lee", subject=subject, description="Since today.",
                                     queue="general", priority="normal", request_key=f"k{n}")
         db.session.remove()
-    page.goto(live.url + "/signin")
-    page.get_by_label("Email address").fill("tess@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("link", name="Queue")).to_be_visible()
+    sign_in(page, live.url, "tess@example.com")
 
 
 def _reply_form(page):
@@ -124,10 +121,7 @@ def test_signed_out_elsewhere_a_reply_says_so_keeps_the_text_and_goes_once_signe
     # Tess signs out everywhere on another computer: this browser's session ends too.
     other = browser.new_context()
     elsewhere = other.new_page()
-    elsewhere.goto(live.url + "/signin")
-    elsewhere.get_by_label("Email address").fill("tess@example.com")
-    elsewhere.get_by_label("Password").fill(PASSWORD)
-    elsewhere.get_by_role("button", name="Sign in").click()
+    sign_in(elsewhere, live.url, "tess@example.com")
     elsewhere.get_by_role("button", name="Sign out").click()
     expect(elsewhere.get_by_text("You're signed out.")).to_be_visible()
     other.close()
@@ -140,11 +134,7 @@ def test_signed_out_elsewhere_a_reply_says_so_keeps_the_text_and_goes_once_signe
     assert page.url.endswith("/desk/tickets/1001")  # still on the ticket, not sent to the sign-in page
 
     tab = page.context.new_page()  # signing in again in another tab...
-    tab.goto(live.url + "/signin")
-    tab.get_by_label("Email address").fill("tess@example.com")
-    tab.get_by_label("Password").fill(PASSWORD)
-    tab.get_by_role("button", name="Sign in").click()
-    expect(tab.get_by_role("link", name="Queue")).to_be_visible()
+    sign_in(tab, live.url, "tess@example.com")
     page.bring_to_front()
     page.get_by_role("button", name="Send reply").click()  # ... and the kept reply goes from here
     expect(_reply_form(page).get_by_text("Reply sent.")).to_be_visible()

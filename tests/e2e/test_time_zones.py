@@ -7,6 +7,7 @@ from portal.extensions import db
 from portal.models import Role, Ticket, User
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 
 def add_person(live, email, role=Role.REQUESTER, zone=None):
@@ -16,12 +17,6 @@ def add_person(live, email, role=Role.REQUESTER, zone=None):
         db.session.add(user)
         db.session.commit()
 
-
-def sign_in(page, live, email):
-    page.goto(live.url + "/signin")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_a_new_yorker_without_an_account_and_the_technician_who_reads_their_local_time(browser, live):
@@ -38,7 +33,7 @@ def test_a_new_yorker_without_an_account_and_the_technician_who_reads_their_loca
         assert db.session.scalar(sa.select(Ticket.requester_time_zone)) == "America/New_York"
 
     desk = browser.new_context(timezone_id="Europe/Paris").new_page()
-    sign_in(desk, live, "tess@example.com")
+    sign_in(desk, live.url, "tess@example.com")
     desk.goto(live.url + "/desk/tickets/1001")
     expect(desk.get_by_text("Requester's local time:")).to_contain_text("(America/New_York)")
     expect(desk.get_by_text("Sam Stone opened the ticket")).to_contain_text("CET")
@@ -47,7 +42,7 @@ def test_a_new_yorker_without_an_account_and_the_technician_who_reads_their_loca
 def test_the_profile_page_suggests_the_browsers_zone_until_one_is_saved(browser, live):
     add_person(live, "ann@example.com")
     page = browser.new_context(timezone_id="Europe/Paris").new_page()
-    sign_in(page, live, "ann@example.com")
+    sign_in(page, live.url, "ann@example.com")
     page.get_by_role("link", name="Profile").click()
     expect(page.get_by_label("Time zone")).to_have_value("Europe/Paris")
     expect(page.get_by_text("Suggested from this browser's settings")).to_be_visible()
@@ -61,7 +56,7 @@ def test_the_profile_page_suggests_the_browsers_zone_until_one_is_saved(browser,
 def test_with_javascript_off_nothing_is_guessed(browser, live):
     add_person(live, "ann@example.com")
     page = browser.new_context(timezone_id="Europe/Paris", java_script_enabled=False).new_page()
-    sign_in(page, live, "ann@example.com")
+    sign_in(page, live.url, "ann@example.com")
     page.goto(live.url + "/profile")
     expect(page.get_by_label("Time zone")).to_have_value("")
     expect(page.get_by_text("Suggested from this browser's settings")).to_be_hidden()
