@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import FlowVersion, Ticket, Walk, WalkStatus
 
 from .conftest import FIXTURE_FLOWS, make_config
+from .test_desk import sign_in_staff
 
 WINDOWS_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
               "Safari/537.36")
@@ -289,3 +290,22 @@ def test_every_operating_system_the_portal_recognises_is_one_flows_can_branch_on
     from portal.selfservice.services import OS_NAMES
 
     assert set(OS_NAMES.values()) <= set(CLIENT_OS)
+
+
+def test_help_asked_on_a_form_step_gives_a_ticket_both_sides_can_open(any_app):
+    # The form left unanswered is in the transcript without values: the pages still show the ticket.
+    client = any_app.test_client()
+    url = client.post("/flows/printer/start", data={"answer": "It shows an error"}).headers["Location"]
+    assert "Tell us about the printer" in client.get(url).get_data(as_text=True)
+    contact = client.post(f"/walks/{walk_id(url)}/help").headers["Location"]
+    end = client.post(contact, data={"name": "Ann", "email": "ann@example.com"}).headers["Location"]
+    page = client.get(end).get_data(as_text=True)
+    ticket_link = re.search(r'href="(/tickets/\d+\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    mine = client.get(ticket_link)
+    assert mine.status_code == 200 and "Tell us about the printer" in mine.get_data(as_text=True)
+    desk = any_app.test_client()
+    sign_in_staff(any_app, desk)
+    with any_app.app_context():
+        number = db.session.scalar(sa.select(Ticket)).number
+    staff_page = desk.get(f"/desk/tickets/{number}")
+    assert staff_page.status_code == 200 and "Tell us about the printer" in staff_page.get_data(as_text=True)
