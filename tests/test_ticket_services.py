@@ -1222,3 +1222,29 @@ def test_a_caller_walk_that_did_not_help_says_so_and_keeps_its_failure(app, cloc
     assert ticket.failure == "no such step" and ticket.form_values["room"]["value"] == "301"
     assert timeline(ticket)[-1] == ("note", "System", None, "walked 'VPN' with the caller: did not solve it")
     assert len(ticket.transcript) == 2
+
+
+def test_a_merge_keeps_the_duplicates_description_for_the_desk(app, clock):
+    kept = web_ticket(subject="Excel")
+    duplicate = services.open_ticket(TicketSource.WEB, subject="Excel again", name="Bo", email="bo@example.com",
+                                     description="Excel closes itself after 10 seconds.")[0]
+    services.merge(duplicate, kept, person())
+    note = messages(kept)[-1]
+    assert note["internal"] and note["body"].endswith("Its description:\n\nExcel closes itself after 10 seconds.")
+
+
+def test_a_reply_on_a_merged_ticket_reaches_the_desk_on_the_kept_one(app, clock):
+    tess = person()
+    kept = web_ticket(subject="Printer jammed")
+    services.assign(kept, tess, tess)
+    duplicate = web_ticket(subject="2nd floor printer", name="Bo Berg", email="bo@example.com")
+    services.merge(duplicate, kept, tess)
+    services.requester_reply(duplicate, "Still jammed this morning.", request_key="late", author_name="Bo Berg")
+    # Kept where Bo reads it, and on the kept ticket as a note for the desk only (its requester may be someone else).
+    assert messages(duplicate)[-1]["body"] == "Still jammed this morning."
+    note = messages(kept)[-1]
+    assert note["internal"] and not note["from_requester"]
+    assert note["body"] == (f"Bo Berg replied on {duplicate.label}, merged into this ticket:\n\n"
+                            "Still jammed this morning.")
+    assert duplicate.status == TicketStatus.CLOSED  # the duplicate stays closed
+    assert mail("requester-reply").to_address == tess.email

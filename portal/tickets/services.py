@@ -570,11 +570,28 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
 
     def then(message: Message) -> None:
         record(ticket, EventKind.REPLY, author, message=message, actor_name=message.author_name)
+        if ticket.merged_into_id is not None:  # the desk works on the ticket it was merged into: it goes there
+            _forward_to_merged(ticket, message, author)
+            return
         if ticket.status == TicketStatus.PENDING or ticket.status == TicketStatus.RESOLVED and can_reopen(ticket):
             _set_status(ticket, TicketStatus.OPEN, author, actor_name=message.author_name)
         notify.requester_replied(ticket, message, links.staff_url(ticket))
 
     return _add_message_once(ticket, message, request_key, then)
+
+
+def _forward_to_merged(source: Ticket, message: Message, author: User | None) -> None:
+    """A requester's reply on a merged ticket, as an internal note on the ticket it was merged into (the two
+    requesters may differ: one never reads the other's words), with its assignee told."""
+    target = db.session.get(Ticket, source.merged_into_id)
+    note = Message(ticket_id=target.id, author_id=author.id if author else None, author_name=message.author_name,
+                   internal=True, from_requester=False,
+                   body=f"{message.author_name or 'The requester'} replied on {source.label}, merged into this ticket:"
+                        f"\n\n{message.body}")
+    db.session.add(note)
+    db.session.flush()
+    record(target, EventKind.NOTE, author, message=note, actor_name=message.author_name)
+    notify.requester_replied(target, note, links.staff_url(target))
 
 
 def hold_unverified_reply(ticket: Ticket, body: str, *, sender: str, name: str = "", request_key: str | None,
@@ -748,7 +765,8 @@ def merge(source: Ticket, target: Ticket, actor: User) -> Ticket:
     note = Message(ticket_id=target.id, author_id=actor.id, author_name=actor.display_name, internal=True,
                    from_requester=False,
                    body=f"{source.label} ({source.subject}) from {source.requester_name or source.requester_email}"
-                        f" was merged into this ticket.")
+                        f" was merged into this ticket."
+                        + (f" Its description:\n\n{source.description}" if source.description else ""))
     db.session.add(note)
     record(target, EventKind.MERGED, actor, old=source.label, new=target.label)
     record(source, EventKind.MERGED, actor, old=source.label, new=target.label)
