@@ -211,3 +211,17 @@ def test_a_merge_that_cannot_be_is_refused_before_asking(app):
     assert "id=\"merge-error\">A ticket can't be merged into itself." in page and "merge-confirm" not in page
     with app.app_context():
         assert db.session.get(Ticket, Ticket.id_from_number(number)).merged_into_id is None
+
+
+def test_a_refused_merge_or_link_leads_the_page_with_its_summary(app):
+    # Sent back to the top of a long ticket page, the technician sees what went wrong and a link to the field.
+    number, _ = open_by_contact(app)
+    _, tech = technician(app)
+    for url, field, value in ((f"/desk/tickets/{number}/merge", "into", "²"),
+                              (f"/desk/tickets/{number}/link", "other", f"#{number}")):
+        page = tech.post(url, data={field: value}).get_data(as_text=True)
+        assert _title(page).startswith("Error: ")
+        (href, message), = _summary_links(page)
+        assert href in ("#merge-into", "#link-other") and href[1:] in _field_ids(page)
+        assert page.index("data-error-summary") < page.index('class="reply-form"')  # near the top, before the forms
+        assert message
