@@ -159,6 +159,8 @@ def test_a_file_over_the_size_limit_is_refused_with_the_limit_named(tmp_path, re
     assert "big.pdf is larger than 2 KB. Attach files up to 2 KB each" in body
     assert 'value="Scanner"' in body
     assert stored(app) == []
+    # said at the top too, in the error summary, with a link to the file field
+    assert "<title>Error: " in body and '<a href="#files">big.pdf is larger than 2 KB' in body
 
 
 def test_a_request_over_the_whole_limit_gets_a_clear_413_page(tmp_path, request):
