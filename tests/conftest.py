@@ -178,3 +178,9 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+def walk_url(url: str, last: str) -> str:
+    """A walk page's sibling: "/walks/<id>/1" -> "/walks/<id>/help" (a string replace of "/1" could hit
+    the walk's id, which may begin with that digit)."""
+    return url.rsplit("/", 1)[0] + "/" + last

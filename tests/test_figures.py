@@ -22,7 +22,7 @@ from portal.figures.queries import Period
 from portal.models import Walk, WalkStatus
 from portal.models.walk import WalkStep
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, walk_url
 
 START = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
 PERIOD = Period.days(START.date(), START.date())
@@ -201,7 +201,7 @@ def walk_the_outcomes(app, clock, make_user) -> dict:
     assert response.status_code == 303
     response = preview.post(response.headers["Location"], data={"answer": "No"})
     assert response.headers["Location"].endswith("/end")
-    preview.post(response.headers["Location"].replace("/end", "/feedback"), data={"helped": "yes"})
+    preview.post(walk_url(response.headers["Location"], "feedback"), data={"helped": "yes"})
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Walk).where(Walk.preview.is_(True))) == 1
         assert db.session.scalar(sa.select(sa.func.count()).select_from(WalkStep).join(Walk).where(

@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.figures import queries as figures
 from portal.models import OutboxMessage, Ticket, Walk, WalkStatus, WalkStep
 
-from .conftest import FIXTURE_FLOWS, PASSWORD, Auth, _app_for, _build, make_config
+from .conftest import FIXTURE_FLOWS, PASSWORD, Auth, _app_for, _build, make_config, walk_url
 
 BANNER = "Preview: nothing you do here is counted or sent to anyone."
 HX = {"HX-Request": "true"}
@@ -148,7 +148,7 @@ def test_a_technician_previews_a_live_flow_with_the_banner_on_every_page(preview
     assert end.endswith("/end") and _has_banner(page, "printer") and "Great, it prints again." in page
     # "Did this help?" is not asked: its answer would count in the figures.
     assert 'name="helped"' not in page and "A preview records no answer." in _plain(page)
-    client.post(end.replace("/end", "/feedback"), data={"helped": "yes", "comment": "counted?"})
+    client.post(walk_url(end, "feedback"), data={"helped": "yes", "comment": "counted?"})
 
     with preview_app.app_context():
         walk = db.session.scalar(sa.select(Walk))
@@ -215,7 +215,7 @@ def test_an_escalation_shows_the_ticket_it_would_open_and_opens_none(preview_app
     assert "Is the printer on?" in text and "It shows an error (stored as error)" in text
     assert "Printer name HP-3F" in text and "&lt;b&gt;smoke&lt;/b&gt;" in page
     assert "We are on it." in text  # what the person would be told
-    assert client.get(end.replace("/end", "/contact")).headers["Location"].endswith("/end")
+    assert client.get(walk_url(end, "contact")).headers["Location"].endswith("/end")
     assert _count(preview_app, Ticket) == 0 and _count(preview_app, OutboxMessage) == 0
 
     # The same path walked for real opens exactly that ticket.
@@ -233,23 +233,23 @@ def test_an_escalation_shows_the_ticket_it_would_open_and_opens_none(preview_app
 def test_i_still_need_help_in_a_preview_then_back_and_on(preview_app, make_user):
     client, _ = _signed_in(preview_app, make_user, "technician")
     url = _preview(client, "vpn-drops")
-    end = client.post(url.replace("/1", "/help")).headers["Location"]
+    end = client.post(walk_url(url, "help")).headers["Location"]
     text = _plain(_text(client.get(end)))
     assert "Subject The VPN drops every hour: not solved" in text
     assert "Queue network" in text and "Priority high" in text and "I still need help" in text
     assert "asks for the person's name and email" in text
     # Back from the would-be ticket: the walk goes on, as an author tries the other paths.
     client.post(url, data={"answer": "Something else"})
-    end = client.post(url.replace("/1", "/2"), data={"app": "OpenVPN"}).headers["Location"]
+    end = client.post(walk_url(url, "2"), data={"app": "OpenVPN"}).headers["Location"]
     text = _plain(_text(client.get(end)))
     assert "Subject VPN keeps dropping" in text and "Name of the VPN app OpenVPN" in text
     assert "asks for a phone number, says the help desk will call" in text  # contact: phone
     # The resolved end offers "I still need help" to see that ticket too.
     client.post(url, data={"answer": "GlobalProtect"})
-    client.post(url.replace("/1", "/2"), data={"answer": "Continue"})
-    end = client.post(url.replace("/1", "/3"), data={"answer": "Yes"}).headers["Location"]
+    client.post(walk_url(url, "2"), data={"answer": "Continue"})
+    end = client.post(walk_url(url, "3"), data={"answer": "Yes"}).headers["Location"]
     assert "Good, the VPN stays up." in _text(client.get(end))
-    end = client.post(end.replace("/end", "/help")).headers["Location"]
+    end = client.post(walk_url(end, "help")).headers["Location"]
     assert "The ticket that would be opened" in _text(client.get(end))
     assert _count(preview_app, Ticket) == 0 and _count(preview_app, OutboxMessage) == 0
 
@@ -257,7 +257,7 @@ def test_i_still_need_help_in_a_preview_then_back_and_on(preview_app, make_user)
 def test_start_over_begins_a_new_preview(preview_app, make_user):
     client, _ = _signed_in(preview_app, make_user, "admin")
     url = _preview(client, "vpn-drops")
-    again = client.post(url.replace("/1", "/restart"))
+    again = client.post(walk_url(url, "restart"))
     assert again.status_code == 303
     with preview_app.app_context():
         walks = db.session.scalars(sa.select(Walk).order_by(Walk.created_at)).all()
@@ -377,10 +377,10 @@ def test_previews_count_in_no_figure(preview_app, make_user):
     client, _ = _signed_in(preview_app, make_user, "technician")
     resolved = _preview(client, "printer")  # resolved, escalated at the end, and "I still need help" at step 1
     client.post(client.post(resolved, data={"answer": "No"}).headers["Location"], data={"answer": "Continue"})
-    client.post(resolved.replace("/1", "/3"), data={"answer": "Yes"})
+    client.post(walk_url(resolved, "3"), data={"answer": "Yes"})
     escalated = _preview(client, "printer")
     client.post(client.post(escalated, data={"answer": "error"}).headers["Location"], data={"printer_name": "X"})
-    client.post(_preview(client, "vpn-drops").replace("/1", "/help"))
+    client.post(walk_url(_preview(client, "vpn-drops"), "help"))
     requester, _ = _signed_in(preview_app, make_user, "requester")
     requester.post("/flows/printer/start", data={"answer": "No"})  # one real walk, to count
 

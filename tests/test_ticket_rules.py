@@ -321,7 +321,10 @@ def test_the_note_a_merge_writes_names_the_other_requester_and_stays_internal(an
     assert response.status_code == 303 and response.headers["Location"] == f"/desk/tickets/{kept}"
 
     (note,) = [m for m in messages(app, kept) if "was merged into this ticket" in m["body"]]
-    assert note == {"body": f"#{duplicate} (2nd floor printer broken) from {named} was merged into this ticket.",
+    with app.app_context():
+        described = db.session.get(Ticket, Ticket.id_from_number(duplicate)).description
+    assert note == {"body": f"#{duplicate} (2nd floor printer broken) from {named} was merged into this ticket."
+                            f" Its description:\n\n{described}",
                     "internal": True, "from_requester": False, "author_id": tech_id, "author_name": "Tess Tech"}
     assert "internal note (not shown to the requester)" in html.unescape(
         tech.get(f"/desk/tickets/{kept}").get_data(as_text=True))

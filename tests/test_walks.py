@@ -10,7 +10,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import FlowVersion, Ticket, Walk, WalkStatus
 
-from .conftest import FIXTURE_FLOWS, make_config
+from .conftest import FIXTURE_FLOWS, make_config, walk_url
 from .test_desk import sign_in_staff
 
 WINDOWS_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
@@ -66,7 +66,7 @@ def test_walk_to_a_fix_without_javascript(any_app):
     assert end.endswith("/end")
     page = client.get(end).get_data(as_text=True)
     assert "Great, it prints again." in page and "Did this help?" in page
-    client.post(end.replace("/end", "/feedback"), data={"helped": "yes", "comment": "quick!"})
+    client.post(walk_url(end, "feedback"), data={"helped": "yes", "comment": "quick!"})
     assert "Thanks for telling us" in client.get(end).get_data(as_text=True)
     with any_app.app_context():
         walk = db.session.get(Walk, walk_id(url))

@@ -74,5 +74,5 @@ class JoinForm(FlaskForm):
     """"This is my problem too" for someone signed out: who they are, so we can tell them."""
 
     name = StringField("Your name", filters=[single_line], validators=[Length(max=120)])
-    email = EmailField("Your email", validators=[Length(max=254)])
+    email = EmailField("Your email", validators=[EmailAddress(), Length(max=254)])  # empty: signed in
     key = HiddenField(default=new_key)

@@ -66,9 +66,12 @@ def join(issue_id: int):
     """Join the issue in one step: the person's ticket on it (opened now, or the one they have)."""
     issue = _issue(issue_id)
     form = JoinForm()
-    if not form.validate_on_submit():  # a form that says too much, or an expired CSRF token
-        return _page(issue, form, status=200 if request.headers.get("HX-Request") else 422)
     signed_in = current_user.is_authenticated
+    if not form.validate_on_submit():  # a form that says too much, or an expired CSRF token
+        if not signed_in and "csrf_token" not in form.errors:  # every problem at once, as the service says them
+            for name, message in known_issues.join_problems(form.name.data, form.email.data).items():
+                getattr(form, name).errors = [message]
+        return _page(issue, form, status=200 if request.headers.get("HX-Request") else 422)
     try:
         ticket, _ = known_issues.join(issue, user=current_user if signed_in else None, name=form.name.data or "",
                                       email=form.email.data or "", request_key=form.key.data or new_key(),

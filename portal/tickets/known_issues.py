@@ -236,6 +236,19 @@ def _link(issue: KnownIssue, tickets: Iterable[Ticket], actor: User) -> services
     return services.BulkResult(linked, refused)
 
 
+def join_problems(name: str, email: str) -> dict:
+    """What is wrong with the name and email someone signed out gave to join: field -> message."""
+    name, email = (name or "").strip(), (email or "").strip().lower()
+    errors = {}
+    if not name:
+        errors["name"] = "Enter your name."
+    elif len(name) > NAME_MAX:
+        errors["name"] = f"Keep your name under {NAME_MAX} characters."
+    if not is_email(email) or len(email) > EMAIL_MAX:
+        errors["email"] = "Enter your email address so we can tell you when it's fixed, like name@example.com."
+    return errors
+
+
 def join(issue: KnownIssue, *, user: User | None = None, name: str = "", email: str = "",
          request_key: str | None = None, owner: str = "", time_zone: str | None = None) -> tuple[Ticket, bool]:
     """"This is my problem too": the person joins the issue and gets the ticket they follow it on.
@@ -250,13 +263,7 @@ def join(issue: KnownIssue, *, user: User | None = None, name: str = "", email: 
         email, name = user.email, user.display_name
     else:
         name, email = (name or "").strip(), (email or "").strip().lower()
-        errors = {}
-        if not name:
-            errors["name"] = "Enter your name."
-        elif len(name) > NAME_MAX:
-            errors["name"] = f"Keep your name under {NAME_MAX} characters."
-        if not is_email(email) or len(email) > EMAIL_MAX:
-            errors["email"] = "Enter your email address so we can tell you when it's fixed, like name@example.com."
+        errors = join_problems(name, email)
         if errors:
             raise IssueInputError(errors)
     key = person_key(email, 0)
