@@ -185,6 +185,23 @@ def test_i_still_need_help_from_the_middle(page, live):
     expect(page.get_by_text("I still need help").first).to_be_visible()
 
 
+def test_an_answer_clicked_the_instant_it_appears_is_not_lost(page, live):
+    # htmx binds a swapped-in form when it settles; with its default 20 ms settle delay, a click in
+    # between went out as a plain form post that the browser then dropped: the page stayed on the
+    # step (the CI flake of 2026-11-29). The click here comes as soon as the step is in the page.
+    page.goto(f"{live.url}/flows/printer-offline")
+    page.evaluate("""() => {
+        window.samePage = true;
+        document.body.addEventListener("htmx:afterSwap", () => queueMicrotask(() => {
+            const button = [...document.querySelectorAll("button")].find(b => b.textContent.trim() === "Paper jam");
+            if (button) { button.click(); }
+        }));
+    }""")
+    page.get_by_role("button", name=ERROR).click()
+    expect(page.get_by_text("Step 3")).to_be_visible()
+    assert page.evaluate("window.samePage === true"), "the answer went out as a full page load"
+
+
 def test_the_new_step_gets_focus_after_an_htmx_swap(page, live):
     page.goto(f"{live.url}/flows/printer-offline")
     page.get_by_role("button", name=ERROR).click()
