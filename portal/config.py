@@ -42,6 +42,8 @@ def from_environment(instance_path: str) -> dict:
         "FLOWS_RELOAD_SECONDS": float(os.environ.get("FLOWS_RELOAD_SECONDS", "2")),
         # The file `flask flows reload` touches; default instance/flows-reload (see portal/flows_runtime.py).
         "FLOWS_RELOAD_MARKER": os.environ.get("FLOWS_RELOAD_MARKER") or None,
+        # Step pages kept rendered per worker process (a few KB each; 0 renders every page): see web.render_kept.
+        "KEPT_PAGES": int(os.environ.get("KEPT_PAGES", "512")),
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # Only for load tests from one address; never turn rate limits off in production.

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import threading
+import time
 from collections.abc import Callable
 
 from flask import Flask, Request, abort, current_app, flash, g, has_request_context, redirect, render_template, request
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from itsdangerous import Serializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Serializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
@@ -32,6 +36,13 @@ CSP = (
 HSTS_SECONDS = 365 * 24 * 3600
 #: Addresses kept by the templates' url_for (a walk's pages build a few each; the header and footer a few in all).
 URL_MEMO_SIZE = 4096
+
+#: Session cookies whose signature was checked, kept per process (see SessionInterface.open_session).
+OPENED_SESSIONS_SIZE = 4096
+#: Signed CSRF tokens kept for reuse (see csrf_token).
+SIGNED_CSRF_SIZE = 4096
+#: Pages kept rendered by render_kept, per app (a few KB each), unless the KEPT_PAGES setting says otherwise.
+KEPT_PAGES_SIZE = 512
 
 #: The largest row id the database can hold (PostgreSQL's integer): a bigger number in a URL is no row's.
 MAX_ROW_ID = 2**31 - 1
@@ -67,6 +78,30 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def __init__(self):
         self._serializers: dict = {}
+        self._opened: dict = {}  # (serializer, cookie) -> (the session's data as JSON, when it was signed)
+
+    def open_session(self, app: Flask, request: Request):
+        """Flask's, with each cookie's signature checked once per process: a browser sends the same cookie
+        until its session changes, and checking it again cost more than the rest of opening it. The age
+        limit is checked on every request, and every request gets its own copy of the data."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        cookie = request.cookies.get(self.get_cookie_name(app))
+        if not cookie:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        opened = self._opened.get((serializer, cookie))
+        if opened is not None and 0 <= int(time.time()) - opened[1] <= max_age:
+            return self.session_class(self.serializer.loads(opened[0]))
+        try:
+            data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if len(self._opened) >= OPENED_SESSIONS_SIZE:
+            self._opened.clear()
+        self._opened[(serializer, cookie)] = (self.serializer.dumps(data), int(signed_at.timestamp()))
+        return self.session_class(data)
 
     def get_signing_serializer(self, app: Flask):
         if not app.secret_key:
@@ -89,6 +124,7 @@ class CsrfTokenSerializer(URLSafeTimedSerializer):
 
 
 _csrf_serializers: dict = {}
+_signed_csrf: dict = {}  # (secret, a session's raw token) -> (its signed token, when it was signed)
 
 
 def csrf_token() -> str:
@@ -104,7 +140,19 @@ def csrf_token() -> str:
             serializer = _csrf_serializers[secret] = CsrfTokenSerializer(secret, salt="wtf-csrf-token")
         if not isinstance(cookie_session.get(field), str):
             cookie_session[field] = hashlib.sha1(os.urandom(64)).hexdigest()
-        token = serializer.dumps(cookie_session[field])
+        raw = cookie_session[field]
+        # A token signed moments ago for the same session is given again (a person's pages come seconds
+        # apart): it expires that much sooner, at most a sixtieth of the time limit (a minute of the hour).
+        now = time.monotonic()
+        reuse = (config.get("WTF_CSRF_TIME_LIMIT") or 3600) / 60
+        signed = _signed_csrf.get((secret, raw))
+        if signed is not None and now - signed[1] <= reuse:
+            token = signed[0]
+        else:
+            token = serializer.dumps(raw)
+            if len(_signed_csrf) >= SIGNED_CSRF_SIZE:
+                _signed_csrf.clear()
+            _signed_csrf[(secret, raw)] = (token, now)
         setattr(g, field, token)
     return token
 
@@ -117,6 +165,77 @@ def render(template: str, block: str | None = None, status: int = 200, **context
     else:
         body = render_template(template, **context)
     return body, status, {"Vary": "HX-Request"}
+
+
+def mark() -> str:
+    """A string that stands in a kept page for what differs from one request to the next (an id): random per
+    process, letters and digits only, so escaping and URL building leave it as it is."""
+    return "k" + secrets.token_hex(12)
+
+
+_CSRF_MARK = mark()
+
+
+class KeptPages:
+    """Rendered pages kept per key, for pages many people see alike (a flow's step): see :func:`render_kept`."""
+
+    def __init__(self, size: int = KEPT_PAGES_SIZE):
+        self.size = size
+        self.pages: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        return self.pages.get(key)
+
+    def put(self, key, body: str) -> None:
+        with self._lock:
+            if len(self.pages) >= self.size:
+                self.pages.pop(next(iter(self.pages)))  # the oldest kept
+            self.pages[key] = body
+
+
+def kept_pages() -> KeptPages | None:
+    """This app's kept pages, or None when the KEPT_PAGES setting is 0."""
+    pages = current_app.extensions.get("portal_kept_pages")
+    if pages is None:
+        size = current_app.config.get("KEPT_PAGES", KEPT_PAGES_SIZE)
+        if not size:
+            return None
+        pages = current_app.extensions["portal_kept_pages"] = KeptPages(size)
+    return pages
+
+
+def render_kept(key: tuple, fill: dict[str, str], template: str, block: str | None = None, **context):
+    """:func:`render` for a page that is the same for everyone who sees it but for a few strings.
+
+    The caller renders with a :func:`mark` in place of each such string (an id in the page's addresses)
+    and gives `fill` (mark -> the real string, letters, digits, ``-`` and ``_`` only); everything else the
+    page shows must be in `key`. The page is rendered once per key (and kind: whole page or htmx fragment,
+    the signed-in person's menu), kept, and filled in on the way out with this request's strings and CSRF
+    token. A page with a message waiting to be shown (a flash) is rendered as usual.
+    """
+    token = csrf_token()
+    pages = kept_pages()
+    if pages is None or "_flashes" in cookie_session:
+        body = render(template, block, **context)[0]
+    else:
+        whole = not (block and htmx and not htmx.boosted and not htmx.history_restore_request)
+        user = current_user
+        menu = (user.is_staff, user.role.value) if user.is_authenticated else None
+        key = (key, whole, bool(htmx), menu)
+        body = pages.get(key)
+        if body is None:
+            field = current_app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+            setattr(g, field, _CSRF_MARK)  # the templates' csrf_token() reads it from g
+            try:
+                body = render(template, block, **context)[0]
+            finally:
+                setattr(g, field, token)
+            pages.put(key, body)
+        body = body.replace(_CSRF_MARK, token)
+    for marked, value in fill.items():
+        body = body.replace(marked, value)
+    return body, 200, {"Vary": "HX-Request"}
 
 
 def moved(url: str, fragment: Callable[[], tuple], *, push: bool = True, done: str | None = None,

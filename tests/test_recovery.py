@@ -496,6 +496,17 @@ def test_a_session_lasts_session_lifetime_days(app, monkeypatch):
     assert not signed_in_days_ago(8)  # PERMANENT_SESSION_LIFETIME, 7 days by default
 
 
+def test_a_session_already_seen_still_ends_at_its_lifetime(app, monkeypatch):
+    # Each cookie's signature is checked once per process (web.SessionInterface); its age never is skipped.
+    _user(app, "erin@example.com")
+    client = app.test_client()
+    _sign_in(client, "erin@example.com")
+    assert _signed_in(client) and _signed_in(client)
+    eight_days_on = time.time() + 8 * 86400
+    monkeypatch.setattr(time, "time", lambda: eight_days_on)
+    assert not _signed_in(client)
+
+
 def test_session_and_link_lifetimes_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SECRET_KEY", "k")

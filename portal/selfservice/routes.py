@@ -25,11 +25,11 @@ from ..flows_runtime import registry
 from ..kb import queries as kb_queries
 from ..models import Walk, WalkStatus
 from ..search import find, normalize_query, record_miss, sync_index
-from ..tickets import attachments
+from ..tickets import attachments, known_issue_queries
 from ..tickets import queries as ticket_queries
 from ..tickets.links import BROWSER_TICKETS, remember_in_browser, signed_ticket_url
 from ..validators import is_email
-from ..web import go_to, moved, refusal_status, refused, render, try_again
+from ..web import go_to, mark, moved, refusal_status, refused, render, render_kept, try_again
 from . import services
 from .forms import WalkContactForm, asks_before_opening, walk_contact_form
 from .services import View, WalkError
@@ -202,10 +202,38 @@ def _moved(pos: services.Position):
     return moved(_url(pos), lambda: _page(pos))
 
 
+#: Stands for the walk's id in a kept step page (see _step_view).
+_WALK_MARK = mark()
+
+
+class _MarkedWalk:
+    """A walk as a kept step page is rendered with: its id is :data:`_WALK_MARK`, the rest is the walk's."""
+
+    __slots__ = ("_walk",)
+    id = _WALK_MARK
+
+    def __init__(self, walk):
+        self._walk = walk
+
+    def __getattr__(self, name):
+        return getattr(self._walk, name)
+
+
+def _keepable(pos: services.Position, step, draft, errors) -> bool:
+    """Whether this step page is the same for everyone on the same step of the same flow version, but for
+    the walk's id: the step the walk is on, nothing typed or refused, no known issue open (banners), no
+    article link (an article may be published or withdrawn), not a preview nor a walk with a caller."""
+    walk = pos.walk
+    return (not draft and not errors and not walk.preview and walk.agent_id is None
+            and not any(getattr(link, "article", "") for link in getattr(step, "links", ()))
+            and not known_issue_queries.open_issues())
+
+
 def _step_view(pos: services.Position, number: int, error: str | None = None, refused: tuple | None = None,
                notice: str | None = None):
     state, flow = pos.state, pos.flow
-    if number == state.number and not state.ended:
+    current = number == state.number and not state.ended
+    if current:
         step, draft, errors = pos.step, state.draft, state.errors
     else:  # an earlier step, shown again as it was
         earlier = services.earlier_step(pos, number)
@@ -217,15 +245,22 @@ def _step_view(pos: services.Position, number: int, error: str | None = None, re
     if step is None:
         abort(404)
     # The text with the answers given before it: as shown now, or as it was shown (kept in the transcript).
-    entry = services.shown_entry(state, number) if number != state.number or state.ended else None
+    entry = services.shown_entry(state, number) if not current else None
     step_text = entry.text if entry is not None else engine.shown_text(step, state)
-    return render("selfservice/walk.html", "flow_step", view="step", walk=pos.walk, flow=flow, step=step,
-                  step_text=step_text, number=number, draft=draft,
-                  progress=engine.progress(flow, step.id, number, pos.lookup), errors=errors, error=error,
-                  action=_step_url(pos.walk, number), can_back=number > 1,
-                  allow_help=flow.allow_escalation, revisiting=number != state.number, notice=notice,
-                  send_action=url_for("selfservice.send_link", walk_id=pos.walk.id)
-                  if not pos.walk.preview and pos.walk.agent_id is None else None)
+    progress = engine.progress(flow, step.id, number, pos.lookup)
+    # Most step pages are kept rendered, per flow version and step (web.render_kept), the walk's id put in.
+    kept = current and error is None and notice is None and _keepable(pos, step, draft, errors)
+    walk = _MarkedWalk(pos.walk) if kept else pos.walk
+    context = dict(view="step", walk=walk, flow=flow, step=step, step_text=step_text, number=number, draft=draft,
+                   progress=progress, errors=errors, error=error, action=_step_url(walk, number),
+                   can_back=number > 1, allow_help=flow.allow_escalation, revisiting=number != state.number,
+                   notice=notice,
+                   send_action=url_for("selfservice.send_link", walk_id=walk.id)
+                   if not pos.walk.preview and pos.walk.agent_id is None else None)
+    if kept:
+        return render_kept((flow.hash, step.id, number, progress, step_text), {_WALK_MARK: pos.walk.id},
+                           "selfservice/walk.html", "flow_step", **context)
+    return render("selfservice/walk.html", "flow_step", **context)
 
 
 def _end_view(pos: services.Position):

@@ -205,11 +205,16 @@ _READ_ONLY = {"isolation_level": "AUTOCOMMIT"}
 def walk_to_view(walk_id: str) -> ViewedWalk | None:
     """The walk with this id as a page shows it (read-only), or None."""
     session = db.session()  # the request's Session (its scoped proxy has no in_transaction)
-    if session.in_transaction() or session.get_bind().dialect.name == "sqlite":
-        connection = session.connection()  # already reading (the signed-in user): in the same transaction
+    if session.in_transaction():
+        row = session.connection().execute(_WALK_ROW, {"walk_id": walk_id}).first()  # already reading (the user)
     else:
-        connection = session.connection(execution_options=_READ_ONLY)
-    row = connection.execute(_WALK_ROW, {"walk_id": walk_id}).first()
+        # Nothing read yet (not signed in): a pooled connection of its own, no Session transaction to open
+        # and close. On a server database, outside a transaction (no BEGIN and ROLLBACK round trips); not on
+        # SQLite, where there is no round trip to spare and switching costs two PRAGMAs.
+        engine = session.get_bind()
+        options = _READ_ONLY if engine.dialect.name != "sqlite" else {}
+        with engine.connect().execution_options(**options) as connection:
+            row = connection.execute(_WALK_ROW, {"walk_id": walk_id}).first()
     if row is None:
         return None
     if not row.any_open_known_issue:
