@@ -200,6 +200,8 @@ def test_a_database_outage_answers_503_with_a_retry(tmp_path):
     # the person acted (tests/e2e/test_htmx_failures.py)
     assert htmx.status_code == 503 and htmx.headers["Retry-After"] == "30"
     assert "try again in a minute" in htmx.get_data(as_text=True)
+    walk = app.test_client().get("/walks/Zq3v0mWZ3u6bR8n1K2cX9g/2")  # a step page reads its walk directly
+    assert walk.status_code == 503 and walk.headers["Retry-After"] == "30"
 
 
 def test_an_email_cannot_be_replayed_as_a_contact_form_by_its_subject_number(app):

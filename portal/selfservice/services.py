@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ua_parser import parse as parse_user_agent
 
 from .. import clock
+from ..database import DirectRead
 from ..extensions import db
 from ..flows import engine
 from ..flows.model import Flow
@@ -196,28 +197,21 @@ class ViewedWalk:
         return self._caller_ticket
 
 
-#: A page that only shows a walk only reads: on a server database its statements run outside a
-#: transaction, which spares the BEGIN and the ROLLBACK around them (two of its three round trips).
-#: Not on SQLite, where there is no round trip to spare and switching costs two PRAGMAs.
-_READ_ONLY = {"isolation_level": "AUTOCOMMIT"}
+#: A page that only shows a walk reads it straight on the DBAPI (database.DirectRead): on a server database
+#: outside a transaction, which spares the BEGIN and the ROLLBACK around it.
+_WALK_ROW_DIRECT = DirectRead(_WALK_ROW)
 
 
 def walk_to_view(walk_id: str) -> ViewedWalk | None:
     """The walk with this id as a page shows it (read-only), or None."""
     session = db.session()  # the request's Session (its scoped proxy has no in_transaction)
-    if session.in_transaction():
-        row = session.connection().execute(_WALK_ROW, {"walk_id": walk_id}).first()  # already reading (the user)
-    else:
-        # Nothing read yet (not signed in): a pooled connection of its own, no Session transaction to open
-        # and close. On a server database, outside a transaction (no BEGIN and ROLLBACK round trips); not on
-        # SQLite, where there is no round trip to spare and switching costs two PRAGMAs.
-        engine = session.get_bind()
-        options = _READ_ONLY if engine.dialect.name != "sqlite" else {}
-        with engine.connect().execution_options(**options) as connection:
-            row = connection.execute(_WALK_ROW, {"walk_id": walk_id}).first()
+    if session.in_transaction():  # already reading (the signed-in user): in the same transaction
+        row = session.connection().execute(_WALK_ROW, {"walk_id": walk_id}).first()
+    else:  # nothing read yet (not signed in): straight on a pooled connection
+        row = _WALK_ROW_DIRECT.first(session.get_bind(), walk_id=walk_id)
     if row is None:
         return None
-    if not row.any_open_known_issue:
+    if not row[-1]:  # no known issue is open
         known_issue_queries.note_none_open()
     return ViewedWalk(row[:-1])
 
