@@ -35,7 +35,7 @@ def _check_paths(paths) -> list:
     missing = [p for p in files if not p.exists()]
     for p in missing:
         raise click.UsageError(f"no such file or directory: {p}")
-    if not paths:
+    if not paths and current_app.extensions["flows"].loaded:
         loaded = _as_loaded(files)
         if loaded is not None:
             return loaded
@@ -48,9 +48,10 @@ def _check_paths(paths) -> list:
 
 
 def _as_loaded(files: list) -> list | None:
-    """FLOWS_DIR as the app's registry checked it at start (same files, same set checks), else None.
+    """FLOWS_DIR as the app's registry checked it (same files, same set checks), else None.
 
-    The app loads every flow when it starts, so linting FLOWS_DIR again would read each file twice.
+    When the registry has already read every flow (the app was started by code, not by the `flask`
+    command, which loads them lazily), linting FLOWS_DIR again would read each file twice.
     """
     checked = current_app.extensions["flows"].checked
     if len(checked) != len(files):

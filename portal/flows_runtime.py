@@ -14,6 +14,7 @@ import signal
 import threading
 import weakref
 
+import click
 from flask import Flask, current_app
 
 from .flows.registry import Registry
@@ -27,8 +28,10 @@ def init_app(app: Flask) -> None:
     directory = app.config.get("FLOWS_DIR", "flows")
     if not os.path.isabs(directory):
         directory = os.path.join(app.root_path, "..", directory) if not os.path.isdir(directory) else directory
+    # Under the `flask` command the files are read when first needed: `flask db upgrade` needs no flow, and
+    # `flask flows lint` checks FLOWS_DIR on every CPU itself. A server (gunicorn, before it forks) reads them now.
     registry = Registry(directory, reload_seconds=app.config.get("FLOWS_RELOAD_SECONDS", 2),
-                        marker=reload_marker(app))
+                        marker=reload_marker(app), lazy=click.get_current_context(silent=True) is not None)
     app.extensions["flows"] = registry
     _log_notices(app, registry)
     _REGISTRIES.add(registry)

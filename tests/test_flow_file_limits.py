@@ -75,3 +75,17 @@ def test_the_commands_that_load_flows_survive_a_hostile_file(tmp_path):
     send = _flask(["outbox", "send"], flows, tmp_path)
     assert send.returncode == 0, send.stderr
     assert "sent 0, failed 0" in send.stdout
+
+
+def test_linting_flows_dir_says_what_linting_the_directory_says(tmp_path):
+    # `flask flows lint` reads FLOWS_DIR on every CPU itself (the app started by `flask` loads flows lazily).
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "wifi.yaml").write_text(GOOD)
+    (flows / "deep.yaml").write_text(DEEP_FLOW)
+    (flows / "other.yaml").write_text(GOOD.replace("id: wifi", "id: other").replace("title:", "title: Other"))
+    default = _flask(["flows", "lint"], flows, tmp_path)
+    named = _flask(["flows", "lint", str(flows)], flows, tmp_path)
+    assert default.returncode == named.returncode == 1
+    assert default.stdout == named.stdout and "deep.yaml:1:" in default.stdout
+    assert "3 file(s) checked: 1 error(s)" in default.stderr and "3 file(s) checked: 1 error(s)" in named.stderr

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 
+import click
 import pytest
 
 from portal import create_app
@@ -300,3 +301,37 @@ def test_sighup_makes_the_next_request_read_every_file(tmp_path):
     assert b"renamed by SIGHUP" not in client.get("/flows/wifi").data
     os.kill(os.getpid(), signal.SIGHUP)
     assert b"renamed by SIGHUP" in client.get("/flows/wifi").data
+
+
+def test_a_lazy_registry_reads_its_files_when_first_asked_and_serves_what_an_eager_one_does(tmp_path):
+    directory = copy_fixtures(tmp_path)
+    (directory / "broken.yaml").write_text("id: broken\ntitle: [unclosed\n")
+    eager = Registry(directory)
+    lazy = Registry(directory, lazy=True)
+    assert not lazy.loaded
+    (directory / "late.yaml").write_text((directory / "wifi.yaml").read_text().replace("id: wifi", "id: late"))
+    assert not lazy.loaded  # nothing read yet: it sees the file added since
+    assert sorted(lazy.flows) == ["late", "network", "printer", "wifi"] and lazy.loaded
+    assert [c.path for c in lazy.broken] == [c.path for c in eager.broken]
+    assert lazy.get("wifi").hash == eager.get("wifi").hash
+    # Asked first for a version or through refresh(), it loads as well.
+    by_version = Registry(directory, lazy=True)
+    assert by_version.version(eager.get("printer").hash).id == "printer"
+    refreshed = Registry(directory, lazy=True)
+    assert refreshed.refresh() is True and refreshed.get("network") is not None
+    with pytest.raises(AttributeError):
+        refreshed.nonsense  # noqa: B018
+
+
+def test_under_the_flask_command_the_app_reads_flows_when_first_needed(tmp_path):
+    flows = copy_fixtures(tmp_path)
+    with click.Context(click.Command("any")):  # what `flask ...` is running in when it makes the app
+        app = create_app(make_config(tmp_path, FLOWS_DIR=str(flows)))
+    with app.app_context():
+        create_schema()
+    registry = app.extensions["flows"]
+    assert not registry.loaded
+    page = app.test_client().get("/flows/printer")  # a served page asks for them
+    assert page.status_code == 200 and "Is the printer on?" in page.get_data(as_text=True)
+    assert registry.loaded
+    assert create_app(make_config(tmp_path, FLOWS_DIR=str(flows))).extensions["flows"].loaded  # a server: at once

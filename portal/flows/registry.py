@@ -129,18 +129,20 @@ class Notice:
 class Registry:
     """The flows of one directory: current ones by id, every version seen by hash."""
 
+    #: What a load sets (see :meth:`reload`); a lazy registry loads when one of them is first read.
+    LOADED = frozenset({"flows", "drafts", "versions", "checked", "files", "_stamp"})
+
     def __init__(self, directory: str | os.PathLike, reload_seconds: float | None = None,
-                 marker: str | os.PathLike | None = None):
+                 marker: str | os.PathLike | None = None, lazy: bool = False):
+        """`lazy`: read the files when the flows are first asked for, not now (a command that needs no flow,
+        or lints the directory on every CPU itself, does not pay for loading them in one process)."""
         self.directory = Path(directory)
         self.reload_seconds = reload_seconds
         #: A file whose change forces every file to be read again (``flask flows reload`` touches it).
         self.marker = Path(marker) if marker is not None else None
-        self.flows: dict = {}  # live flows served, by id (what requesters, search and the desk see)
-        self.drafts: dict = {}  # draft flows served, by id (staff preview only)
-        self.versions: dict = {}
-        self.checked: list = []  # what lint says of each file (the library checked as a set)
-        self.files: list = []  # FileState per file, by path
-        self._stamp: tuple | None = None
+        # Set by reload(): flows (live flows served by id: what requesters, search and the desk see),
+        # drafts (draft flows served by id: staff preview only), versions (every version seen, by hash),
+        # checked (what lint says of each file, the library checked as a set), files (FileState per file).
         self._marker_stamp: tuple | None = None
         self._checked_at = 0.0
         self._by_stamp: dict = {}  # (path, mtime_ns, size) -> Checked: only changed files are read again
@@ -150,7 +152,20 @@ class Registry:
         self._notices: list = []
         self._reload_requested = False
         self._lock = threading.Lock()
+        if not lazy:
+            self.reload()
+
+    def __getattr__(self, name: str):
+        # Only for an attribute not set yet: the flows of a lazy registry before its first load.
+        if name not in Registry.LOADED:
+            raise AttributeError(name)
         self.reload()
+        return self.__dict__[name]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the files were read (a lazy registry reads them when its flows are first asked for)."""
+        return "files" in self.__dict__
 
     def __repr__(self) -> str:
         return f"<Registry {self.directory} {len(self.flows)} flows, {len(self.broken)} broken>"
@@ -216,10 +231,11 @@ class Registry:
             check_set(checked)
             files = self._publish(stamp, list(fresh.values()), checked)
             flows, drafts = {}, {}
+            versions = self.__dict__.setdefault("versions", {})
             for state in files:
                 if state.flow is not None:
                     (drafts if status_of(state.flow) == DRAFT else flows)[state.flow.id] = state.flow
-                    self.versions.setdefault(state.flow.hash, state.flow)
+                    versions.setdefault(state.flow.hash, state.flow)
             self.flows = flows
             self.drafts = drafts
             self.checked = checked
@@ -336,6 +352,9 @@ class Registry:
         reads every file again, even one whose change kept its modification time and size; the
         marker is looked at on every call (one ``stat``), so a forced reload is seen at once.
         """
+        if not self.loaded:
+            self.reload()
+            return True
         if self._reload_requested or (self.marker is not None and self._read_marker() != self._marker_stamp):
             self.reload(force=True)
             return True
