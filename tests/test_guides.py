@@ -185,8 +185,16 @@ def test_a_guide_is_sent_by_email_and_carries_on_in_another_browser(any_app):
     assert "Send this guide to my email" in page and 'name="email"' in page
     send = url.rsplit("/", 1)[0] + "/send"
     # a bad address: said at the step, nothing sent
-    bad = client.post(send, data={"email": "nope"}, headers=HX)
+    bad = client.post(send, data={"email": "ann@exmaple"}, headers=HX)
     assert bad.status_code == 200 and "Enter an email address like name@example.com" in bad.get_data(as_text=True)
+    # what was typed stays in the field, open, with the message next to it and in the summary at the top
+    field = re.search(r'<input id="send-email"[^>]*>', bad.get_data(as_text=True)).group(0)
+    assert 'value="ann@exmaple"' in field and 'aria-invalid="true"' in field and "send-email-error" in field
+    assert '<details class="send-guide" open>' in bad.get_data(as_text=True)
+    assert '<a href="#send-email">Enter an email address' in bad.get_data(as_text=True)
+    plain_bad = client.post(send, data={"email": "ann@exmaple"}).get_data(as_text=True)  # without JavaScript
+    assert "<title>Error: " in plain_bad and 'value="ann@exmaple"' in plain_bad
+    assert 'value="ann@exmaple"' not in client.get(url).get_data(as_text=True)  # the step as it was, afterwards
     assert guide_mail(any_app) == []
     sent = client.post(send, data={"email": "ann@example.com"}, headers=HX).get_data(as_text=True)
     assert "We&#39;ve sent a link to this guide to ann@example.com" in sent and "Switch it on" in sent

@@ -230,7 +230,8 @@ def _keepable(pos: services.Position, step, draft, errors) -> bool:
 
 
 def _step_view(pos: services.Position, number: int, error: str | None = None, refused: tuple | None = None,
-               notice: str | None = None):
+               notice: str | None = None, send: tuple[str, str] | None = None):
+    """The step page. `send`: the address typed into "Send this guide to my email" and why it was refused."""
     state, flow = pos.state, pos.flow
     current = number == state.number and not state.ended
     if current:
@@ -249,14 +250,15 @@ def _step_view(pos: services.Position, number: int, error: str | None = None, re
     step_text = entry.text if entry is not None else engine.shown_text(step, state)
     progress = engine.progress(flow, step.id, number, pos.lookup)
     # Most step pages are kept rendered, per flow version and step (web.render_kept), the walk's id put in.
-    kept = current and error is None and notice is None and _keepable(pos, step, draft, errors)
+    kept = current and error is None and notice is None and send is None and _keepable(pos, step, draft, errors)
     walk = _MarkedWalk(pos.walk) if kept else pos.walk
     context = dict(view="step", walk=walk, flow=flow, step=step, step_text=step_text, number=number, draft=draft,
                    progress=progress, errors=errors, error=error, action=_step_url(walk, number),
                    can_back=number > 1, allow_help=flow.allow_escalation, revisiting=number != state.number,
                    notice=notice,
                    send_action=url_for("selfservice.send_link", walk_id=walk.id)
-                   if not pos.walk.preview and pos.walk.agent_id is None else None)
+                   if not pos.walk.preview and pos.walk.agent_id is None else None,
+                   send_email=send[0] if send else "", send_error=send[1] if send else None)
     if kept:
         return render_kept((flow.hash, step.id, number, progress, step_text), {_WALK_MARK: pos.walk.id},
                            "selfservice/walk.html", "flow_step", **context)
@@ -451,7 +453,9 @@ def send_link(walk_id: str):
     if pos.view is not View.STEP:
         return _moved(pos)
     if not is_email(email):
-        return _step_view(pos, number, error="Enter an email address like name@example.com to send the guide to.")
+        # the address stays as typed, at its field, with what to fix
+        return _step_view(pos, number,
+                          send=(email, "Enter an email address like name@example.com to send the guide to."))
     services.send_guide(pos, email)
     sent = f"We've sent a link to this guide to {email}. Open it on your other device to carry on."
     if htmx:
