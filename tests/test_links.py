@@ -107,6 +107,21 @@ def test_signed_out_every_ticket_number_asks_to_sign_in_alike_so_none_is_reveale
         assert _sign_in_target(client.get(path)) == path.split("?")[0]
 
 
+def test_a_cut_short_link_says_so_alike_whether_the_ticket_exists(app):
+    _user(app, "gina@example.com")
+    number = _contact(_signed_in(app, "gina@example.com"), "Laptop won't charge")
+    pages = []
+    for path in (f"/tickets/{number}?key=Ik1qQ", f"/tickets/{number + 500}?key=Ik1qQ"):
+        client = app.test_client()
+        response = client.get(path)
+        assert _sign_in_target(response) == path.split("?")[0]  # signing in still brings them back
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "That link to ticket #" in page and "is incomplete" in page and "Sign in to see your ticket." not in page
+        page = re.sub(r'(X-CSRFToken": "|name="csrf_token" value=")[^"]*', r"\1", page)  # each browser's own
+        pages.append(page.replace(str(number + 500), str(number)))
+    assert pages[0] == pages[1]  # a stranger learns nothing
+
+
 def test_a_signed_in_stranger_is_told_not_found_alike_for_a_ticket_that_exists_or_not(app):
     _user(app, "gina@example.com")
     _user(app, "bob@example.com")

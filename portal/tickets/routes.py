@@ -39,7 +39,13 @@ def _viewable(number: int):
             message=f"There's no ticket #{number} on the account you're signed in with ({current_user.email}). "
                     "If the link came to another email address, sign out and sign in with that address.")))
     # A form sent from the ticket's page (a reply, reopen) comes back to the page, never to the form's URL.
-    flash("Sign in to see your ticket.", "info")
+    if key:  # a link from an email, cut short or changed on the way (said alike whether the ticket exists)
+        flash(f"That link to ticket #{number} is incomplete, so it can't open the ticket: your email program may "
+              "have cut it short. Open the link from the email again, all of it (it ends in a long code), or "
+              "reply to the email to reach the help desk. If you have an account, sign in to see your ticket.",
+              "error")
+    else:
+        flash("Sign in to see your ticket.", "info")
     abort(make_response(go_to(url_for("auth.signin", next=url_for("tickets.show", number=number)), code=302)))
 
 
