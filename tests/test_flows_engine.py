@@ -154,6 +154,28 @@ def test_i_still_need_help_escalates_with_the_transcript(flows):
         advance(flows.get("printer"), state, None)
 
 
+def test_help_from_a_form_keeps_what_was_typed_as_an_answer_would_be_cleaned(flows):
+    state = walk(flows, "printer", ["It shows an error"])  # the "details" form
+    typed = {"printer_name": "  HP-1 ", "copies": "", "notes": "Tray 2\nrattles", "urgent": "YES", "floor": "9",
+             "contact": "not an address"}
+    helped = escalate(flows.get("printer"), state, typed=typed)
+    entry = helped.trail[-1]
+    assert (entry.step, entry.answer, helped.status) == ("details", "I still need help", ESCALATED)
+    # as typed, errors or not (floor 9 is no choice, the address is bad), empty fields left out
+    assert dict(entry.values) == {"printer_name": "HP-1", "notes": "Tray 2\nrattles", "urgent": "yes", "floor": "9",
+                                  "contact": "not an address"}
+    assert entry.labels["printer_name"] == "Printer name" and set(entry.labels) == set(entry.values)
+    assert State.from_dict(helped.to_dict()).trail[-1].values == entry.values
+    # a form sent back with errors keeps its values in the draft: help from there carries them
+    sent_back = advance(flows.get("printer"), state, {"notes": "jammed"})
+    assert sent_back.errors and dict(escalate(flows.get("printer"), sent_back).trail[-1].values) == {"notes": "jammed"}
+    # nothing typed, or not a form: the escalation as before
+    assert not escalate(flows.get("printer"), state, typed={"printer_name": " "}).trail[-1].values
+    assert not escalate(flows.get("printer"), state).trail[-1].values
+    other = walk(flows, "printer", ["No"])
+    assert not escalate(flows.get("printer"), other, typed={"printer_name": "HP"}).trail[-1].values
+
+
 def test_state_round_trips_through_json(flows):
     import json
 

@@ -429,10 +429,13 @@ def back(flow: Flow, state: State, *, flows: FlowLookup | None = None) -> State:
                    draft=draft, errors=EMPTY, ticket=None, failure=None)
 
 
-def escalate(flow: Flow, state: State, *, now: datetime | None = None, reason: str = NEED_HELP) -> State:
+def escalate(flow: Flow, state: State, *, now: datetime | None = None, reason: str = NEED_HELP,
+             typed: Mapping | None = None) -> State:
     """End the walk as escalated from its current step ("I still need help").
 
-    An active walk escalates from where it stands; a resolved one too (the fix did not hold).
+    An active walk escalates from where it stands; a resolved one too (the fix did not hold). On a
+    form step, what the person had typed (`typed`, else the values kept from a form sent back with
+    errors) goes into the transcript with the escalation, as given, so nobody asks for it again.
     """
     if state.status == ESCALATED:
         raise AnswerError("this walk has already been handed to the help desk")
@@ -442,11 +445,25 @@ def escalate(flow: Flow, state: State, *, now: datetime | None = None, reason: s
     at = _now(now)
     if state.status == RESOLVED:  # the end step is already in the transcript
         return replace(state, status=ESCALATED, ticket=_ticket(flow, None, reason, state))
+    values, labels = _typed_so_far(step, state.draft if typed is None else typed)
     entry = Entry(flow.id, state.step, step.type if step else "unknown", at,
-                  step.title if step else None, shown_text(step, state), reason)
+                  step.title if step else None, shown_text(step, state), reason, None, values, labels)
     ticket = _ticket(flow, None, reason, state)
     return replace(state, trail=state.trail + (entry,), status=ESCALATED, draft=EMPTY, errors=EMPTY,
                    ticket=ticket)
+
+
+def _typed_so_far(step: Step | None, typed: Mapping) -> tuple[Mapping, Mapping]:
+    """A form's values as far as they were filled in (cleaned as an answer is, errors or not), with their labels."""
+    if step is None or step.type != "form" or not typed:
+        return EMPTY, EMPTY
+    values, _ = validate_form(step, typed)
+    values = {name: value[:MAX_FIELD_LENGTH] if isinstance(value, str) else value
+              for name, value in values.items() if value}
+    if not values:
+        return EMPTY, EMPTY
+    labels = {f.name: f.label for f in step.fields if f.name in values}
+    return MappingProxyType(values), MappingProxyType(labels)
 
 
 def _ticket(flow: Flow | None, step: Step | None, reason: str, state: State) -> Mapping:

@@ -494,9 +494,26 @@ def restart(walk_id: str):
     return go_to(url_for("selfservice.flow", flow_id=walk.flow_id))
 
 
+def _typed_on_the_step(pos: services.Position) -> dict | None:
+    """What was filled in on a form step when "I still need help" was pressed (the button sends the step's
+    form): its values, and its files stored. A file the portal won't keep is left out; None elsewhere."""
+    step = pos.step
+    if pos.view is not View.STEP or step is None or step.type != "form" or not any(
+            f.name in request.form or f.name in request.files for f in step.fields):
+        return None
+    typed = {f.name: request.form.get(f.name, "") for f in step.fields if f.kind != "file"}
+    for f in step.fields:
+        if f.kind == "file":
+            try:
+                typed[f.name] = _file_answer(f, pos.state.draft.get(f.name))
+            except FileRefused:
+                typed[f.name] = pos.state.draft.get(f.name) or ""
+    return typed
+
+
 def _need_help(pos: services.Position):
     try:
-        pos = services.request_help(pos, requester=_requester(), actor=_requester())
+        pos = services.request_help(pos, requester=_requester(), actor=_requester(), typed=_typed_on_the_step(pos))
     except WalkError as exc:
         if pos.view is View.STEP:
             return _step_view(pos, pos.state.number, error=str(exc))

@@ -450,11 +450,13 @@ def answer(pos: Position, number: int, value, *, requester: User | None = None, 
     return _settle(walk, state, requester=requester, actor=actor)
 
 
-def request_help(pos: Position, *, requester: User | None = None, actor: User | None = None) -> Position:
+def request_help(pos: Position, *, requester: User | None = None, actor: User | None = None,
+                 typed: dict | None = None) -> Position:
     """"I still need help": the walk escalates from wherever it stands.
 
     With a signed-in requester the ticket opens at once; an anonymous person is asked for their
-    name and email first (the walk waits on the contact page, see :attr:`Position.view`).
+    name and email first (the walk waits on the contact page, see :attr:`Position.view`). `typed`:
+    what was filled in on a form step when help was asked for (its files stored, as references).
     """
     _refuse_if_handed_over(pos.walk)
     if pos.state.status == engine.ESCALATED:  # asked already (another tab, a retry)
@@ -468,7 +470,7 @@ def request_help(pos: Position, *, requester: User | None = None, actor: User | 
     else:
         if not pos.flow.allow_escalation and pos.state.status == engine.ACTIVE:
             raise WalkError("This guide ends on its own; follow the steps to the end.")
-        state = engine.escalate(pos.flow, pos.state)
+        state = engine.escalate(pos.flow, pos.state, typed=typed)
     return _settle(pos.walk, state, requester=requester, actor=actor)
 
 
