@@ -12,7 +12,9 @@ from .mail.header import one_line
 __all__ = ["EmailAddress", "is_email", "one_line", "phone_problem", "row_id", "single_line"]
 
 #: What a phone number may be written with: digits, spaces, + ( ) and dashes.
-PHONE_CHARACTERS = re.compile(r"[0-9 +()\-]+")
+PHONE_CHARACTERS = re.compile(r"[0-9 +()\-.]+")
+#: An extension after the number: "ext. 204", "extension 12", "x204", "#204".
+PHONE_EXTENSION = re.compile(r"\s*(?:ext\.?|extension|x|#)\s*\d{1,6}\s*$", re.IGNORECASE)
 PHONE_DIGITS = (6, 20)
 
 
@@ -35,9 +37,11 @@ def row_id(value) -> int | None:
 
 def phone_problem(value: str) -> str:
     """Why `value` is not a phone number we can call ('' if it is one), read leniently."""
-    digits = sum(c.isdigit() for c in value)
-    if not PHONE_CHARACTERS.fullmatch(value) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
-        return "Enter a phone number of 6 to 20 digits, like +44 20 7946 0958 (digits, spaces, + ( ) and - only)."
+    number = PHONE_EXTENSION.sub("", value, count=1).strip()  # an office extension after it is fine
+    digits = sum(c.isdigit() for c in number)
+    if not PHONE_CHARACTERS.fullmatch(number) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
+        return ("Enter a phone number of 6 to 20 digits, like +44 20 7946 0958 or 020 7946 0958 ext. 204 "
+                "(digits, spaces, + ( ) - . and an extension only).")
     return ""
 
 

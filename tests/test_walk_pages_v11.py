@@ -142,7 +142,8 @@ def test_phone_contact_asks_for_a_number_then_opens_the_ticket_with_it(v11_app):
     details = {"name": "Ann Lee", "email": "ann@example.com"}
     missing = text_of(client.post(contact, data=details))
     assert "Enter a phone number so the help desk can call you." in missing
-    for wrong in ("call me", "12345", "+1 234 567 890 123 456 789 01", "0123 456789 ext. 5"):
+    for wrong in ("call me", "12345", "+1 234 567 890 123 456 789 01", "12345 ext. 5", "0123 456789 ext. five",
+                  "0123 456789 x 1234567"):
         refused = client.post(contact, data={**details, "phone": wrong})
         assert refused.status_code == 200 and "Enter a phone number of 6 to 20 digits" in text_of(refused), wrong
     assert the_ticket(v11_app) is None
@@ -289,3 +290,13 @@ def test_a_live_flow_turned_draft_leaves_search_and_its_address(v11, tmp_path):
     assert "The laptop asks for a recovery key" not in text_of(client.get("/?q=bitlocker"))
     assert "The laptop asks for a recovery key" not in text_of(client.get("/"))
     assert client.get("/flows/call-me").status_code == 404
+
+
+@pytest.mark.parametrize("phone", ["020 7946 0958 ext. 204", "+1 (555) 010-4477 x12", "555.010.4477",
+                                   "0123 456789 Extension 5", "01 23 45 67 89 #4521"])
+def test_office_numbers_with_an_extension_or_dots_are_taken_as_written(v11_app, phone):
+    client = v11_app.test_client()
+    _, contact = to_contact(client, device="PC-7")
+    end = client.post(contact, data={"name": "Ann Lee", "email": "ann@example.com", "phone": phone})
+    assert end.status_code == 303, text_of(end)
+    assert f"Please call me on {phone}." in the_ticket(v11_app).description
