@@ -385,6 +385,22 @@ def test_canned_response_errors(app, client, admin, data, message):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CannedResponse)) == 0
 
 
+def test_a_mistyped_placeholder_is_refused_and_the_known_ones_are_listed(app, client, admin):
+    page = client.get("/admin/canned").get_data(as_text=True)
+    assert "{requester_first_name}, {ticket_number}, {technician_name}" in page  # the help under the text
+    typo = "Hi {requester_firstname}, about {ticket_number}: {Technician Name} here."
+    response = client.post("/admin/canned", data={"title": "Hello", "body": typo})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "{requester_firstname}, {Technician Name}: no such placeholder, so it would be sent as written." in text
+    assert "{requester_firstname}, about {ticket_number}" in text  # what was typed stays in the field
+    fine = ("Hi {requester_first_name}, about {ticket_number}. Braces in { a note } or {} are left alone. "
+            "{technician_name}")
+    assert client.post("/admin/canned", data={"title": "Hello", "body": fine}).status_code == 303
+    with app.app_context():
+        assert db.session.scalars(sa.select(CannedResponse.body)).all() == [fine]
+
+
 def test_edit_a_canned_response(app, client, admin):
     canned_id = add_canned(app)
     page = client.get(f"/admin/canned/{canned_id}").get_data(as_text=True)

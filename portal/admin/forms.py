@@ -3,10 +3,11 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..auth.forms import StrongPassword
 from ..models import Role
+from ..tickets import canned
 from ..validators import EmailAddress, single_line
 
 #: (value, label) of each role, in the order the role selects show them.
@@ -83,3 +84,10 @@ class CannedForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Give the response a title."), Length(max=120)])
     body = TextAreaField("Text", render_kw={"rows": 10}, validators=[DataRequired("Write the response."),
                                              Length(max=10000, message="Please keep this under 10,000 characters.")])
+
+    def validate_body(self, field):
+        unknown = canned.unknown_placeholders(field.data)
+        if unknown:
+            known = ", ".join(canned.PLACEHOLDERS)
+            raise ValidationError(f"{', '.join(unknown)}: no such placeholder, so it would be sent as written. "
+                                  f"Use {known}, or write it without braces.")

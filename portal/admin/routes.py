@@ -13,6 +13,7 @@ from ..auth.decorators import admin_required
 from ..auth.recovery import local_login
 from ..extensions import db
 from ..models import CannedResponse, Queue, User
+from ..tickets import canned as canned_text
 from ..tickets import queries as ticket_queries
 from ..web import moved, render
 from . import services
@@ -235,7 +236,8 @@ def canned():
         response = services.add_canned(form.title.data, form.body.data)
         flash(f"Added “{response.title}”.", "success")
         return redirect(url_for("admin.canned", _anchor=f"canned-{response.id}"), code=303)
-    return render("admin/canned.html", form=form, responses=ticket_queries.canned_responses())
+    return render("admin/canned.html", form=form, responses=ticket_queries.canned_responses(),
+                  placeholders=canned_text.PLACEHOLDERS)
 
 
 @bp.route("/canned/<int:canned_id>", methods=["GET", "POST"])
@@ -248,7 +250,7 @@ def edit_canned(canned_id: int):
         services.update_canned(response, form.title.data, form.body.data)
         flash(f"Saved “{response.title}”.", "success")
         return redirect(url_for("admin.canned", _anchor=f"canned-{response.id}"), code=303)
-    return render("admin/canned_edit.html", form=form, response=response)
+    return render("admin/canned_edit.html", form=form, response=response, placeholders=canned_text.PLACEHOLDERS)
 
 
 @bp.post("/canned/<int:canned_id>/delete")

@@ -20,12 +20,12 @@ from ..extensions import db, htmx
 from ..flows_runtime import registry
 from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
 from ..tickets import attachments, known_issues, queries, services, sla, spikes
+from ..tickets import canned as canned_text
 from ..tickets import known_issue_queries as issue_queries
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..validators import row_id
 from ..web import go_to, moved, render
-from . import canned as canned_text
 from .forms import CallerWalkForm, DeclareForm, NewTicketForm
 
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
