@@ -93,10 +93,11 @@ def create_app(config: dict | object | None = None) -> Flask:
 
     from .mail import worker as outbox_worker
     from .mail.cli import outbox_cli
-    from .tickets.cli import mail_cli
+    from .tickets.cli import attachments_cli, mail_cli
 
     app.cli.add_command(outbox_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(attachments_cli)
     outbox_worker.init_app(app)  # the background sender, only when OUTBOX_THREAD is set
 
     from .auth import sso

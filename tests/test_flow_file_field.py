@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import textwrap
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from portal.extensions import db
 from portal.flows import engine
 from portal.flows.lint import check_text
 from portal.models import Attachment, Message, Ticket, Walk
+from portal.tickets import attachments
 
 from .conftest import _app_for
 from .test_web_attachments import png, user
@@ -198,3 +201,30 @@ def test_a_file_given_while_a_technician_walks_with_a_caller_goes_on_the_callers
     page = desk.get("/desk/tickets/1001").get_data(as_text=True)
     assert "caller-photo.png" in page
     assert desk.get(f"/desk/attachments/{attachment_id}").data == picture
+
+
+def test_prune_deletes_files_no_ticket_uses_once_they_are_old(web):
+    client = signed_in(web)
+    picture = png()
+    client.post("/flows/screen-error/start", content_type="multipart/form-data",
+                data={"what": "Printing", "photo": (io.BytesIO(picture), "error.png")})  # goes with a ticket
+    with web.app_context():
+        [used] = db.session.scalars(sa.select(Attachment.storage_key)).all()
+        left = attachments.store(b"a walk's file that never became a ticket")
+        recent = attachments.store(b"a walk under way")
+        long_ago = time.time() - 40 * 86400
+        for key in (used, left, recent):
+            path = attachments.folder() / key[:2] / key[2:4] / key
+            os.utime(path, (long_ago, long_ago))
+        attachments.store(b"a walk under way")  # stored again today (the same file given again): kept
+    runner = web.test_cli_runner()
+    dry = runner.invoke(args=["attachments", "prune", "--dry-run"])
+    assert dry.exit_code == 0 and "would delete 1 file(s), 40 bytes" in dry.output
+    with web.app_context():
+        assert attachments.exists(left)
+    done = runner.invoke(args=["attachments", "prune"])
+    assert done.exit_code == 0 and "deleted 1 file(s), 40 bytes, used by no ticket" in done.output
+    with web.app_context():
+        assert not attachments.exists(left) and attachments.exists(used) and attachments.exists(recent)
+    assert "deleted 0 file(s)" in runner.invoke(args=["attachments", "prune", "--days", "1"]).output
+    assert runner.invoke(args=["attachments", "prune", "--days", "0"]).exit_code == 2  # at least a day

@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,9 @@ def store(data: bytes) -> str:
     """Write the body (once per content) and return its storage key, its SHA-256 in hex."""
     key = hashlib.sha256(data).hexdigest()
     path = _path(key)
-    if not path.exists():
+    if path.exists():
+        os.utime(path)  # used again: `flask attachments prune` goes by when a body was last stored
+    else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
@@ -142,6 +145,32 @@ def exists(key: str) -> bool:
         return _path(key).is_file()
     except ValueError:
         return False
+
+
+def prune(days: float, *, dry_run: bool = False) -> tuple[int, int]:
+    """Delete the bodies no ticket's attachment uses that were last stored more than `days` ago: (files, bytes).
+
+    A form step's file is stored when the person sends the step and goes with the ticket if the walk
+    escalates; a walk that never does leaves it behind. Bodies attached to a ticket are never deleted.
+    A walk that escalates after its file was pruned opens its ticket without that file.
+    """
+    root = folder()
+    if not root.is_dir():
+        return 0, 0
+    cutoff = time.time() - days * 86400
+    used = set(db.session.scalars(sa.select(Attachment.storage_key).where(Attachment.storage_key.is_not(None))))
+    count = size = 0
+    for path in root.glob("??/??/*"):
+        key = path.name
+        if key in used or len(key) != 64 or not path.is_file():
+            continue
+        stat = path.stat()
+        if stat.st_mtime >= cutoff:
+            continue
+        if not dry_run:
+            path.unlink(missing_ok=True)
+        count, size = count + 1, size + stat.st_size
+    return count, size
 
 
 def body(attachment) -> bytes | None:

@@ -17,10 +17,28 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..mail.parse import DEFAULT_SECONDS
+from ..extensions import db
+from ..mail.parse import DEFAULT_SECONDS, human_size
+from . import attachments
 from .inbound import IngestError, MessageTooLarge, max_bytes, read, take
 
 mail_cli = AppGroup("mail", help="Inbound email.")
+attachments_cli = AppGroup("attachments", help="Files people attached.")
+
+PRUNE_DAYS = 30
+
+
+@attachments_cli.command("prune")
+@click.option("--days", type=click.FloatRange(min=1), default=PRUNE_DAYS, show_default=True,
+              help="Keep files stored in the last DAYS days (a walk still under way may need its file).")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+def prune_command(days: float, dry_run: bool) -> None:
+    """Delete files no ticket uses (a form step's file of a walk that never became a ticket), older than --days."""
+    count, size = attachments.prune(days, dry_run=dry_run)
+    db.session.remove()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {count} file(s), {human_size(size)}, used by no ticket and stored more than "
+               f"{days:g} day(s) ago")
 
 EX_DATAERR = 65  # sysexits.h: the input was wrong; the MTA bounces the message with our text
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
