@@ -178,6 +178,25 @@ def test_days_are_utc_days_whatever_the_database_time_zone(any_app):
     assert days[date(2025, 5, 17)].opened == 1
 
 
+def test_days_are_the_viewers_days_summer_time_included(any_app):
+    """A help desk in New York sees a ticket opened at 21:30 there on that day, not on the next (UTC's)."""
+    with any_app.app_context():
+        for created in (datetime(2025, 6, 15, 1, 30, tzinfo=UTC),  # 21:30 on 14 June in New York (UTC-4)
+                        datetime(2025, 6, 14, 12, 0, tzinfo=UTC),  # midnight starting 15 June in Auckland
+                        datetime(2025, 1, 10, 3, 0, tzinfo=UTC)):  # too long ago for any of them
+            db.session.add(Ticket(subject="x", queue="network", status=TicketStatus.OPEN, created_at=created))
+        db.session.commit()
+        now = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+
+        def opened(zone: str) -> dict:
+            days = opened_resolved_per_day(7, now, zone)
+            return {"today": days[-1].day, **{str(d.day): d.opened for d in days if d.opened}}
+
+        assert opened("UTC") == {"today": date(2025, 6, 15), "2025-06-14": 1, "2025-06-15": 1}
+        assert opened("America/New_York") == {"today": date(2025, 6, 15), "2025-06-14": 2}
+        assert opened("Pacific/Auckland") == {"today": date(2025, 6, 16), "2025-06-15": 2}
+
+
 def test_the_queries_are_aggregates_not_loops(app):
     """The number of SQL statements does not grow with the number of tickets."""
     seen = []

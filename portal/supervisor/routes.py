@@ -10,6 +10,7 @@ from .. import clock
 from ..auth.decorators import staff_required
 from ..figures import export
 from ..figures import queries as figures
+from ..timefmt import viewer_zone
 from ..web import render
 from . import chart
 from .services import (
@@ -36,7 +37,7 @@ def overview():
     and in the chosen period: self-service (walks, deflection, tickets avoided, the steps where people stop)
     and how requesters rated the help."""
     now = clock.now()
-    days = opened_resolved_per_day(TREND_DAYS, now)
+    days = opened_resolved_per_day(TREND_DAYS, now, viewer_zone())  # days as the supervisor lives them
     period = figures.Period.from_args(request.args, now)
     return render("supervisor/overview.html", table=open_by_queue_and_status(now), load=load_per_technician(),
                   days=days, chart=chart.opened_resolved(days), statuses=OPEN_STATUSES, now=now,

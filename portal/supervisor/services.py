@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -37,29 +38,23 @@ from ..models.ticket import TICKET_NUMBER_OFFSET
 RUNNING_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN)
 
 
-class utc_date(FunctionElement):  # noqa: N801 - named like the SQL function it stands for
-    """The UTC calendar day of a timestamp column, in each dialect's own words."""
+class utc_hour(FunctionElement):  # noqa: N801 - named like the SQL function it stands for
+    """The UTC hour of a timestamp column as text, "2025-06-03 14", in each dialect's own words: days are
+    counted in the viewer's time zone from these (an hour of UTC is an hour of every whole-hour zone)."""
 
-    type = sa.Date()
-    name = "utc_date"
+    type = sa.String()
+    name = "utc_hour"
     inherit_cache = True
 
 
-@compiles(utc_date)
-def _utc_date_default(element, compiler, **kw):
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+@compiles(utc_hour)
+def _utc_hour_default(element, compiler, **kw):
+    return f"to_char(timezone('UTC', {compiler.process(element.clauses, **kw)}), 'YYYY-MM-DD HH24')"
 
 
-@compiles(utc_date, "sqlite")
-def _utc_date_sqlite(element, compiler, **kw):
-    # SQLite stores the UTC time as text ("2025-06-03 14:05:00.000000"); date() keeps the day part.
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(utc_date, "postgresql")
-def _utc_date_postgresql(element, compiler, **kw):
-    # A timestamptz cast to date uses the session's time zone; take the day in UTC whatever it is.
-    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element, compiler, **kw):
+    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
 
 
 @dataclass
@@ -187,35 +182,39 @@ def load_per_technician() -> Workload:
     return Workload(technicians, unassigned, elsewhere)
 
 
-def opened_resolved_per_day(days: int = 30, now: datetime | None = None) -> list:
-    """Tickets opened and resolved on each of the last `days` UTC days, oldest first, today last.
+def opened_resolved_per_day(days: int = 30, now: datetime | None = None, zone: str = "UTC") -> list:
+    """Tickets opened and resolved on each of the last `days` days of `zone` (the viewer's time zone), oldest
+    first, today last.
 
     A ticket counts as resolved on the day of its `resolved_at` (reopening clears it, so a reopened
     ticket no longer counts); tickets closed without being resolved (merged duplicates) do not count.
+    The database counts by UTC hour (one statement each, whatever the number of tickets), and each hour
+    goes to its day in `zone`, summer time included; in a zone half an hour off UTC, the half hour after
+    local midnight counts with the day before.
     """
+    tz = ZoneInfo(zone)
     now = now or clock.now()
-    today = now.astimezone(UTC).date()
+    today = now.astimezone(tz).date()
     first = today - timedelta(days=days - 1)
-    start = datetime.combine(first, time.min, tzinfo=UTC)
-    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=UTC)
-    opened = _per_day(Ticket.created_at, start, end)
-    resolved = _per_day(Ticket.resolved_at, start, end)
+    start = datetime.combine(first, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    opened = _per_day(Ticket.created_at, start, end, tz)
+    resolved = _per_day(Ticket.resolved_at, start, end, tz)
     return [Day(d, opened.get(d, 0), resolved.get(d, 0))
             for d in (first + timedelta(days=i) for i in range(days))]
 
 
-def _per_day(column, start: datetime, end: datetime) -> dict:
-    day = utc_date(column)
+def _per_day(column, start: datetime, end: datetime, tz: ZoneInfo) -> dict:
+    hour = utc_hour(column)
     rows = db.session.execute(
-        sa.select(day.label("day"), sa.func.count())
+        sa.select(hour.label("hour"), sa.func.count())
         .where(column >= start, column < end)
-        .group_by(day)).all()
-    return {_as_date(d): n for d, n in rows}
-
-
-def _as_date(value) -> date:
-    # SQLite hands back date() as text when the column type is lost in the GROUP BY; accept both.
-    return date.fromisoformat(value) if isinstance(value, str) else value
+        .group_by(hour)).all()
+    counts: dict = {}
+    for text, n in rows:
+        day = datetime.strptime(text, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz).date()
+        counts[day] = counts.get(day, 0) + n
+    return counts
 
 
 def top_search_misses(days: int = 30, now: datetime | None = None, limit: int = 15) -> list:
