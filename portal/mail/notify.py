@@ -78,6 +78,12 @@ def ticket_assigned(ticket, technician, link: str) -> None:
                "ticket_assigned", ticket, technician=technician, link=link)
 
 
+def tickets_assigned(tickets: list, technician, links: list) -> None:
+    """Tell a technician that several tickets are now theirs, in one email (the queue's bulk assign)."""
+    queue_mail("assigned", technician.email, f"Assigned to you: {len(tickets)} tickets", "tickets_assigned",
+               technician=technician, assigned=list(zip(tickets, links, strict=True)))
+
+
 def ticket_merged(ticket, into, link: str) -> None:
     """Tell the requester their ticket continues in another one.
 

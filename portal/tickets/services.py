@@ -392,8 +392,8 @@ def _require_assignable(assignee: User | None) -> None:
         raise ActionError("Tickets can only be assigned to active technicians.")
 
 
-def _assign(ticket: Ticket, assignee: User | None, actor: User) -> None:
-    """Assign (not committed): the timeline, a new ticket becomes open, the assignee's email."""
+def _assign(ticket: Ticket, assignee: User | None, actor: User, *, tell: bool = True) -> None:
+    """Assign (not committed): the timeline, a new ticket becomes open, the assignee's email (unless not `tell`)."""
     if (assignee.id if assignee else None) == ticket.assignee_id:
         raise ActionError("The ticket is already assigned to " + (_name(assignee) if assignee else "nobody") + ".")
     old = ticket.assignee.display_name if ticket.assignee else "nobody"
@@ -402,7 +402,7 @@ def _assign(ticket: Ticket, assignee: User | None, actor: User) -> None:
     record(ticket, EventKind.ASSIGNED, actor, old=old, new=_name(assignee) if assignee else "nobody")
     if assignee is not None and ticket.status == TicketStatus.NEW:
         _set_status(ticket, TicketStatus.OPEN, actor)
-    if assignee is not None and assignee.id != actor.id:
+    if tell and assignee is not None and assignee.id != actor.id:
         notify.ticket_assigned(ticket, assignee, links.staff_url(ticket))
 
 
@@ -414,8 +414,9 @@ class BulkResult:
     refused: list  # [(ticket, the ActionError's message)]
 
 
-def _bulk(tickets, change) -> BulkResult:
-    """Apply `change` to each ticket that can take it, leave the others as they are, and commit once.
+def _bulk(tickets, change, *, commit: bool = True) -> BulkResult:
+    """Apply `change` to each ticket that can take it, leave the others as they are, and commit once (unless
+    not `commit`: the caller adds to the same transaction and commits).
 
     Every check of a change comes before its first write, so a refused ticket is left untouched.
     """
@@ -430,15 +431,26 @@ def _bulk(tickets, change) -> BulkResult:
             refused.append((ticket, str(exc)))
         else:
             changed.append(ticket)
-    _commit()
+    if commit:
+        _commit()
     return BulkResult(changed, refused)
 
 
 def bulk_assign(tickets, assignee: User | None, actor: User) -> BulkResult:
-    """Assign many tickets at once (the queue's bulk form), each as :func:`assign` does; one commit."""
+    """Assign many tickets at once (the queue's bulk form), each as :func:`assign` does; one commit.
+
+    The assignee gets one email for them all (a list when there are several), not one per ticket.
+    """
     _require_staff(actor)
     _require_assignable(assignee)
-    return _bulk(tickets, lambda ticket: _assign(ticket, assignee, actor))
+    done = _bulk(tickets, lambda ticket: _assign(ticket, assignee, actor, tell=False), commit=False)
+    if done.changed and assignee is not None and assignee.id != actor.id:
+        if len(done.changed) == 1:
+            notify.ticket_assigned(done.changed[0], assignee, links.staff_url(done.changed[0]))
+        else:
+            notify.tickets_assigned(done.changed, assignee, [links.staff_url(t) for t in done.changed])
+    _commit()
+    return done
 
 
 def bulk_set_status(tickets, status: TicketStatus | str, actor: User) -> BulkResult:
