@@ -25,6 +25,7 @@ from werkzeug.routing import IntegerConverter
 from . import timefmt
 from .extensions import htmx, retry_after
 from .flows.markup import render_markdown
+from .models.ticket import TICKET_NUMBER_OFFSET
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -53,7 +54,7 @@ class BoundedInt(IntegerConverter):
     """``<int:...>`` in URLs, refused (404) past what an id column holds instead of failing in the database."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", MAX_ROW_ID + 1000)  # ticket numbers are ids + 1000
+        kwargs.setdefault("max", MAX_ROW_ID + TICKET_NUMBER_OFFSET)  # ticket numbers are ids + the offset
         super().__init__(map, *args, **kwargs)
 
 

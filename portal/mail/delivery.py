@@ -29,8 +29,7 @@ from flask import current_app
 from .. import clock
 from ..extensions import db
 from ..flows.model import is_email
-from ..models import OutboxMessage, OutboxStatus
-from ..models.ticket import TICKET_NUMBER_OFFSET
+from ..models import OutboxMessage, OutboxStatus, Ticket
 from .header import one_line
 
 logger = logging.getLogger("portal.mail")
@@ -167,7 +166,7 @@ def build_email(row: OutboxMessage, config) -> EmailMessage:
     message["Message-ID"] = one_line(row.message_id)
     if row.ticket_id is not None:
         # One made-up root per ticket, so mail clients thread every notification of a ticket together.
-        root = f"<ticket-{row.ticket_id + TICKET_NUMBER_OFFSET}@{sender.rsplit('@', 1)[-1].strip('> ')}>"
+        root = f"<ticket-{Ticket.number_of(row.ticket_id)}@{sender.rsplit('@', 1)[-1].strip('> ')}>"
         message["In-Reply-To"] = root
         message["References"] = root
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer it

@@ -154,6 +154,11 @@ class Ticket(Numbered, db.Model):
         return number - TICKET_NUMBER_OFFSET
 
     @staticmethod
+    def number_of(ticket_id: int) -> int:
+        """The number people see for the ticket with row id `ticket_id` (read without its row)."""
+        return ticket_id + TICKET_NUMBER_OFFSET
+
+    @staticmethod
     def parse_number(text: str | None) -> int | None:
         """The ticket number in what a person typed ("#1042", "1042"), or None if it is none."""
         digits = (text or "").strip().lstrip("#")

@@ -31,7 +31,6 @@ from ..models import (
     TicketStatus,
     User,
 )
-from ..models.ticket import TICKET_NUMBER_OFFSET
 
 #: Somebody still has to act on these.
 #: Open tickets whose SLA clock runs (a pending ticket waits for its requester: the clock is paused).
@@ -251,7 +250,7 @@ def failed_mail(days: int = 30, now: datetime | None = None, limit: int = 20) ->
             OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.ticket_id))
         .where(*failed).order_by(OutboxMessage.id.desc()).limit(limit)).all()
     return total, [FailedMail(r.created_at, r.kind, r.to_address, r.subject, r.attempts or 0, r.last_error or "",
-                              None if r.ticket_id is None else r.ticket_id + TICKET_NUMBER_OFFSET) for r in rows]
+                              None if r.ticket_id is None else Ticket.number_of(r.ticket_id)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,7 @@ def satisfaction(start: datetime, end: datetime, comments: int = 10) -> Satisfac
         sa.select(TicketRating.rated_at, TicketRating.score, TicketRating.comment, TicketRating.ticket_id)
         .where(*_rated_in(start, end), TicketRating.comment != "")
         .order_by(TicketRating.rated_at.desc(), TicketRating.id.desc()).limit(comments)).all()
-    return Satisfaction(count, average, by_score, [(at, score, comment, ticket_id + TICKET_NUMBER_OFFSET)
+    return Satisfaction(count, average, by_score, [(at, score, comment, Ticket.number_of(ticket_id))
                                                    for at, score, comment, ticket_id in latest])
 
 
@@ -293,4 +292,4 @@ def ratings(start: datetime, end: datetime) -> list:
     rows = db.session.execute(
         sa.select(TicketRating.ticket_id, TicketRating.rated_at, TicketRating.score, TicketRating.comment)
         .where(*_rated_in(start, end)).order_by(TicketRating.rated_at, TicketRating.id)).all()
-    return [(ticket_id + TICKET_NUMBER_OFFSET, at, score, comment) for ticket_id, at, score, comment in rows]
+    return [(Ticket.number_of(ticket_id), at, score, comment) for ticket_id, at, score, comment in rows]
