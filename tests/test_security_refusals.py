@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import Message, Ticket
 
 from .conftest import _app_for, make_config
+from .test_desk import sign_in_staff
 from .test_ticket_rules import count, email_ticket, new_key, open_by_contact, outbox, signed_in, technician
 
 HUGE = "9" * 20
@@ -209,3 +210,16 @@ def test_an_email_cannot_be_replayed_as_a_contact_form_by_its_subject_number(app
     response = app.test_client().post("/contact", data={"name": "M", "email": "m@evil.example",
                                                         "subject": f"Re: [#{number}]", "key": new_key()})
     assert f"/tickets/{number}?" not in response.headers["Location"]
+
+
+def test_ids_past_any_row_in_desk_links_are_not_found_not_a_failure(any_app):
+    client = any_app.test_client()
+    sign_in_staff(any_app, client)
+    client.post("/desk/new", data={"email": "cal@example.com", "name": "Cal", "subject": "Printing",
+                                   "queue": "general", "priority": "normal", "key": "n1"})
+    for canned in ("99999999999", "-3", "2147483648"):
+        page = client.get(f"/desk/tickets/1001?canned={canned}")
+        assert page.status_code == 200 and "Printing" in page.get_data(as_text=True)
+    assert client.get(f"/desk/attachments/{2**31 + 5}").status_code == 404
+    refused = client.post("/desk/tickets/1001/assign", data={"assignee": "99999999999"})
+    assert refused.status_code in (200, 303, 422)

@@ -18,7 +18,7 @@ from ..auth.recovery import invite
 from ..auth.services import find_user
 from ..extensions import db, htmx
 from ..flows_runtime import registry
-from ..models import Attachment, CannedResponse, Priority, Ticket, TicketStatus, User
+from ..models import Priority, Ticket, TicketStatus
 from ..tickets import attachments, known_issues, queries, services, sla, spikes
 from ..tickets import canned as canned_text
 from ..tickets import known_issue_queries as issue_queries
@@ -149,7 +149,7 @@ def show(number: int):
     canned_id = request.args.get("canned", type=int)
     body = ""
     if canned_id:
-        canned = db.session.get(CannedResponse, canned_id)
+        canned = queries.canned_response(canned_id)
         body = canned_text.fill(canned.body, ticket, current_user) if canned else ""
     return _ticket_view(ticket, body=body, canned_id=canned_id)
 
@@ -211,7 +211,7 @@ def claim(number: int):
 def assign(number: int):
     """Assign the ticket to a technician, or to nobody."""
     value = request.form.get("assignee", "")
-    assignee = db.session.get(User, row_id(value)) if row_id(value) else None
+    assignee = queries.person_chosen(value)
     if value and assignee is None:
         return _acted(_ticket(number), error="Choose a technician from the list.")
     return _act(number, lambda t: services.assign(t, assignee, current_user),
@@ -321,7 +321,7 @@ def link(number: int):
 @staff_required
 def attachment(attachment_id: int):
     """Download an attachment (always as a download: never rendered in our origin)."""
-    found = db.session.get(Attachment, attachment_id)
+    found = queries.attachment_by_id(attachment_id)
     data = attachments.body(found) if found is not None else None
     if data is None:
         abort(404)
@@ -544,7 +544,7 @@ def _assign_chosen(value: str, chosen: list[Ticket]) -> None:
     elif value == "nobody":
         assignee = None
     else:
-        assignee = db.session.get(User, row_id(value)) if row_id(value) else None
+        assignee = queries.person_chosen(value)
         if assignee is None:
             flash("Choose who to assign the tickets to from the list.", "error")
             return

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased, joinedload, load_only, selectinload
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
+    Attachment,
     CannedResponse,
     EventKind,
     Message,
@@ -220,7 +221,19 @@ def canned_responses() -> list:
 
 def canned_response(response_id: int | None) -> CannedResponse | None:
     """One canned response, or None."""
-    return db.session.get(CannedResponse, response_id) if response_id else None
+    return db.session.get(CannedResponse, response_id) if response_id and row_id(str(response_id)) else None
+
+
+def person_chosen(value: str | None) -> User | None:
+    """The account a form's choice names by its id ("42"), or None for anything else (the service then
+    says whether that person may take tickets)."""
+    user_id = row_id(value)
+    return db.session.get(User, user_id) if user_id else None
+
+
+def attachment_by_id(attachment_id: int) -> Attachment | None:
+    """One attachment row, or None (never an error for an id out of range)."""
+    return db.session.get(Attachment, attachment_id) if row_id(str(attachment_id)) else None
 
 
 def technicians() -> list:
