@@ -18,12 +18,12 @@ from itsdangerous import BadSignature, Serializer, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
 from . import timefmt
-from .extensions import htmx, retry_after
+from .extensions import db, htmx, retry_after
 from .flows.markup import render_markdown
 from .models.ticket import TICKET_NUMBER_OFFSET
 
@@ -364,6 +364,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(429)
     def _too_many(e):
         return refused(e)
+
+    @app.errorhandler(DataError)
+    def _out_of_range(e):
+        # A value the database refuses for its column (an id past any row, in an address): bad input, a 4xx.
+        db.session.rollback()
+        app.logger.info("refused by the database: %s", e.orig if isinstance(e, DBAPIError) else e)
+        if "out of range" in str(e.orig if isinstance(e, DBAPIError) else e).lower():
+            return _not_found(e)
+        return _error(400, "That didn't work", "Something in this request can't be stored as it is. "
+                      "Go back, check what you typed, and try again.")
 
     @app.errorhandler(OperationalError)
     def _database_down(e):

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from portal import create_app
 from portal.extensions import db
 from portal.models import Message, Ticket
+from portal.web import BoundedInt
 
 from .conftest import _app_for, make_config
 from .test_desk import sign_in_staff
@@ -223,3 +224,22 @@ def test_ids_past_any_row_in_desk_links_are_not_found_not_a_failure(any_app):
     assert client.get(f"/desk/attachments/{2**31 + 5}").status_code == 404
     refused = client.post("/desk/tickets/1001/assign", data={"assignee": "99999999999"})
     assert refused.status_code in (200, 303, 422)
+
+
+def test_every_address_with_a_number_past_any_row_is_refused_plainly_on_postgresql(tmp_path, request):
+    # PostgreSQL refuses 2**31 + 5 for an integer column ("out of range"): that is a wrong address, a 404.
+    app = _app_for("postgresql", tmp_path, request)
+    client = app.test_client()
+    sign_in_staff(app, client, role="admin")  # every page open to them
+    tried = []
+    for rule in app.url_map.iter_rules():
+        numbered = [name for name, converter in rule._converters.items() if isinstance(converter, BoundedInt)]
+        if "GET" not in rule.methods or not numbered or len(numbered) != len(rule.arguments):
+            continue
+        url = app.url_map.bind("localhost").build(rule.endpoint, dict.fromkeys(numbered, 2**31 + 5))
+        response = client.get(url)
+        assert response.status_code in (302, 303, 403, 404), (url, response.status_code)
+        tried.append(url)
+    assert len(tried) >= 10
+    page = client.get(f"/admin/users/{2**31 + 5}")
+    assert page.status_code == 404 and "Page not found" in page.get_data(as_text=True)
