@@ -430,12 +430,13 @@ def test_i_still_need_help_records_the_step_shown_and_the_reason(phone):
                                   "reason": "It beeps", "step": None}
 
 
-def test_i_still_need_help_on_a_refused_form_drops_its_draft_and_errors(phone):
+def test_i_still_need_help_on_a_refused_form_moves_its_draft_into_the_transcript(phone):
     refused = advance(phone, walk(phone, ["No"]), {"extension": "x"}, now=NOON)
     state = escalate(phone, refused, now=NOON)
     assert state.draft == {} and state.errors == {}
+    # what was typed goes to the help desk with the request for help, as typed (the refusal aside)
     assert state.trail[-1] == Entry("phone", "details", "form", AT, "Which phone?", "The number is on the handset.",
-                                    "I still need help")
+                                    "I still need help", None, {"extension": "x"}, {"extension": "Extension"})
 
 
 def test_i_still_need_help_after_a_resolved_end_keeps_the_transcript(phone):
