@@ -128,6 +128,31 @@ def test_withdraw_asks_first_then_closes_the_ticket_once(app, client, requester)
     assert "This ticket is closed, so it can't be marked solved" in _text(refused.get_data(as_text=True))
 
 
+def test_a_reason_given_for_withdrawing_reaches_the_ticket_and_the_assignee(app, client, requester, make_user):
+    number = _ticket(app, requester_email=requester, subject="Laptop slow")
+    with app.app_context():
+        tech = db.session.get(User, make_user("technician", email="tina@example.com")[0])
+        services.assign(db.session.get(Ticket, Ticket.id_from_number(number)), tech, tech)
+    confirm = _text(client.get(f"/tickets/{number}/withdraw").get_data(as_text=True))
+    assert "Why? (optional)" in confirm
+    client.post(f"/tickets/{number}/withdraw", data={"reason": "  It works again after a restart.  "})
+    page = _text(client.get(f"/tickets/{number}").get_data(as_text=True))
+    assert "Withdrawn: It works again after a restart." in page  # in the conversation, their own words
+    with app.app_context():
+        ticket = db.session.get(Ticket, Ticket.id_from_number(number))
+        assert ticket.status == TicketStatus.CLOSED
+        [message] = [m for m in ticket.messages if m.body.startswith("Withdrawn:")]
+        assert message.from_requester and not message.internal
+        mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "requester-withdrawn"))
+        assert "Their reason: It works again after a restart." in mail.body_text
+        assert "It works again after a restart." in mail.body_html
+    # Without a reason: no message, as before.
+    other = _ticket(app, requester_email=requester, subject="Printer")
+    client.post(f"/tickets/{other}/withdraw", data={"reason": "   "})
+    with app.app_context():
+        assert not db.session.get(Ticket, Ticket.id_from_number(other)).messages
+
+
 def test_a_closed_or_resolved_ticket_is_not_withdrawn(app, client, requester):
     closed = _ticket(app, requester_email=requester, status=TicketStatus.CLOSED, subject="Closed one")
     response = client.post(f"/tickets/{closed}/withdraw")

@@ -102,13 +102,14 @@ def requester_replied(ticket, message, link: str) -> None:
                f" replied: {ticket.subject}", "requester_replied", ticket, message=message, link=link)
 
 
-def requester_acted(ticket, action: str, who: str, link: str) -> None:
-    """Tell the assigned technician that the requester marked the ticket solved or withdrew it (`action`)."""
+def requester_acted(ticket, action: str, who: str, link: str, reason: str = "") -> None:
+    """Tell the assigned technician that the requester marked the ticket solved or withdrew it (`action`),
+    with the reason they gave, if any."""
     if ticket.assignee is None or not ticket.assignee.active:
         return
     verb = "withdrew" if action == "withdrawn" else "marked solved"
     queue_mail(f"requester-{action}", ticket.assignee.email, f"[{tag(ticket)}] {who} {verb}: {ticket.subject}",
-               "requester_acted", ticket, action=action, who=who, link=link)
+               "requester_acted", ticket, action=action, who=who, link=link, reason=reason)
 
 
 def unverified_reply(ticket, message, link: str) -> None:

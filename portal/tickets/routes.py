@@ -126,7 +126,8 @@ def withdraw(number: int):
             return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
         return render("tickets/withdraw_confirm.html", ticket=ticket, key=key)
     try:
-        services.withdraw(ticket, current_user if current_user.is_authenticated else None)
+        services.withdraw(ticket, current_user if current_user.is_authenticated else None,
+                          reason=request.form.get("reason", ""))
     except services.ActionError as exc:
         return _refuse(ticket, key, str(exc))
     flash(f"You've withdrawn request {ticket.label}. It is closed; nobody will work on it.", "success")

@@ -51,6 +51,7 @@ SUBJECT_MAX = 200
 NAME_MAX = 120
 EMAIL_MAX = 254
 QUEUE_MAX = 60
+WITHDRAW_REASON_MAX = 2000  # "why I no longer need help", optional
 DEFAULT_QUEUE = "general"
 REOPEN_DAYS = 7
 
@@ -689,11 +690,12 @@ def requester_solved(ticket: Ticket, actor: User | None = None) -> bool:
     return True
 
 
-def withdraw(ticket: Ticket, actor: User | None = None) -> bool:
+def withdraw(ticket: Ticket, actor: User | None = None, reason: str = "") -> bool:
     """The requester no longer needs help: the ticket closes (True), or already was withdrawn (False).
 
     Withdrawn is a reason, not a status: the ticket is closed, and its timeline's ``withdrawn``
     event says why; the assignee is told. Only a ticket somebody still has to act on can be withdrawn.
+    `reason`, if given, is the requester's own word on it: a message on the ticket and in the email.
     """
     if withdrawn(ticket):
         return False
@@ -701,8 +703,13 @@ def withdraw(ticket: Ticket, actor: User | None = None) -> bool:
         raise ActionError("This ticket is already closed.")
     if ticket.status == TicketStatus.RESOLVED:
         raise ActionError("This ticket is already resolved, so there is nothing to withdraw.")
-    _set_status(ticket, TicketStatus.CLOSED, actor, kind=EventKind.WITHDRAWN, actor_name=_requester_name(ticket, actor))
-    notify.requester_acted(ticket, "withdrawn", _requester_name(ticket, actor), links.staff_url(ticket))
+    who = _requester_name(ticket, actor)
+    reason = (reason or "").strip()[:WITHDRAW_REASON_MAX]
+    if reason:
+        db.session.add(Message(ticket_id=ticket.id, author_id=actor.id if actor else ticket.requester_id,
+                               author_name=who[:NAME_MAX], body=f"Withdrawn: {reason}", from_requester=True))
+    _set_status(ticket, TicketStatus.CLOSED, actor, kind=EventKind.WITHDRAWN, actor_name=who)
+    notify.requester_acted(ticket, "withdrawn", who, links.staff_url(ticket), reason=reason)
     _commit()
     return True
 
