@@ -202,6 +202,24 @@ def test_an_answer_clicked_the_instant_it_appears_is_not_lost(page, live):
     assert page.evaluate("window.samePage === true"), "the answer went out as a full page load"
 
 
+def test_while_an_answer_is_on_its_way_every_button_of_the_step_waits(page, live):
+    # Only the form's first button used to wait: a second option clicked meanwhile was queued behind the
+    # first answer and lost with the old step (a browser test whose "Paper jam" matched the longer
+    # "It shows an error (paper jam, ...)" option clicked it, in CI, 1 run in 6 under load).
+    page.goto(f"{live.url}/flows/printer-offline")
+    page.evaluate("""() => {
+        window.waiting = null;
+        document.body.addEventListener("htmx:beforeSend", () => {
+            window.waiting = [...document.querySelectorAll("#flow-step button")].map(b => b.disabled);
+        });
+    }""")
+    page.get_by_role("button", name=ERROR).click()
+    expect(page.get_by_text("Step 2")).to_be_visible()
+    waiting = page.evaluate("window.waiting")
+    assert len(waiting) >= 4 and all(waiting), waiting  # the options, Start over, I still need help
+    expect(page.get_by_role("button", name="Paper jam")).to_be_enabled()  # the new step's, ready
+
+
 def test_the_new_step_gets_focus_after_an_htmx_swap(page, live):
     page.goto(f"{live.url}/flows/printer-offline")
     page.get_by_role("button", name=ERROR).click()
