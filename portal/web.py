@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 
@@ -48,6 +47,17 @@ KEPT_PAGES_SIZE = 512
 #: The largest row id the database can hold (PostgreSQL's integer): a bigger number in a URL is no row's.
 MAX_ROW_ID = 2**31 - 1
 RETRY_AFTER_SECONDS = 30
+#: SQLSTATE of a number too large for its column (PostgreSQL: "integer out of range").
+NUMERIC_OUT_OF_RANGE = "22003"
+
+
+def _keep(memo: dict, key, value, size: int):
+    """Remember `value` under `key` in a memo of at most `size` entries (emptied when full: the entries in use
+    come back at once), and return it."""
+    if len(memo) >= size:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class BoundedInt(IntegerConverter):
@@ -99,9 +109,8 @@ class SessionInterface(SecureCookieSessionInterface):
             data, signed_at = serializer.loads(cookie, max_age=max_age, return_timestamp=True)
         except BadSignature:
             return self.session_class()
-        if len(self._opened) >= OPENED_SESSIONS_SIZE:
-            self._opened.clear()
-        self._opened[(serializer, cookie)] = (self.serializer.dumps(data), int(signed_at.timestamp()))
+        _keep(self._opened, (serializer, cookie), (self.serializer.dumps(data), int(signed_at.timestamp())),
+              OPENED_SESSIONS_SIZE)
         return self.session_class(data)
 
     def get_signing_serializer(self, app: Flask):
@@ -151,9 +160,7 @@ def csrf_token() -> str:
             token = signed[0]
         else:
             token = serializer.dumps(raw)
-            if len(_signed_csrf) >= SIGNED_CSRF_SIZE:
-                _signed_csrf.clear()
-            _signed_csrf[(secret, raw)] = (token, now)
+            _keep(_signed_csrf, (secret, raw), (token, now), SIGNED_CSRF_SIZE)
         setattr(g, field, token)
     return token
 
@@ -177,33 +184,11 @@ def mark() -> str:
 _CSRF_MARK = mark()
 
 
-class KeptPages:
-    """Rendered pages kept per key, for pages many people see alike (a flow's step): see :func:`render_kept`."""
-
-    def __init__(self, size: int = KEPT_PAGES_SIZE):
-        self.size = size
-        self.pages: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        return self.pages.get(key)
-
-    def put(self, key, body: str) -> None:
-        with self._lock:
-            if len(self.pages) >= self.size:
-                self.pages.pop(next(iter(self.pages)))  # the oldest kept
-            self.pages[key] = body
-
-
-def kept_pages() -> KeptPages | None:
-    """This app's kept pages, or None when the KEPT_PAGES setting is 0."""
-    pages = current_app.extensions.get("portal_kept_pages")
-    if pages is None:
-        size = current_app.config.get("KEPT_PAGES", KEPT_PAGES_SIZE)
-        if not size:
-            return None
-        pages = current_app.extensions["portal_kept_pages"] = KeptPages(size)
-    return pages
+def kept_pages() -> dict | None:
+    """This app's kept pages (key -> rendered page), or None when the KEPT_PAGES setting is 0."""
+    if not current_app.config.get("KEPT_PAGES", KEPT_PAGES_SIZE):
+        return None
+    return current_app.extensions.setdefault("portal_kept_pages", {})
 
 
 def render_kept(key: tuple, fill: dict[str, str], template: str, block: str | None = None, **context):
@@ -232,7 +217,7 @@ def render_kept(key: tuple, fill: dict[str, str], template: str, block: str | No
                 body = render(template, block, **context)[0]
             finally:
                 setattr(g, field, token)
-            pages.put(key, body)
+            _keep(pages, key, body, current_app.config.get("KEPT_PAGES", KEPT_PAGES_SIZE))
         body = body.replace(_CSRF_MARK, token)
     for marked, value in fill.items():
         body = body.replace(marked, value)
@@ -369,8 +354,8 @@ def init_app(app: Flask) -> None:
     def _out_of_range(e):
         # A value the database refuses for its column (an id past any row, in an address): bad input, a 4xx.
         db.session.rollback()
-        app.logger.info("refused by the database: %s", e.orig if isinstance(e, DBAPIError) else e)
-        if "out of range" in str(e.orig if isinstance(e, DBAPIError) else e).lower():
+        app.logger.info("refused by the database: %s", e.orig)
+        if getattr(e.orig, "sqlstate", "") == NUMERIC_OUT_OF_RANGE:
             return _not_found(e)
         return _error(400, "That didn't work", "Something in this request can't be stored as it is. "
                       "Go back, check what you typed, and try again.")
@@ -421,10 +406,7 @@ def _remember_urls(app: Flask) -> None:
         except TypeError:  # a value that cannot be part of a key (a list)
             return build(endpoint, **values)
         if url is None:
-            url = build(endpoint, **values)
-            if len(built) >= URL_MEMO_SIZE:
-                built.clear()
-            built[key] = url
+            url = _keep(built, key, build(endpoint, **values), URL_MEMO_SIZE)
         return url
 
     app.jinja_env.globals["url_for"] = url_for

@@ -146,7 +146,7 @@ def show(number: int):
     if ticket.merged_into is not None:  # found by its old number: the ticket it lives on now
         flash(f"Ticket {ticket.label} was merged into {ticket.merged_into.label}.", "info")
         return go_to(url_for("desk.show", number=ticket.merged_into.number))
-    canned_id = request.args.get("canned", type=int)
+    canned_id = row_id(request.args.get("canned"))  # anything but a row's id: no canned response
     body = ""
     if canned_id:
         canned = queries.canned_response(canned_id)

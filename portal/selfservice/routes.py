@@ -225,8 +225,7 @@ def _keepable(pos: services.Position, step, draft, errors) -> bool:
     article link (an article may be published or withdrawn), not a preview nor a walk with a caller."""
     walk = pos.walk
     return (not draft and not errors and not walk.preview and walk.agent_id is None
-            and not any(getattr(link, "article", "") for link in getattr(step, "links", ()))
-            and not known_issue_queries.open_issues())
+            and not any(link.article for link in step.links) and not known_issue_queries.open_issues())
 
 
 def _step_view(pos: services.Position, number: int, error: str | None = None, refused: tuple | None = None,
@@ -334,8 +333,9 @@ def _settled(pos: services.Position):
     return _moved(pos)
 
 
-def _answer_from_form(step, kept=None) -> object:
-    """The submitted answer; a form's files are stored and given as references (FileRefused if a file is refused).
+def _answer_from_form(step, kept=None, *, keep_refused: bool = False) -> object:
+    """The submitted answer; a form's files are stored and given as references (FileRefused if a file is refused,
+    unless `keep_refused`: then that field keeps what it had).
 
     A file field left empty keeps the file given before (`kept`: the step's draft), so a form shown
     again with an error, or revisited with Back, doesn't lose it.
@@ -346,7 +346,12 @@ def _answer_from_form(step, kept=None) -> object:
         values = {f.name: request.form.get(f.name, "") for f in step.fields if f.kind != "file"}
         for f in step.fields:
             if f.kind == "file":
-                values[f.name] = _file_answer(f, (kept or {}).get(f.name))
+                try:
+                    values[f.name] = _file_answer(f, (kept or {}).get(f.name))
+                except FileRefused:
+                    if not keep_refused:
+                        raise
+                    values[f.name] = (kept or {}).get(f.name) or ""
         return values
     if step.type == "question":
         return request.form.get("answer", "")
@@ -501,14 +506,7 @@ def _typed_on_the_step(pos: services.Position) -> dict | None:
     if pos.view is not View.STEP or step is None or step.type != "form" or not any(
             f.name in request.form or f.name in request.files for f in step.fields):
         return None
-    typed = {f.name: request.form.get(f.name, "") for f in step.fields if f.kind != "file"}
-    for f in step.fields:
-        if f.kind == "file":
-            try:
-                typed[f.name] = _file_answer(f, pos.state.draft.get(f.name))
-            except FileRefused:
-                typed[f.name] = pos.state.draft.get(f.name) or ""
-    return typed
+    return _answer_from_form(step, pos.state.draft, keep_refused=True)
 
 
 def _need_help(pos: services.Position):

@@ -221,7 +221,7 @@ def canned_responses() -> list:
 
 def canned_response(response_id: int | None) -> CannedResponse | None:
     """One canned response, or None."""
-    return db.session.get(CannedResponse, response_id) if response_id and row_id(str(response_id)) else None
+    return db.session.get(CannedResponse, response_id) if response_id else None
 
 
 def person_chosen(value: str | None) -> User | None:
@@ -232,8 +232,8 @@ def person_chosen(value: str | None) -> User | None:
 
 
 def attachment_by_id(attachment_id: int) -> Attachment | None:
-    """One attachment row, or None (never an error for an id out of range)."""
-    return db.session.get(Attachment, attachment_id) if row_id(str(attachment_id)) else None
+    """One attachment row, or None."""
+    return db.session.get(Attachment, attachment_id)
 
 
 def technicians() -> list:
