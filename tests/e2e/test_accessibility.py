@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from portal.admin import services as admin_services
 from portal.extensions import db
 from portal.kb.services import Draft, create_article
 from portal.models import Role, TicketSource, User
@@ -102,7 +103,11 @@ def _people(app):
         db.session.commit()
         with app.test_request_context():
             link = signed_ticket_url(ticket)
-        facts = {"number": ticket.number, "link": link, "issue": issue.id, "slug": article.slug}
+        queue = admin_services.add_queue("network", "Network and VPN", "Wi-Fi, VPN and cabled network")
+        canned = admin_services.add_canned("Need more details", "Hi {requester_first_name}, a screenshot?")
+        db.session.commit()
+        facts = {"number": ticket.number, "link": link, "issue": issue.id, "slug": article.slug,
+                 "requester_id": people[Role.REQUESTER].id, "queue_id": queue.id, "canned_id": canned.id}
         db.session.remove()
     return facts
 
@@ -195,6 +200,8 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
     audit(page, "requester ticket")
     page.goto(url + "/profile")
     audit(page, "profile")
+    page.goto(url + f"/tickets/{facts['number']}/withdraw")
+    audit(page, "withdraw a request")
     page.goto(url + "/contact")
     audit(page, "contact form")
     page.locator("main").get_by_role("button").last.click()
@@ -216,6 +223,15 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
         response = page.goto(url + path)
         assert response.ok, f"{path}: {response.status}"
         audit(page, name)
+    page.goto(url + f"/desk/tickets/{n}/walk")
+    audit(page, "walk a guide with the caller: choose")
+    page.locator("main form").first.get_by_role("button").first.click()
+    expect(page.locator("#flow-step")).to_be_visible()
+    audit(page, "walk a guide with the caller: a step")
+    page.goto(url + "/desk/flows/printer-offline")
+    page.get_by_role("button", name=re.compile("Preview")).first.click()
+    expect(page.locator("#flow-step")).to_be_visible()
+    audit(page, "flow preview")
     page.goto(url + f"/desk/tickets/{n}")
     page.get_by_role("button", name="Send reply").click()  # nothing typed: the error next to the box
     expect(page.locator(ERRORS).first).to_be_visible()
@@ -236,7 +252,10 @@ def test_axe_finds_nothing_serious_on_any_page_type(browser, live, width):
     page = context().new_page()
     sign_in(page, url, "adam@example.com")
     for path, name in [("/admin/users", "admin users"), ("/admin/queues", "admin queues"),
-                       ("/admin/canned", "admin canned responses")]:
+                       ("/admin/canned", "admin canned responses"),
+                       (f"/admin/users/{facts['requester_id']}", "admin edit account"),
+                       (f"/admin/queues/{facts['queue_id']}", "admin edit queue"),
+                       (f"/admin/canned/{facts['canned_id']}", "admin edit canned response")]:
         response = page.goto(url + path)
         assert response.ok, f"{path}: {response.status}"
         audit(page, name)
