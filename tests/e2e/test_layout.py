@@ -17,6 +17,7 @@ from portal.tickets import services
 from portal.tickets.links import signed_ticket_url
 
 from ..conftest import PASSWORD
+from .conftest import sign_in
 
 LONG_WORD = "Antidisestablishmentarianism" + "Supercalifragilistic" + "Pneumonoultra"  # 61 letters
 SUBJECT = ("Outlook keeps asking for my password after the update and the error says " + LONG_WORD
@@ -185,3 +186,286 @@ def test_a_guides_transcript_on_the_phone_puts_status_first(browser, live):
     for box in (page.locator(".props-card").bounding_box(), page.get_by_label("Priority", exact=True).bounding_box()):
         assert box["y"] + box["height"] <= path["y"]
     expect(page.get_by_text("طابعة الطابق الثاني", exact=True)).to_have_attribute("dir", "auto")
+
+
+# -- The queue on a phone, and every page at 390 px with long addresses and links (issue 12 item 4) ----------
+
+LONG_EMAIL = "maximilian.fitzgerald.worthington@facilities.north.example.com"  # 62 characters, no space
+LONG_URL = "https://sharepoint.example.com/sites/IT/Shared%20Documents/VPN-Setup-Guide-Final-v3.pdf"
+ADMIN_EMAIL = "alexandra.okonkwo.fitzgerald@servicedesk.headquarters.example.com"
+QUEUE_SUBJECTS = [
+    SUBJECT,
+    "The second monitor in meeting room 3B flickers and goes black every few minutes during presentations",
+    "VPN disconnects every twenty minutes when I work from the hotel Wi-Fi in Lisbon",
+    "Please install Adobe Acrobat Pro on my laptop so I can sign the supplier contracts",
+]
+
+# Every word of the visible text under `root` (a selector, or the whole page) whose letters the browser put on
+# more than one line: a word broken mid-word. A word is what lies between spaces (and after a hyphen or a slash,
+# where a line may end); `ordinary` keeps only words of 2 to 20 letters (an address, a link or a 60-letter word
+# may wrap; "password" may not). Selects, the hidden texts for screen readers and unrendered text are left out.
+BROKEN_WORDS = r"""([root, ordinary]) => {
+  const roots = root ? [...document.querySelectorAll(root)] : [document.body];
+  const skip = 'script, style, template, textarea, noscript, select, option, .visually-hidden';
+  const plain = /^[("“‘']?[\p{L}\p{M}'’]{2,20}[.,:;!?)"”’]*$/u;
+  const broken = [];
+  for (const r of roots) {
+    const walker = document.createTreeWalker(r, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (!parent || parent.closest(skip)) continue;
+      for (const m of node.data.matchAll(/[^\s\-\u2010\/]+[\-\u2010\/]?/gu)) {
+        if (ordinary && !plain.test(m[0])) continue;
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const rects = [...range.getClientRects()].filter((b) => b.width > 0 && b.height > 0);
+        if (rects.length < 2) continue;
+        const tops = rects.map((b) => b.top);
+        if (Math.max(...tops) - Math.min(...tops) > rects[0].height / 2) {
+          broken.push({word: m[0], lines: rects.length, in: parent.outerHTML.slice(0, 120)});
+        }
+      }
+    }
+  }
+  return broken;
+}"""
+
+# Each select whose chosen option doesn't fit its box and isn't cut with an ellipsis either.
+SELECTS_CUT = """(root) => [...document.querySelectorAll(root.split(',').map((r) => r + ' select').join(','))]
+.map((select) => {
+  const s = getComputedStyle(select), ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+  const text = select.options[select.selectedIndex] ? select.options[select.selectedIndex].text : '';
+  const room = select.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)
+               - ctx.measureText(text).width;
+  return {id: select.id, text, room, ellipsis: s.textOverflow === 'ellipsis'};
+}).filter((box) => box.room < 0 && !box.ellipsis)"""
+
+# What sticks out of the window on the right: the innermost elements, to say what made a page scroll sideways.
+STICKING_OUT = """() => {
+  const out = (box) => box.right > window.innerWidth + 1;
+  const boxes = '.table-scroll, .source-box, .diagram-box, pre';  // they scroll inside themselves
+  const scrolled = (el) => el.parentElement && el.parentElement.closest(boxes);
+  const found = [...document.body.querySelectorAll('*')].filter((el) => out(el.getBoundingClientRect())
+    && !scrolled(el) && ![...el.children].some((c) => out(c.getBoundingClientRect())));
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (node.parentElement && !scrolled(node) && out(range.getBoundingClientRect())) found.push(node.parentElement);
+  }
+  return [...new Set(found)].slice(0, 4).map((el) => el.outerHTML.slice(0, 100));
+}"""
+
+FITS_BOX = """(selector) => [...document.querySelectorAll(selector)].map((el) =>
+  ({cls: el.className, scrollWidth: el.scrollWidth, clientWidth: el.clientWidth}))"""
+
+
+def _user(email, name, role=Role.REQUESTER):
+    user = User(email=email, name=name, role=role)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _seed_queue(app):
+    """Tess, and tickets with long subjects from people known only by a 62-character address; their numbers."""
+    from portal.tickets import known_issues
+
+    with app.app_context():
+        tess = _user("tess@example.com", "Tess Tech", Role.TECHNICIAN)
+        sam = _user("sam@example.com", "Samantha Okafor-Richardson", Role.TECHNICIAN)
+        db.session.commit()
+        numbers = []
+        for i, subject in enumerate(QUEUE_SUBJECTS):
+            ticket, _ = services.open_ticket(
+                TicketSource.WEB, subject=subject, description="It started this morning.",
+                name="سارة أحمد" if i == 2 else "", email=LONG_EMAIL.replace("@", f"{i}@"),
+                request_key=f"queue-{i}", queue="hardware" if i % 2 else "general")
+            numbers.append(ticket.number)
+            if i == 1:
+                services.assign(ticket, sam, tess)
+                services.set_priority(ticket, "urgent", tess)
+            if i == 3:
+                services.set_priority(ticket, "high", tess)
+        known_issues.declare("Mail to external addresses is delayed since the provider's maintenance this morning",
+                             "Messages to outside addresses bounce.", "We are on it.", [], tess, [],
+                             request_key="queue-issue")
+        db.session.commit()
+        db.session.remove()
+    return numbers
+
+
+def test_the_queue_reads_as_cards_on_a_phone(browser, live):
+    """At 390 px the queue fits the screen: each ticket a card whose subject, status and priority show
+    without scrolling sideways, each value with its column's name, and a tick box to choose it."""
+    numbers = _seed_queue(live.app)
+    page = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    sign_in(page, live.url, "tess@example.com")
+    page.goto(f"{live.url}/desk/")
+    page.wait_for_function("() => window.htmx !== undefined")
+
+    _no_sideways_scroll(page)
+    for box in page.evaluate(FITS_BOX, "#queue-table, #queue-table .table-scroll, .queue-table"):
+        assert box["scrollWidth"] <= box["clientWidth"], f"the queue scrolls sideways: {box}"
+    for number in numbers:
+        row = page.locator(f"#ticket-{number}")
+        subject = row.get_by_role("link", name=f"#{number}")
+        parts = {"subject": subject, "status": row.locator(".status"), "priority": row.locator(".priority")}
+        boxes = {}
+        for what, part in parts.items():
+            expect(part).to_be_visible()
+            boxes[what] = part.bounding_box()
+            assert boxes[what]["x"] >= 0 and boxes[what]["x"] + boxes[what]["width"] <= 390, (number, what, boxes)
+        # The number and subject come first, then the rest of the card.
+        assert boxes["subject"]["y"] + boxes["subject"]["height"] <= boxes["status"]["y"] + 1, boxes
+        # Each value says which column it is ("Requester", "Status", ...), in small visible text.
+        labels = row.evaluate("""(tr) => [...tr.querySelectorAll('td')].map((td) =>
+            getComputedStyle(td, '::before').content)""")
+        for name in ("Requester", "Status", "Priority", "Assignee", "Due"):
+            assert any(name in label for label in labels), (name, labels)
+        # The tick box: visible, a 24 px target at least, named after its ticket, and it ticks.
+        box = page.get_by_role("checkbox", name=f"Choose #{number}")
+        expect(box).to_be_visible()
+        size = box.bounding_box()
+        assert size["width"] >= 24 and size["height"] >= 24, size
+        assert size["x"] >= 0 and size["y"] < boxes["subject"]["y"] + boxes["subject"]["height"], (size, boxes)
+    # "Choose all" is there too, with a visible name, and ticks every box.
+    page.get_by_label("Choose all on this page").check()
+    for number in numbers:
+        expect(page.get_by_role("checkbox", name=f"Choose #{number}")).to_be_checked()
+    page.get_by_label("Choose all on this page").uncheck()
+    expect(page.get_by_text("All on this page", exact=True)).to_be_visible()
+
+    # A long address is cut with an ellipsis, the whole of it on hover.
+    requester = page.locator(f"#ticket-{numbers[0]} td.clip")
+    assert requester.evaluate("(td) => td.scrollWidth <= td.clientWidth || getComputedStyle(td).textOverflow "
+                              "=== 'ellipsis'")
+    assert (requester.get_attribute("title") or "").endswith("example.com")
+
+    # The 30 s refresh swaps the cards in place: still fitting, the focus kept where it was.
+    page.locator("#f-q").focus()
+    page.evaluate("() => { document.getElementById('queue-table').dataset.before = 'yes'; }")
+    with page.expect_response(lambda r: r.request.headers.get("hx-trigger") == "queue-table"):
+        page.evaluate("() => htmx.trigger(document.getElementById('queue-table'), 'refresh')")
+    page.wait_for_function("() => document.getElementById('queue-table').dataset.before !== 'yes'")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.activeElement.id") == "f-q"
+    _no_sideways_scroll(page)
+    status = page.locator(f"#ticket-{numbers[0]} .status").bounding_box()
+    assert status["x"] >= 0 and status["x"] + status["width"] <= 390, status
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_word_in_the_queue_is_broken_mid_word(browser, live, width):
+    """Subjects wrap at spaces, badges stay whole, a long word or address is cut with an ellipsis, and no
+    list shows its choice cut mid-word without one."""
+    numbers = _seed_queue(live.app)
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    sign_in(page, live.url, "tess@example.com")
+    page.goto(f"{live.url}/desk/")
+    expect(page.get_by_role("link", name=f"#{numbers[0]}")).to_be_visible()
+    broken = page.evaluate(BROKEN_WORDS, ["#queue-filters, #queue-table", False])
+    assert broken == [], f"words broken mid-word in the queue: {broken}"
+    assert page.evaluate(SELECTS_CUT, "#queue-filters, #queue-table") == []
+    if width == 1280:  # the desktop keeps its table: a header row, and a row per ticket
+        expect(page.get_by_role("columnheader", name="Requester")).to_be_visible()
+        assert page.locator(f"#ticket-{numbers[0]}").evaluate("(tr) => getComputedStyle(tr).display") == "table-row"
+    page.context.close()
+
+
+def _seed_pages(app):
+    """A requester and an admin with 62-character addresses, a ticket whose messages hold a long link,
+    a known issue and a public article with the same link; what the pages need."""
+    from portal.kb import services as kb
+    from portal.models import Visibility
+    from portal.tickets import known_issues
+
+    with app.app_context():
+        admin = _user(ADMIN_EMAIL, "Alexandra Okonkwo-Fitzgerald", Role.ADMIN)
+        requester = _user(LONG_EMAIL, "")
+        db.session.commit()
+        ticket, _ = services.open_ticket(
+            TicketSource.WEB, requester=requester, request_key="pages", queue="general", subject=SUBJECT,
+            description=f"The guide at {LONG_URL} says to reinstall. Write to {LONG_EMAIL} for the licence.")
+        services.assign(ticket, admin, admin)
+        services.staff_reply(ticket, admin, f"Please try the steps in {LONG_URL} and tell me what happens.",
+                             internal=False, request_key="pages-reply")
+        services.requester_reply(ticket, f"Done, no change. My manager is {ADMIN_EMAIL}.", request_key="pages-2",
+                                 author=requester)
+        issue = known_issues.declare("VPN drops every twenty minutes for people working from hotels",
+                                     f"It drops; see {LONG_URL}", f"Reconnect, or follow {LONG_URL} meanwhile.",
+                                     [], admin, [ticket], request_key="pages-issue")
+        article = kb.create_article(kb.Draft(title="Set up the VPN on a new laptop", slug="vpn-setup",
+                                             body=f"Download the guide from {LONG_URL}\n\nAsk {LONG_EMAIL}.",
+                                             visibility=Visibility.PUBLIC), admin.id)
+        db.session.commit()
+        seeded = {"ticket": ticket.number, "issue": issue.id, "article": article.slug}
+        db.session.remove()
+    return seeded
+
+
+def _step(page, base):
+    page.goto(f"{base}/flows/printer-offline")
+    page.get_by_role("button", name="It's on and says Ready (or shows its home screen)").click()
+    expect(page.locator("p.progress")).to_contain_text("Step 2")
+
+
+def _contact_errors(page, base):
+    page.goto(f"{base}/contact")
+    page.get_by_role("button", name="Send to the help desk").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
+PAGES = [  # (who, what, how to get there: a path, or a function of the page and base URL)
+    ("anonymous", "home", "/"),
+    ("anonymous", "a step", _step),
+    ("anonymous", "contact with errors", _contact_errors),
+    ("anonymous", "known issue", "/known-issues/{issue}"),
+    ("requester", "requester's ticket", "/tickets/{ticket}"),
+    ("requester", "/tickets", "/tickets"),
+    ("requester", "profile", "/profile"),
+    ("admin", "desk queue", "/desk/"),
+    ("admin", "desk ticket", "/desk/tickets/{ticket}"),
+    ("admin", "desk new", "/desk/new"),
+    ("admin", "KB article", "/kb/{article}"),
+    ("admin", "desk known issue", "/desk/known-issues/{issue}"),
+    ("admin", "admin users", "/admin/users"),
+    ("admin", "profile", "/profile"),
+]
+
+
+def test_every_page_fits_a_phone_and_breaks_no_ordinary_word(browser, live):
+    """At 390 px, with a 62-character address and an 87-character link in what people wrote: no page
+    scrolls sideways (the long things wrap), and no ordinary word is broken mid-word."""
+    seeded = _seed_pages(live.app)
+    pages = {}
+    for who, email in (("anonymous", None), ("requester", LONG_EMAIL), ("admin", ADMIN_EMAIL)):
+        pages[who] = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+        if email:
+            sign_in(pages[who], live.url, email)
+    problems = []
+    for who, what, path in PAGES:
+        page = pages[who]
+        if callable(path):
+            path(page, live.url)
+        else:
+            response = page.goto(live.url + path.format(**seeded))
+            assert response.ok, (what, response.status)
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        if width[0] > width[1]:
+            problems.append(f"{what}: the page is {width[0]}px wide in a {width[1]}px window: "
+                            f"{page.evaluate(STICKING_OUT)}")
+        broken = page.evaluate(BROKEN_WORDS, [None, True])
+        if broken:
+            problems.append(f"{what}: ordinary words broken mid-word: {broken[:5]}")
+        if what == "desk ticket":  # the long link and addresses are on the page, to be wrapped
+            expect(page.get_by_text(LONG_URL, exact=False).first).to_be_visible()
+            expect(page.get_by_role("link", name=LONG_EMAIL).first).to_be_visible()
+    for page in pages.values():
+        page.context.close()
+    assert problems == [], "\n".join(problems)
