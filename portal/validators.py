@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from .flows.model import is_email
 from .mail.header import one_line
 
-__all__ = ["EmailAddress", "is_email", "one_line", "phone_problem", "row_id", "single_line"]
+__all__ = ["Chosen", "EmailAddress", "is_email", "line_breaks_as_shown", "one_line", "phone_problem", "row_id",
+           "single_line"]
 
 #: What a phone number may be written with: digits, spaces, + ( ) and dashes.
 PHONE_CHARACTERS = re.compile(r"[0-9 +()\-.]+")
@@ -59,6 +60,27 @@ class EmailAddress:
         value = (field.data or "").strip()
         if value and not is_email(value):
             raise ValidationError(self.message)
+
+
+class Chosen:
+    """A select's or radio group's value is one of its choices; otherwise `message`, which names the field.
+
+    Give the field ``validate_choice=False``: WTForms' own check says only "Not a valid choice.", which
+    doesn't tell a person which field on the page is meant (a choice removed while the form was open).
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field) -> None:
+        if not any(choice[2] for choice in field.iter_choices()):
+            raise StopValidation(self.message)
+
+
+def line_breaks_as_shown(value):
+    """A WTForms filter for text areas: each line break as one character, as the browser counted it against the
+    field's maxlength (it sends "\\r\\n"), so a text the browser let through is not refused as too long."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 def single_line(value):

@@ -34,7 +34,8 @@ def test_sign_up_mails_a_link_that_confirms_the_address_and_signs_in(app, client
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "", "email": "a@b.co", "password": PASSWORD, "confirm": PASSWORD}, "Enter your name."),
     ({"name": "A", "email": "not-an-email", "password": PASSWORD, "confirm": PASSWORD}, "Enter an email address"),
-    ({"name": "A", "email": "a@b.co", "password": "short", "confirm": "short"}, "Use at least 10 characters."),
+    ({"name": "A", "email": "a@b.co", "password": "short", "confirm": "short"},
+     "Use at least 10 characters for the password."),
     ({"name": "A", "email": "a@b.co", "password": PASSWORD, "confirm": "different pw"}, "are not the same"),
 ])
 def test_sign_up_errors_sit_next_to_the_field(client, data, message):

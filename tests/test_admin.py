@@ -88,8 +88,9 @@ def test_add_an_account(app, client, admin):
     ({"name": "", "email": "a@b.co", "role": "requester", "password": PASSWORD}, "Enter the person&#39;s name."),
     ({"name": "A", "email": "nope", "role": "requester", "password": PASSWORD},
      "Enter an email address (just one), like"),
-    ({"name": "A", "email": "a@b.co", "role": "requester", "password": "short pw"}, "Use at least 10 characters."),
-    ({"name": "A", "email": "a@b.co", "role": "superuser", "password": PASSWORD}, "Not a valid choice"),
+    ({"name": "A", "email": "a@b.co", "role": "requester", "password": "short pw"},
+     "Use at least 10 characters for the password."),
+    ({"name": "A", "email": "a@b.co", "role": "superuser", "password": PASSWORD}, "Choose a role from the list."),
 ])
 def test_add_an_account_errors_sit_next_to_the_field(app, client, admin, data, message):
     response = client.post("/admin/users", data=data)
@@ -376,7 +377,7 @@ def test_canned_responses_list_and_add(app, client, admin):
 @pytest.mark.parametrize(("data", "message"), [
     ({"title": "", "body": "x"}, "Give the response a title."),
     ({"title": "T", "body": ""}, "Write the response."),
-    ({"title": "T", "body": "x" * 10001}, "Please keep this under 10,000 characters."),
+    ({"title": "T", "body": "x" * 10001}, "Keep the text under 10,000 characters."),
 ])
 def test_canned_response_errors(app, client, admin, data, message):
     response = client.post("/admin/canned", data=data)

@@ -188,9 +188,9 @@ def test_a_bad_period_gets_a_clear_message_not_a_500(desk):
         response = client.get(url)
         assert response.status_code == 200, url
         if not url.endswith("soon"):
-            assert "flash-error" in _text(response)
-    assert "is not a date" in _text(client.get("/desk/flows?from=yesterday"))
-    assert "ends before it starts" in _text(client.get("/desk/flows/wifi?from=2026-05-01&to=2026-04-01"))
+            assert "data-error-summary" in _text(response)
+    assert "Enter “from” as a date" in _text(client.get("/desk/flows?from=yesterday"))
+    assert "“To” must be on or after “from”." in _text(client.get("/desk/flows/wifi?from=2026-05-01&to=2026-04-01"))
 
 
 def test_unknown_flows_and_tables_are_404(desk):

@@ -272,9 +272,9 @@ def test_every_action_through_the_web_plain_and_htmx(app, client):
     refused = client.post(url + "/status", data={"status": "pending"}, headers=HX).get_data(as_text=True)
     assert "A closed ticket can&#39;t be set to pending." in refused
     empty = client.post(url + "/reply", data={"body": " ", "kind": "reply", "key": "n2"}, headers=HX)
-    assert 'id="reply-error">Write something first.' in empty.get_data(as_text=True)
+    assert 'id="reply-error">Write the message first.' in empty.get_data(as_text=True)
     plain = client.post(url + "/reply", data={"body": "  ", "kind": "reply", "key": "n3"})  # no JavaScript
-    assert plain.status_code == 200 and 'id="reply-error">Write something first.' in plain.get_data(as_text=True)
+    assert plain.status_code == 200 and 'id="reply-error">Write the message first.' in plain.get_data(as_text=True)
     with app.app_context():
         # The requester's page never shows the note.
         ticket = db.session.get(Ticket, 1)

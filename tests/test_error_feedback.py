@@ -164,12 +164,12 @@ def test_a_technicians_action_says_what_it_did_with_javascript_too(app):
     number, _ = open_by_contact(app)
     tech_id, tech = technician(app)
     response = tech.post(f"/desk/tickets/{number}/status", data={"status": "pending"}, headers=HX)
-    assert response.headers["HX-Trigger-After-Settle"] == '{"portal:done": {"message": "Status changed to pending."}}'
+    assert response.headers["HX-Trigger-After-Settle"] == '{"portal:done": {"message": "Status changed to Pending."}}'
     response = tech.post(f"/desk/tickets/{number}/assign", data={"assignee": str(tech_id)}, headers=HX)
     assert "Assigned to Tess Tech." in response.headers["HX-Trigger-After-Settle"]
     plain = tech.post(f"/desk/tickets/{number}/status", data={"status": "open"})
     assert plain.status_code == 303
-    assert "Status changed to open." in tech.get(plain.headers["Location"]).get_data(as_text=True)
+    assert "Status changed to Open." in tech.get(plain.headers["Location"]).get_data(as_text=True)
 
 
 def test_an_htmx_error_leaves_the_page_to_the_browser(app):

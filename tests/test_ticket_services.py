@@ -848,7 +848,7 @@ def test_an_empty_reply_or_a_requesters_is_refused(app, clock):
     tess = person()
     ticket = web_ticket()
     for body in ("   ", None):
-        with pytest.raises(ActionError, match="^Write something first.$"):
+        with pytest.raises(ActionError, match="^Write the message first.$"):
             services.staff_reply(ticket, tess, body, internal=False, request_key="r1")
     with pytest.raises(ActionError, match="^Only technicians can do that.$"):
         services.staff_reply(ticket, person("requester", "Ann Lee"), "hi", internal=True, request_key="r2")

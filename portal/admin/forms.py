@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ..auth.forms import StrongPassword
 from ..models import Role
 from ..tickets import canned
-from ..validators import EmailAddress, single_line
+from ..validators import Chosen, EmailAddress, line_breaks_as_shown, single_line
 
 #: (value, label) of each role, in the order the role selects show them.
 ROLES = [(Role.REQUESTER.value, "Requester"), (Role.TECHNICIAN.value, "Technician"), (Role.ADMIN.value, "Admin")]
@@ -40,7 +40,8 @@ class AccountForm(FlaskForm):
                        validators=[DataRequired("Enter the person's name."), Length(max=120)])
     email = EmailField("Email address", id="account-email",
                        validators=[DataRequired("Enter an email address."), EmailAddress(), Length(max=254)])
-    role = SelectField("Role", id="account-role", choices=ROLE_CHOICES, default=Role.REQUESTER.value)
+    role = SelectField("Role", id="account-role", choices=ROLE_CHOICES, default=Role.REQUESTER.value,
+                       validate_choice=False, validators=[Chosen("Choose a role from the list.")])
     # Empty: the person is emailed an invitation to choose their own password (nobody else ever knows it).
     password = PasswordField("Initial password (optional)", id="account-password", validators=[
         Optional(), StrongPassword()])
@@ -68,14 +69,16 @@ class QueueForm(FlaskForm):
         DataRequired("Enter the queue's name."), Length(max=60, message="Use at most 60 characters."),
         Regexp(QUEUE_SLUG, message="Use lowercase letters, digits and hyphens only, like service-desk.")])
     title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
-    description = TextAreaField("Description", render_kw={"rows": 3}, validators=[Optional(), Length(max=2000)])
+    description = TextAreaField("Description", render_kw={"rows": 3}, filters=[line_breaks_as_shown], validators=[
+        Optional(), Length(max=2000, message="Keep the description to 2,000 characters or fewer.")])
 
 
 class QueueEditForm(FlaskForm):
     """Edit a queue's title and description (the name is what tickets and flows refer to: it stays)."""
 
     title = StringField("Title", validators=[DataRequired("Enter a title people will read."), Length(max=120)])
-    description = TextAreaField("Description", render_kw={"rows": 3}, validators=[Optional(), Length(max=2000)])
+    description = TextAreaField("Description", render_kw={"rows": 3}, filters=[line_breaks_as_shown], validators=[
+        Optional(), Length(max=2000, message="Keep the description to 2,000 characters or fewer.")])
 
 
 class CannedForm(FlaskForm):
@@ -83,7 +86,7 @@ class CannedForm(FlaskForm):
 
     title = StringField("Title", validators=[DataRequired("Give the response a title."), Length(max=120)])
     body = TextAreaField("Text", render_kw={"rows": 10}, validators=[DataRequired("Write the response."),
-                                             Length(max=10000, message="Please keep this under 10,000 characters.")])
+                                             Length(max=10000, message="Keep the text under 10,000 characters.")])
 
     def validate_body(self, field):
         unknown = canned.unknown_placeholders(field.data)

@@ -29,11 +29,12 @@ def password_problem(password: str, *, email: str = "", name: str = "") -> str |
     """Why `password` is refused, said to the person choosing it; None when it is fine."""
     password = password or ""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return f"Use at least {MIN_LENGTH} characters for the password."
     if len(password) > MAX_LENGTH:
-        return f"Use at most {MAX_LENGTH} characters."
+        return f"Use at most {MAX_LENGTH} characters for the password."
     if len(set(password)) < MIN_DISTINCT:
-        return "Use more different characters: a few words are easier to remember and much harder to guess."
+        return ("Use more different characters in the password: a few words are easier to remember and much "
+                "harder to guess.")
     lowered = password.lower()
     base = _SUFFIX.sub("", lowered)
     common = common_passwords()

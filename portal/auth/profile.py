@@ -87,18 +87,23 @@ def change_target(token: str) -> tuple[User, str] | None:
     return user, data["e"]
 
 
+def _taken(new_email: str) -> AccountError:
+    return AccountError(f"{new_email} has an account of its own now, so this one can't move to it. "
+                        "Enter another new email address.")
+
+
 def change_email(user: User, new_email: str) -> None:
     """Move the account to `new_email` (proved by the link), confirmed, and tell the old address."""
     old_email = user.email
     if find_user(new_email) is not None:
-        raise AccountError(f"{new_email} has an account of its own now, so this one can't move to it.")
+        raise _taken(new_email)
     user.email = new_email
     user.email_verified_at = clock.now()
     try:
         db.session.flush()
     except IntegrityError:  # another account took the address at this very moment
         db.session.rollback()
-        raise AccountError(f"{new_email} has an account of its own now, so this one can't move to it.") from None
+        raise _taken(new_email) from None
     notify.queue_mail("email-changed", old_email, "Your IT Help email address was changed", "email_changed",
                       name=user.display_name, old_email=old_email, new_email=new_email,
                       link=external_url("tickets.contact"))

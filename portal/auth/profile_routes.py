@@ -78,9 +78,11 @@ def confirm_email(token: str):
         try:
             profile.change_email(user, new_email)
         except AccountError as exc:
-            flash(str(exc), "error")
-        else:
-            session.pop(PENDING, None)
-            flash(f"Your email address is now {new_email}.", "success")
+            # The profile again, the address in its field with why it can't be used, to choose another.
+            email_form = ChangeEmailForm(formdata=None, email=new_email)
+            email_form.email.errors = [str(exc)]
+            return _page(email_form=email_form, status=422)
+        session.pop(PENDING, None)
+        flash(f"Your email address is now {new_email}.", "success")
         return redirect(url_for("profile.show"), code=303)
     return render("auth/email_change_confirm.html", form=form, new_email=new_email, token=token)

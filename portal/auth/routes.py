@@ -105,7 +105,6 @@ def verify(token: str):
     user, next_path = target
     signed_in_as_user = current_user.is_authenticated and current_user.id == user.id
     form = EmptyForm() if signed_in_as_user else ConfirmEmailForm()
-    error = None
     if form.validate_on_submit():
         # Whoever opened the link must know the password chosen at sign-up: someone who signed up
         # with another person's address cannot have that person confirm it for them with one click.
@@ -115,8 +114,8 @@ def verify(token: str):
                 _after_sign_in(user)
             flash("Your email address is confirmed.", "success")
             return redirect(_safe_next(next_path or url_for("tickets.mine")), code=303)
-        error = "That password doesn't match the account of this link."
-    return render("auth/verify.html", form=form, user=user, error=error, token=token)
+        form.password.errors = [*form.password.errors, "That password doesn't match the account of this link."]
+    return render("auth/verify.html", form=form, user=user, token=token)
 
 
 @bp.post("/verify")

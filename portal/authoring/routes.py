@@ -85,7 +85,7 @@ class FlowPage:
         known = {v.version_hash for v in self.versions} | ({current} if current else set())
         self.version = asked if asked == ALL_VERSIONS or asked in known else (current or ALL_VERSIONS)
         if asked and self.version != asked:
-            self.errors.append("That version has no walks in this period; showing the current version.")
+            self.errors.append(("version", "That version has no walks in this period; showing the current version."))
         self.current = current
         self.flow = served if self.version in (current, ALL_VERSIONS) else version_flow(flow_id, self.version)
         if self.flow is None:  # an old version whose source is gone: its figures on the current steps

@@ -39,16 +39,17 @@ def _draft(form: ArticleForm) -> services.Draft:
         visibility = Visibility(form.visibility.data)
     except ValueError:
         visibility = Visibility.INTERNAL
-    owner_ids = {value for value, _label in form.owner.choices}
+    # The owner as chosen (a row id, or None): the service refuses anyone who isn't staff, under the field.
     return services.Draft(title=form.title.data or "", body=form.body.data or "", slug=form.slug.data or "",
-                          tags=form.tags.data or "", visibility=visibility,
-                          owner_id=form.owner.data if form.owner.data in owner_ids else None)
+                          tags=form.tags.data or "", visibility=visibility, owner_id=form.owner.data)
 
 
 def _page(form: ArticleForm, article: Article | None, ticket=None, errors: dict | None = None,
           preview: bool = False, status: int = 200):
-    return render("desk/kb/edit.html", form=form, article=article, ticket=ticket, errors=errors or {},
-                  preview=preview, status=status)
+    """The form; `errors` (the service's, by field name) are said under their fields, as the form's own are."""
+    for name, message in (errors or {}).items():
+        form[name].errors = [message]
+    return render("desk/kb/edit.html", form=form, article=article, ticket=ticket, preview=preview, status=status)
 
 
 def _ticket_for_article():
@@ -87,7 +88,7 @@ def new():
         return _page(_form(owner=current_user.id, visibility="internal", **prefill), None, ticket)
     form = _form()
     if not form.validate():
-        return _page(form, None, ticket, errors={k: v[0] for k, v in form.errors.items()}, status=422)
+        return _page(form, None, ticket, status=422)
     if request.form.get("action") == "preview":
         return _page(form, None, ticket, preview=True)
     try:
@@ -108,7 +109,7 @@ def edit(slug: str):
                            visibility=article.visibility.value, owner=article.owner_id), article)
     form = _form()
     if not form.validate():
-        return _page(form, article, errors={k: v[0] for k, v in form.errors.items()}, status=422)
+        return _page(form, article, status=422)
     if request.form.get("action") == "preview":
         return _page(form, article, preview=True)
     try:

@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..flows.model import CLIENT_OS
 from ..models import Priority
 from ..tickets.forms import new_key
-from ..validators import EmailAddress, phone_problem, single_line
+from ..validators import Chosen, EmailAddress, line_breaks_as_shown, phone_problem, single_line
 
 #: How a technician names each of the flow format's `client.os` values to a caller.
 OS_LABELS = {"iOS": "iPhone or iPad", "Other": "Something else / don't know"}
@@ -34,10 +34,13 @@ class NewTicketForm(FlaskForm):
     subject = StringField("Subject", filters=[single_line],
                           validators=[DataRequired("Give the ticket a subject."), Length(max=200)])
     phone = StringField("Phone number to call back (optional)", filters=[single_line], validators=[Length(max=40)])
-    description = TextAreaField("What's the problem?", validators=[Length(max=10000)])
-    queue = SelectField("Queue", default="general")
+    description = TextAreaField("What's the problem?", filters=[line_breaks_as_shown], validators=[
+        Length(max=10000, message="Keep the description of the problem to 10,000 characters or fewer.")])
+    queue = SelectField("Queue", default="general", validate_choice=False,
+                        validators=[Chosen("Choose a queue from the list.")])
     priority = SelectField("Priority", choices=[SelectChoice(p.value, p.value.capitalize()) for p in Priority],
-                           default=Priority.NORMAL.value)
+                           default=Priority.NORMAL.value, validate_choice=False,
+                           validators=[Chosen("Choose a priority from the list.")])
     walk = BooleanField("Walk through a guide with the caller next")
     key = HiddenField(default=new_key)
 
@@ -51,11 +54,14 @@ class NewTicketForm(FlaskForm):
 class CallerWalkForm(FlaskForm):
     """Which guide to run with the caller, and what they are using (for the guide's branches)."""
 
-    flow = SelectField("Guide", validators=[DataRequired("Choose a guide.")])
-    os = SelectField("The caller's computer", choices=OS_CHOICES, default="Windows")
+    flow = SelectField("Guide", validate_choice=False,
+                       validators=[DataRequired("Choose a guide."), Chosen("Choose a guide from the list.")])
+    os = SelectField("The caller's computer", choices=OS_CHOICES, default="Windows", validate_choice=False,
+                     validators=[Chosen("Choose the caller's computer from the list.")])
     mobile = RadioField("Is the problem on a phone or tablet?", choices=[SelectChoice("no", "No"),
                                                                         SelectChoice("yes", "Yes")],
-                        default="no")
+                        default="no", validate_choice=False,
+                        validators=[Chosen("Answer no or yes: is the problem on a phone or tablet?")])
 
 
 class DeclareForm(FlaskForm):

@@ -225,7 +225,8 @@ def status(number: int):
     value = request.form.get("status", "")
     if value not in [s.value for s in TicketStatus]:
         return _acted(_ticket(number), error="Choose a status.")
-    return _act(number, lambda t: services.set_status(t, value, current_user), f"Status changed to {value}.")
+    return _act(number, lambda t: services.set_status(t, value, current_user),
+                f"Status changed to {value.capitalize()}.")
 
 
 @bp.post("/tickets/<int:number>/priority")
@@ -235,7 +236,8 @@ def priority(number: int):
     value = request.form.get("priority", "")
     if value not in [p.value for p in Priority]:
         return _acted(_ticket(number), error="Choose a priority.")
-    return _act(number, lambda t: services.set_priority(t, value, current_user), f"Priority set to {value}.")
+    return _act(number, lambda t: services.set_priority(t, value, current_user),
+                f"Priority set to {value.capitalize()}.")
 
 
 @bp.post("/tickets/<int:number>/queue")
@@ -441,9 +443,11 @@ def _issue_action(issue_id: int, field: str, action, done: str):
         action(issue)
     except known_issues.ActionError as exc:
         db.session.rollback()
-        errors = getattr(exc, "errors", None) or {field: str(exc)}
-        message = next(iter(errors.values()))
-        return _issue_view(issue, errors={field: message}, typed={field: request.form.get(field, "")},
+        # The service calls the text "body" whichever form sent it; "confirm" is the fix form's tick box.
+        errors = {(field if name == "body" else name): message
+                  for name, message in (getattr(exc, "errors", None) or {field: str(exc)}).items()}
+        typed = {name: request.form.get(name, "") for name in (field, "confirm")}
+        return _issue_view(issue, errors=errors, typed=typed,
                            status=200 if request.headers.get("HX-Request") else 422)
     flash(done, "success")
     return redirect(url_for("desk.known_issue", issue_id=issue.id), code=303)
@@ -474,7 +478,8 @@ def known_issue_fix(issue_id: int):
 
     def fix(issue):
         if request.form.get("confirm") != "yes":
-            raise known_issues.IssueInputError({"fix": "Tick the box to confirm: this resolves every linked ticket."})
+            raise known_issues.IssueInputError(
+                {"confirm": "Tick the box to confirm: this resolves every linked ticket."})
         known_issues.mark_fixed(issue, request.form.get("fix", ""), current_user,
                                 request_key=request.form.get("key") or new_key())
 

@@ -49,26 +49,32 @@ class Period:
 
     start: datetime
     end: datetime
-    errors: tuple = ()  # what was wrong with the asked range (the default is used instead)
+    #: What was wrong with the range asked for, as (field, message) pairs, the field "from" or "to"; the
+    #: default period is used instead.
+    errors: tuple = ()
+    #: The range as it was asked for, when it was refused: ("from", text), ("to", text), for the form.
+    asked: tuple = ()
 
     @classmethod
-    def days(cls, first: date, last: date, errors: tuple = ()) -> Period:
+    def days(cls, first: date, last: date, errors: tuple = (), asked: tuple = ()) -> Period:
         """The UTC days from `first` to `last`, both included."""
         return cls(datetime.combine(first, time.min, tzinfo=UTC),
-                   datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC), errors)
+                   datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC), errors, asked)
 
     @classmethod
-    def last_days(cls, days: int = DEFAULT_DAYS, now: datetime | None = None, errors: tuple = ()) -> Period:
+    def last_days(cls, days: int = DEFAULT_DAYS, now: datetime | None = None, errors: tuple = (),
+                  asked: tuple = ()) -> Period:
         """The last `days` UTC days, today included."""
         today = (now or clock.now()).astimezone(UTC).date()
-        return cls.days(today - timedelta(days=days - 1), today, errors)
+        return cls.days(today - timedelta(days=days - 1), today, errors, asked)
 
     @classmethod
     def from_args(cls, args, now: datetime | None = None) -> Period:
         """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (either may be left out); the last 30 days by default.
 
         A date that cannot be read, or a range that ends before it starts or is longer than ten
-        years, gives the default period with a message in :attr:`errors` saying why.
+        years, gives the default period with a message for the field in :attr:`errors` saying why
+        (short: it sits under the field), and the dates asked for in :attr:`asked`.
         """
         today = (now or clock.now()).astimezone(UTC).date()
         raw_from = (args.get("from") or "").strip()
@@ -78,20 +84,27 @@ class Period:
         errors = []
         first = last = None
         try:
+            first = date.fromisoformat(raw_from) if raw_from else None
+        except ValueError:
+            errors.append(("from", f"Enter “from” as a date, like {today.isoformat()}."))
+        try:
             last = date.fromisoformat(raw_to) if raw_to else today
         except ValueError:
-            errors.append(f"“{raw_to[:40]}” is not a date; write it as YYYY-MM-DD, like {today.isoformat()}.")
-        try:
-            first = date.fromisoformat(raw_from) if raw_from else (last or today) - timedelta(days=DEFAULT_DAYS - 1)
-        except ValueError:
-            errors.append(f"“{raw_from[:40]}” is not a date; write it as YYYY-MM-DD, like {today.isoformat()}.")
+            errors.append(("to", f"Enter “to” as a date, like {today.isoformat()}."))
+        if first is None and not errors:
+            first = last - timedelta(days=DEFAULT_DAYS - 1)
         if not errors and first > last:
-            errors.append("The period ends before it starts: “to” must be on or after “from”.")
+            errors.append(("to", "“To” must be on or after “from”."))
         if not errors and (last - first).days >= MAX_DAYS:
-            errors.append("The period is longer than ten years; choose a shorter one.")
+            errors.append(("from", "Choose a “from” less than ten years before “to”."))
         if errors:
-            return cls.last_days(DEFAULT_DAYS, now, tuple(errors + [f"Showing the last {DEFAULT_DAYS} days."]))
+            return cls.last_days(DEFAULT_DAYS, now, tuple(errors), (("from", raw_from[:40]), ("to", raw_to[:40])))
         return cls.days(first, last)
+
+    @property
+    def instead(self) -> str:
+        """What a refused period's page shows instead ("" when the period asked for is shown)."""
+        return f"Showing the last {DEFAULT_DAYS} days instead." if self.errors else ""
 
     @property
     def first_day(self) -> date:

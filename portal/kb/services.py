@@ -70,7 +70,7 @@ def check(draft: Draft, article: Article | None = None) -> Draft:
         errors["title"] = f"The title is longer than {TITLE_MAX} characters."
     slug = (draft.slug or "").strip().lower() or slugify(title)
     if not SLUG.match(slug):
-        errors["slug"] = ("Use lower-case letters, digits and single hyphens only (for example "
+        errors["slug"] = ("Use lower-case letters, digits and single hyphens only in the address (for example "
                           "outlook-crashes-on-start).")
     elif len(slug) > SLUG_MAX:
         errors["slug"] = f"The address is longer than {SLUG_MAX} characters."
@@ -82,7 +82,7 @@ def check(draft: Draft, article: Article | None = None) -> Draft:
             errors["slug"] = f"Another article already uses the address “{slug}”."
     body = (draft.body or "").replace("\r\n", "\n").strip("\n").rstrip()  # as a Markdown file keeps it
     if len(body) > BODY_MAX:
-        errors["body"] = f"The article is longer than {BODY_MAX} characters."
+        errors["body"] = f"The article is longer than {BODY_MAX:,} characters."
     tags = normalise_tags(draft.tags)
     if len(tags) > TAGS_MAX:
         errors["tags"] = f"Use at most {TAGS_MAX} tags."

@@ -39,6 +39,8 @@ from ..tickets import services as tickets
 from ..urls import external_url
 
 MOBILE_OS = {"iOS", "Android"}
+#: The longest comment on "Did this help?" (characters, line breaks counted once).
+FEEDBACK_MAX = 2000
 #: ua-parser's OS families -> the flow format's `client.os` values (CLIENT_OS).
 OS_NAMES = {"Windows": "Windows", "Mac OS X": "macOS", "macOS": "macOS", "Linux": "Linux", "Ubuntu": "Linux",
             "Fedora": "Linux", "Debian": "Linux", "Chrome OS": "ChromeOS", "ChromeOS": "ChromeOS", "iOS": "iOS",
@@ -548,12 +550,19 @@ def abandon(walk: Walk) -> None:
         _commit(walk)
 
 
+def feedback_problem(comment: str | None) -> str | None:
+    """What is wrong with a comment on "Did this help?" (said under its box), or None."""
+    if len((comment or "").replace("\r\n", "\n").strip()) > FEEDBACK_MAX:
+        return f"Keep your comment to {FEEDBACK_MAX:,} characters or fewer."
+    return None
+
+
 def record_feedback(walk: Walk, helped: bool, comment: str | None) -> None:
     """Store the answer to "Did this help?" (not for a preview: it would count in the figures)."""
     if walk.preview:
         return
     walk.helped = helped
-    walk.feedback = (comment or "").strip()[:2000] or None
+    walk.feedback = (comment or "").replace("\r\n", "\n").strip()[:FEEDBACK_MAX] or None
     _commit(walk)
 
 

@@ -9,7 +9,8 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..models import RATING_LABELS
 from ..models.satisfaction import COMMENT_MAX, RATING_MAX, RATING_MIN
-from ..validators import EmailAddress, single_line
+from ..validators import EmailAddress, line_breaks_as_shown, single_line
+from .services import WITHDRAW_REASON_MAX
 
 
 def new_key() -> str:
@@ -35,7 +36,7 @@ class ContactForm(FlaskForm):
     subject = StringField("What's the problem, in a few words?", filters=[single_line],
                           validators=[DataRequired("Tell us in a few words what's wrong."), Length(max=200)])
     description = TextAreaField("What happened, and what have you tried?",
-                                validators=[Length(max=10000, message="Please keep this under 10,000 characters.")])
+                                validators=[Length(max=10000, message="Keep the description under 10,000 characters.")])
     key = HiddenField(default=new_key)
     time_zone = HiddenField()  # the browser's, filled by static/js/timezone.js; checked by open_ticket
 
@@ -43,8 +44,17 @@ class ContactForm(FlaskForm):
 class ReplyForm(FlaskForm):
     body = TextAreaField("Your reply", validators=[
         DataRequired("Write a reply first."),
-        Length(max=10000, message="Please keep this under 10,000 characters.")])
+        Length(max=10000, message="Keep your reply under 10,000 characters.")])
     key = HiddenField(default=new_key)
+
+
+class WithdrawForm(FlaskForm):
+    """"Withdraw this request": why, if the requester wants to say (it goes on the ticket as written)."""
+
+    reason = TextAreaField("Why? (optional)", id="withdraw-reason", filters=[line_breaks_as_shown],
+                           render_kw={"rows": 3, "dir": "auto"}, validators=[Length(
+                               max=WITHDRAW_REASON_MAX,
+                               message=f"Keep your reason to {WITHDRAW_REASON_MAX:,} characters or fewer.")])
 
 
 def _score(value) -> int | None:
@@ -67,7 +77,7 @@ class RatingForm(FlaskForm):
     score = RadioField("How did we do?", coerce=_score, validate_choice=False, validators=[_score_in_range],
                        choices=[SelectChoice(n, f"{n} – {label}") for n, label in RATING_LABELS.items()])
     comment = TextAreaField("Anything you'd like to tell us? (optional)", validators=[
-        Length(max=COMMENT_MAX, message=f"Please keep this under {COMMENT_MAX:,} characters.")])
+        Length(max=COMMENT_MAX, message=f"Keep your comment under {COMMENT_MAX:,} characters.")])
 
 
 class JoinForm(FlaskForm):

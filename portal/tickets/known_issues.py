@@ -117,7 +117,7 @@ def check(*, title: str, symptoms: str, message: str, flows: Iterable[str] = (),
             known_flows is not None and any(f not in known_flows for f in flows)):
         errors["flows"] = "Choose the affected guides from the list."
     if status not in [s.value for s in SETTABLE]:
-        errors["status"] = "Choose investigating or identified (mark it fixed from its page, with the fix)."
+        errors["status"] = "Choose a status: investigating or identified (mark it fixed from its page, with the fix)."
     return errors
 
 
@@ -371,7 +371,8 @@ def set_status(issue: KnownIssue, status: KnownIssueStatus | str, actor: User) -
     """Investigating -> identified (or back); "fixed" only through :func:`mark_fixed`, with the fix."""
     _require_staff(actor)
     if status not in [s.value for s in SETTABLE]:
-        raise IssueInputError({"status": "Choose investigating or identified; to mark it fixed, write the fix below."})
+        raise IssueInputError({"status": "Choose a status: investigating or identified (to mark it fixed, write the "
+                                         "fix below)."})
     _lock(issue)
     _require_open(issue)
     status = KnownIssueStatus(status)
