@@ -214,6 +214,7 @@ def test_a_score_outside_1_to_5_is_refused_next_to_the_field(app, client, reques
     error = re.search(r'<p class="field-error" id="score-error">([^<]*)</p>', page)
     assert error and error.group(1) == "Choose a score from 1 (very poor) to 5 (very good)."
     assert 'aria-describedby="score-error"' in page
+    assert '<li><a href="#score-0">Choose a score from 1 (very poor) to 5 (very good).</a></li>' in page
     assert re.search(r'<textarea[^>]*name="comment"[^>]*>\s*Meh</textarea>', page)  # what they wrote is kept
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TicketRating)) == 0
@@ -223,8 +224,11 @@ def test_a_long_comment_is_refused_next_to_its_field(app, client, requester):
     number = _ticket(app, requester_email=requester, status=TicketStatus.RESOLVED)
     response = client.post(f"/tickets/{number}/rating", data={"score": "3", "comment": "x" * 2001})
     assert response.status_code == 422
-    assert '<p class="field-error" id="comment-error">Please keep this under 2,000 characters.</p>' in \
-        response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert '<p class="field-error" id="comment-error">Keep your comment under 2,000 characters.</p>' in page
+    # as on every form: the summary leads the page, linking to the field, and the title says "Error:"
+    assert '<li><a href="#comment">Keep your comment under 2,000 characters.</a></li>' in page
+    assert re.search(r"<title>Error: ", page)
 
 
 def test_one_rating_per_ticket_changed_until_it_is_closed(app, client, requester):
@@ -374,3 +378,72 @@ def test_the_assignee_is_told_when_the_requester_withdraws_or_solves(app, client
         assert "Ann Asker withdrew: Withdrawn one" in mails[0].subject
         assert "they no longer need help, and it is closed" in mails[0].body_text
         assert "Ann Asker marked solved: Solved one" in mails[1].subject
+
+
+# -- a closed request: no reply box, a new request instead ----------------------------------------------------
+
+
+def test_a_closed_request_offers_a_new_request_instead_of_a_reply_box(app, client, requester):
+    withdrawn = _ticket(app, requester_email=requester, subject="Printer offline")
+    client.post(f"/tickets/{withdrawn}/withdraw", data={"reason": "A colleague fixed it."})
+    closed = _ticket(app, requester_email=requester, status=TicketStatus.CLOSED, subject="Closed by the desk")
+    for number in (withdrawn, closed):
+        page = client.get(f"/tickets/{number}").get_data(as_text=True)
+        text = _text(page)
+        assert "Your reply" not in text and "Send reply" not in text and "Attach files" not in text
+        assert "This request is closed. If you still need help, open a new request" in text
+        assert "A technician will answer here" not in text
+    # "open a new request": the contact form, its subject naming the closed one
+    link = html.unescape(re.search(r'<a href="([^"]+)">open a new request</a>', page)[1])
+    form = html.unescape(client.get(link).get_data(as_text=True))
+    assert f'value="Follow-up to #{closed}: Closed by the desk"' in form
+
+    # A resolved request keeps its reply box and "Reopen this ticket".
+    resolved = _ticket(app, requester_email=requester, status=TicketStatus.RESOLVED, subject="Resolved one")
+    text = _text(client.get(f"/tickets/{resolved}").get_data(as_text=True))
+    assert "Your reply" in text and "Reopen this ticket" in text and "This request is closed" not in text
+
+
+def test_a_reply_sent_to_a_closed_request_opens_a_new_one_and_says_so(app, client, requester):
+    number = _ticket(app, requester_email=requester, subject="Printer offline")
+    client.get(f"/tickets/{number}")  # the page is open in another tab...
+    client.post(f"/tickets/{number}/withdraw")  # ...while the request is withdrawn
+    reply = {"body": "It is offline again since this morning.", "key": "stale-tab"}
+    done = client.post(f"/tickets/{number}/reply", data=reply, follow_redirects=True)
+    text = _text(done.get_data(as_text=True))
+    assert (f"Request #{number} is closed, so we've opened a new request, #{number + 1}, with your message. "
+            "The help desk will answer you there.") in text
+    assert f"Follow-up to #{number}: Printer offline" in text
+    client.post(f"/tickets/{number}/reply", data=reply)  # sent twice: still one new request
+    with app.app_context():
+        tickets = db.session.scalars(sa.select(Ticket).order_by(Ticket.id)).all()
+        assert len(tickets) == 2 and tickets[0].messages == []  # nothing lands on the closed one
+        assert tickets[1].requester.email == requester and tickets[1].status == TicketStatus.NEW
+        assert "It is offline again since this morning." in tickets[1].description
+    assert EventKind.LINKED in _kinds(app, number)
+
+
+def test_an_email_reply_to_a_closed_request_opens_a_new_one_and_tells_the_sender(app):
+    from email.message import EmailMessage
+
+    from portal.mail.tag import ticket_tag
+    from portal.tickets import inbound
+
+    number = _ticket(app, email="bob@example.com", status=TicketStatus.CLOSED, subject="VPN drops")
+    message = EmailMessage()
+    message["From"], message["To"] = "Bob Builder <bob@example.com>", "helpdesk@example.com"
+    message["Message-ID"] = "<closed-reply@example.com>"
+    with app.app_context():
+        message["Subject"] = f"Re: [{ticket_tag(number, app.secret_key)}] Your ticket is closed: VPN drops"
+        message.set_content("It drops again every ten minutes.")
+        result = inbound.ingest(message.as_bytes())
+        assert str(result) == f"opened ticket #{number + 1} as a follow-up to #{number}, which is closed"
+        assert db.session.get(Ticket, Ticket.id_from_number(number)).messages == []
+        new = db.session.get(Ticket, Ticket.id_from_number(number + 1))
+        assert new.subject == f"Follow-up to #{number}: VPN drops" and new.requester_email == "bob@example.com"
+        assert "It drops again every ten minutes." in new.description
+        # the sender is told the new number, by the "we've received your request" email
+        mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "opened",
+                                                                OutboxMessage.ticket_id == new.id))
+        assert mail.to_address == "bob@example.com" and f"#{number + 1}" in mail.subject
+        assert str(inbound.ingest(message.as_bytes())).startswith("this message already opened ticket")

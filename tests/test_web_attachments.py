@@ -171,12 +171,41 @@ def test_a_request_over_the_whole_limit_gets_a_clear_413_page(tmp_path, request)
     assert "Those files are too large" in body and "choose smaller files" in body
 
 
-def test_other_errors_on_the_form_say_the_files_must_be_chosen_again(app):
-    response = contact(app.test_client(), ("a.png", png()), subject="")
+def test_other_errors_on_the_form_keep_the_files_and_send_them_with_the_request(app):
+    client = app.test_client()
+    response = contact(client, ("a.png", png()), subject="")
     body = text(response)
     assert "Tell us in a few words what's wrong." in body
-    assert "Choose your files again: they were not kept." in body
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", body))
+    assert f"Attached: a.png ({attachments.human_size(len(png()))})" in words
+    assert "Choose your files again" not in words  # nothing to choose again
+    kept = re.search(r'name="kept" value="([^"]+)"', body)[1]
+    details = {"name": "Ann Lee", "email": "ann@example.com", "description": "Since this morning."}
+
+    forged = client.post("/contact", data={**details, "subject": "Printer jams", "kept": kept[:-4] + "AAAA"})
+    assert "Choose your files again: they were not kept." in text(forged)  # a changed field: said, not sent
+    elsewhere = app.test_client().post("/contact", data={**details, "subject": "Printer jams", "kept": kept})
+    assert "Choose your files again: they were not kept." in text(elsewhere)  # another browser's files: not sent
     assert stored(app) == []
+
+    sent = client.post("/contact", data={**details, "subject": "Printer jams", "kept": kept})
+    assert sent.status_code == 303
+    [row] = stored(app)
+    assert (row.filename, row.content_type) == ("a.png", "image/png")
+    with app.app_context():
+        assert attachments.body(row) == png()
+        assert db.session.get(Ticket, 1).subject == "Printer jams"
+
+
+def test_a_kept_file_can_be_removed_before_sending(app):
+    client = app.test_client()
+    body = text(contact(client, ("a.txt", b"first"), ("b.txt", b"second"), subject=""))
+    kept = re.search(r'name="kept" value="([^"]+)"', body)[1]
+    first = re.search(r'name="drop" value="([0-9a-f]{64})"> Remove<span class="visually-hidden"> a.txt', body)[1]
+    sent = client.post("/contact", data={"name": "Ann Lee", "email": "ann@example.com", "subject": "Printer jams",
+                                         "kept": kept, "drop": first})
+    assert sent.status_code == 303
+    assert [row.filename for row in stored(app)] == ["b.txt"]
 
 
 # -- sniffing ------------------------------------------------------------------------------------------------

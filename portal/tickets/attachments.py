@@ -220,6 +220,30 @@ def read_uploads(files) -> list[Upload]:
     return uploads
 
 
+def keep(upload: Upload) -> dict:
+    """Store an upload's body now and return a reference to it (storage key, sniffed type, size, name), as a
+    guide's form step keeps its file: a form that comes back (an error, signing in first) keeps it this way."""
+    return {"key": store(upload.data), "type": sniff(upload.data), "size": len(upload.data),
+            "filename": upload.filename}
+
+
+def kept_refs(value) -> list[dict]:
+    """The well-formed references in `value` whose bodies are still stored (a pruned one is left out)."""
+    refs = []
+    for ref in value if isinstance(value, list) else []:
+        if (isinstance(ref, dict) and isinstance(ref.get("key"), str) and exists(ref["key"])
+                and isinstance(ref.get("size"), int) and isinstance(ref.get("filename"), str)):
+            refs.append({"key": ref["key"], "type": str(ref.get("type") or OCTET), "size": ref["size"],
+                         "filename": safe_name(ref["filename"])})
+    return refs
+
+
+def from_kept(refs) -> list[Attachment]:
+    """Attachment rows for kept files, to go with a message; their bodies are already stored."""
+    return [Attachment(filename=ref["filename"], content_type=ref["type"], size=ref["size"],
+                       storage_key=ref["key"], sha256=ref["key"]) for ref in kept_refs(refs)]
+
+
 def again_hint() -> str:
     """Browsers don't keep chosen files when a form comes back with an error."""
     return "Choose your files again: they were not kept."

@@ -6,10 +6,11 @@ subject carries the ticket's tag, ``[#1042-k7q2ab]``: the number and a reply cod
 desk can make (:mod:`portal.mail.tag`). A message from the ticket's requester whose subject carries
 the right tag is added as their reply. One whose subject names the ticket without the right code
 (a bare ``[#1042]``, an old subject, a guess) may have a forged From: it is held on the ticket as
-an internal note for a technician, never shown as the requester's. Any other message opens a new
-ticket. :mod:`portal.mail.parse` reads the message; this module decides what it does, and
-:mod:`portal.tickets.services` writes it. A message is taken once: its Message-ID becomes the
-reply's or the ticket's one-time key, so a redelivery changes nothing.
+an internal note for a technician, never shown as the requester's. Either, to a closed ticket,
+opens a follow-up ticket instead (linked to it), so it reaches the queue and the sender is emailed
+the new number. Any other message opens a new ticket. :mod:`portal.mail.parse` reads the message;
+this module decides what it does, and :mod:`portal.tickets.services` writes it. A message is taken
+once: its Message-ID becomes the reply's or the ticket's one-time key, so a redelivery changes nothing.
 
 Limits (settings, see ``docs/security.md``): ``MAIL_MAX_BYTES`` for a whole message and
 ``MAIL_MAX_PARTS`` for its MIME parts (over them, the message is refused and bounced),
@@ -65,7 +66,7 @@ class Result:
             return (f"held on {label} for a technician{self.note}: the subject lacks the ticket's reply code, so "
                     f"the sender is not verified")
         if self.action == "opened":
-            return f"opened ticket {label}"
+            return f"opened ticket {label}{self.note}"
         if self.action == "duplicate":
             return f"{self.note} {label}"
         return f"ignored {self.note}"
@@ -97,6 +98,9 @@ def take(inbound: Inbound) -> Result:
         return Result("ignored", note=f"automatic message ({inbound.automatic})")
     ticket, genuine = _referenced_ticket(inbound)
     if ticket is not None and _is_requester(ticket, inbound.address):
+        followed, _ = _followed(ticket)
+        if services.closed_for_replies(followed):
+            return _follow_up(followed, inbound)
         return _add_reply(ticket, inbound) if genuine else _hold(ticket, inbound)
     return _open_ticket(inbound)
 
@@ -165,6 +169,20 @@ def _hold(ticket: Ticket, inbound: Inbound) -> Result:
     services.hold_unverified_reply(ticket, _body(inbound), sender=inbound.address, name=inbound.name,
                                    request_key=key, attachments=_files(inbound))
     return Result("held", ticket, note)
+
+
+def _follow_up(closed: Ticket, inbound: Inbound) -> Result:
+    """A reply to a closed ticket: a new ticket, linked to it, whose "we've received your request" email gives
+    the sender the new number (kept on the closed ticket, it would reach nobody and tell them nothing)."""
+    if services.has_message(closed, "email:" + inbound.request_key):  # taken before the ticket closed
+        return Result("duplicate", closed, "this message was already added to")
+    user = _user(inbound.address)
+    ticket, created = services.follow_up(closed, TicketSource.EMAIL, _body(inbound), request_key=inbound.request_key,
+                                         requester=user, name=inbound.name or (user.display_name if user else ""),
+                                         email=inbound.address, attachments=_files(inbound))
+    if not created:
+        return Result("duplicate", ticket, "this message already opened ticket")
+    return Result("opened", ticket, f" as a follow-up to {closed.label}, which is closed")
 
 
 def _open_ticket(inbound: Inbound) -> Result:

@@ -81,7 +81,8 @@ def join(issue_id: int):
             getattr(form, name).errors = [message]
         return _page(issue, form, status=422)
     except ActionError as exc:
-        return _page(issue, form, status=409, error=str(exc))
+        # sent in place (a boosted form), a 4xx would not be shown: the page comes with a 200
+        return _page(issue, form, status=200 if request.headers.get("HX-Request") else 409, error=str(exc))
     key = None if signed_in and is_requesters_own(ticket, current_user) else ticket_key(ticket.id)
     return redirect(url_for("issues.joined", issue_id=issue.id, number=ticket.number, key=key), code=303)
 

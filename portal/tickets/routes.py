@@ -6,14 +6,15 @@ from functools import partial
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import anonymous_ticket_limit, person_limit
+from ..extensions import anonymous_ticket_limit, htmx, person_limit
 from ..models import TicketSource, requester_status
 from ..validators import is_email
-from ..web import go_to, refusal_status, refused, render, try_again
+from ..web import go_to, refused, render, try_again
 from . import attachments, queries, services
-from .forms import ContactForm, RatingForm, ReplyForm, new_key
+from .forms import ContactForm, RatingForm, ReplyForm, WithdrawForm, new_key
 from .links import key_opens, remember_in_browser, reopen_token_fits, signed_ticket_url, submitter
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
@@ -38,6 +39,10 @@ def _viewable(number: int):
             "error.html", status=404, title="Ticket not found",
             message=f"There's no ticket #{number} on the account you're signed in with ({current_user.email}). "
                     "If the link came to another email address, sign out and sign in with that address.")))
+    if htmx and request.method == "POST":
+        # A form sent in place (static/js/feedback.js) after its sender was signed out: said next to it, with
+        # what they typed kept, as for every signed-out form (auth_wiring); the sign-in page would lose it.
+        abort(make_response("You were signed out, so nothing was sent.", 401))
     # A form sent from the ticket's page (a reply, reopen) comes back to the page, never to the form's URL.
     if key:  # a link from an email, cut short or changed on the way (said alike whether the ticket exists)
         flash(f"That link to ticket #{number} is incomplete, so it can't open the ticket: your email program may "
@@ -70,6 +75,8 @@ def _ticket_page(ticket, key, form: ReplyForm, status: int = 200, rating_form: R
         rating_form = RatingForm(formdata=None, score=ticket.rating.score, comment=ticket.rating.comment)
     return render("tickets/show.html", ticket=ticket, key=key, form=form, can_reopen=services.can_reopen(ticket),
                   changes=queries.status_changes(ticket), requester=requester,
+                  closed=services.closed_for_replies(ticket),
+                  follow_up_url=url_for("tickets.contact", q=services.follow_up_subject(ticket)),
                   can_rate=requester and services.can_rate(ticket),
                   rating_form=rating_form or RatingForm(formdata=None), files_error=files_error, status=status)
 
@@ -99,9 +106,10 @@ def _requesters(number: int):
 
 
 def _refuse(ticket, key, message: str):
-    """The ticket's page again, saying why the action could not be done (409)."""
+    """The ticket's page again, saying why the action could not be done (409; 200 for a form sent in place, as
+    htmx swaps no 4xx answer and the message would be lost)."""
     flash(message, "error")
-    return _ticket_page(ticket, key, ReplyForm(formdata=None), status=409)
+    return _ticket_page(ticket, key, ReplyForm(formdata=None), status=200 if htmx else 409)
 
 
 @bp.post("/tickets/<int:number>/solved")
@@ -121,13 +129,16 @@ def solved(number: int):
 def withdraw(number: int):
     """"Withdraw this request": a page that asks to confirm (GET changes nothing), then the ticket closes."""
     ticket, key = _requesters(number)
+    form = WithdrawForm()
     if request.method == "GET":
         if not ticket.is_open:
             return redirect(url_for("tickets.show", number=ticket.number, key=key), code=303)
-        return render("tickets/withdraw_confirm.html", ticket=ticket, key=key)
+        return render("tickets/withdraw_confirm.html", ticket=ticket, key=key, form=form)
+    if not form.validate_on_submit():  # the reason is too long: the page again, with what was typed
+        return render("tickets/withdraw_confirm.html", ticket=ticket, key=key, form=form, status=422)
     try:
         services.withdraw(ticket, current_user if current_user.is_authenticated else None,
-                          reason=request.form.get("reason", ""))
+                          reason=form.reason.data or "")
     except services.ActionError as exc:
         return _refuse(ticket, key, str(exc))
     flash(f"You've withdrawn request {ticket.label}. It is closed; nobody will work on it.", "success")
@@ -166,10 +177,25 @@ def reply(number: int):
         valid = form.validate_on_submit()
     if not valid or files_error:
         return _ticket_page(ticket, key, form, files_error=files_error or _again(uploads))
+    if services.closed_for_replies(ticket):  # a page left open while the ticket closed
+        return _follow_up(ticket, key, form, uploads)
     author = current_user if current_user.is_authenticated else None
     services.requester_reply(ticket, form.body.data or "", request_key=form.key.data or new_key(), author=author,
                              attachments=_stored(uploads))
     return redirect(url_for("tickets.show", number=ticket.number, key=key, _anchor="replies"), code=303)
+
+
+def _follow_up(closed, key, form: ReplyForm, uploads):
+    """A reply to a closed ticket opens a new request with it (as an email reply does), and says so."""
+    ticket, _ = services.follow_up(closed, TicketSource.WEB, form.body.data or "",
+                                   request_key=form.key.data or new_key(), owner=submitter(),
+                                   requester=closed.requester, attachments=_stored(uploads))
+    flash(f"Request {closed.label} is closed, so we've opened a new request, {ticket.label}, with your message. "
+          "The help desk will answer you there.", "success")
+    if key is not None:  # the closed one's emailed link: the new one's works the same way
+        remember_in_browser(ticket)
+        return redirect(signed_ticket_url(ticket), code=303)
+    return redirect(url_for("tickets.show", number=ticket.number), code=303)
 
 
 @bp.post("/tickets/<int:number>/reopen")
@@ -211,15 +237,18 @@ def contact():
     """Contact the help desk directly, for a problem no guide covers."""
     form = ContactForm()
     anonymous = not current_user.is_authenticated
+    kept, lost = _kept_files() if form.is_submitted() else ([], False)
     if anonymous and form.is_submitted() and request.form.get("then") == "signin":
-        return _sign_in_keeping(form)
+        return _sign_in_keeping(form, kept)
     if request.method == "GET":
-        _fill_in(form)
+        kept = _fill_in(form)
     valid = form.validate_on_submit()
-    uploads, files_error = _uploads() if form.is_submitted() else ([], None)
+    uploads, files_error = _uploads_besides(kept) if form.is_submitted() else ([], None)
+    files_error = files_error or (attachments.again_hint() if lost else None)
     details_ok = form.is_submitted() and _contact_details_ok(form, anonymous)
     if details_ok and valid and not files_error:
-        ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data, attachments=_stored(uploads),
+        ticket, _ = services.open_ticket(TicketSource.WEB, subject=form.subject.data,
+                                         attachments=attachments.from_kept(kept) + _stored(uploads),
                                          description=form.description.data or "",
                                          request_key=form.key.data or new_key(), owner=submitter(),
                                          requester=None if anonymous else current_user,
@@ -229,14 +258,50 @@ def contact():
             remember_in_browser(ticket)
         target = signed_ticket_url(ticket) if anonymous else url_for("tickets.show", number=ticket.number)
         return redirect(target + ("&" if "?" in target else "?") + "new=1", code=303)
-    if form.is_submitted():
-        return _contact_page(form, files_error=files_error or _again(uploads))
-    return _contact_page(form)
+    if form.is_submitted():  # sent back: the files chosen are kept with it, not lost with the browser's field
+        return _contact_page(form, kept + [attachments.keep(u) for u in uploads], files_error=files_error)
+    return _contact_page(form, kept)
 
 
-def _contact_page(form: ContactForm, status: int = 200, files_error: str | None = None):
+def _contact_page(form: ContactForm, kept: list | None = None, status: int = 200, files_error: str | None = None):
     return render("tickets/contact.html", form=form, anonymous=not current_user.is_authenticated, status=status,
-                  files_error=files_error)
+                  files_error=files_error, kept=kept or [],
+                  kept_token=_kept_signer().dumps({"by": submitter(), "files": kept}) if kept else "")
+
+
+#: How long a contact form's kept files stay attached to it while the page is open (the token's age).
+KEPT_FILES_SECONDS = 7 * 24 * 3600
+
+
+def _kept_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="contact-kept-files")
+
+
+def _kept_files() -> tuple[list[dict], bool]:
+    """The files the contact form already holds (its signed ``kept`` field) less those the person removed, and
+    True if some of them were lost (a page open longer than a week, a body pruned meanwhile)."""
+    token = request.form.get("kept")
+    if not token:
+        return [], False
+    try:
+        sent = _kept_signer().loads(token, max_age=KEPT_FILES_SECONDS)
+    except BadSignature:  # expired, or not ours
+        return [], True
+    if not isinstance(sent, dict) or sent.get("by") != submitter() or not isinstance(sent.get("files"), list):
+        return [], True  # made for another browser or account: its files are not this person's to send
+    kept = attachments.kept_refs(sent["files"])
+    removed = set(request.form.getlist("drop"))
+    return [ref for ref in kept if ref["key"] not in removed], len(kept) < len(sent["files"])
+
+
+def _uploads_besides(kept: list) -> tuple[list, str | None]:
+    """The files the form sent, and the field's message if they can't be kept, counting those it already holds."""
+    uploads, error = _uploads()
+    most = attachments.limits()[1]
+    if kept and len(kept) + len(uploads) > most:
+        return [], (f"With the {len(kept)} already attached, that makes {len(kept) + len(uploads)} files. Attach "
+                    f"at most {most} at a time; send the others in a reply. {attachments.again_hint()}")
+    return uploads, error
 
 
 # -- attachments ------------------------------------------------------------------------------------
@@ -318,46 +383,64 @@ DRAFT = "contact_draft"
 SESSION_COOKIE_BUDGET = 3800
 
 
-def _sign_in_keeping(form: ContactForm):
-    """"Sign in instead": keep the subject and description, sign in, and come back to them."""
-    session[DRAFT] = {"subject": (form.subject.data or "")[:200], "description": (form.description.data or "")[:10000]}
+def _sign_in_keeping(form: ContactForm, kept: list):
+    """"Sign in instead": keep the subject, description and files, sign in, and come back to them.
+
+    The files are stored now (as a form sent back keeps them) and the draft holds references to them.
+    """
+    uploads, files_error = _uploads_besides(kept)
+    if files_error:  # said at the file field, before leaving: what was typed is on the page
+        return _contact_page(form, kept, files_error=files_error)
+    kept = kept + [attachments.keep(u) for u in uploads]
+    session[DRAFT] = {"subject": (form.subject.data or "")[:200], "description": (form.description.data or "")[:10000],
+                      "files": kept}
     serializer = current_app.session_interface.get_signing_serializer(current_app)
     if serializer is not None and len(serializer.dumps(dict(session))) > SESSION_COOKIE_BUDGET:
         session.pop(DRAFT)
         flash("Your description is too long to keep while you sign in. Copy it first, or send it as it is: "
               "we'll reply by email, and it shows under My tickets once you sign in with this address.", "error")
-        return _contact_page(form)
+        return _contact_page(form, kept)
     return redirect(url_for("auth.signin", next=url_for("tickets.contact")), code=303)
 
 
-def _fill_in(form: ContactForm) -> None:
-    """The form as the person left it before signing in, or with the words they searched for."""
+def _fill_in(form: ContactForm) -> list[dict]:
+    """The form as the person left it before signing in (and the files they had chosen), or with the words
+    they searched for."""
     draft = session.pop(DRAFT, None)
     if isinstance(draft, dict):
         form.subject.data = str(draft.get("subject") or "")[:200]
         form.description.data = str(draft.get("description") or "")[:10000]
         flash("Here's what you typed before signing in. Check it and send it.", "info")
-    elif request.args.get("q"):
+        return attachments.kept_refs(draft.get("files"))
+    if request.args.get("q"):
         form.subject.data = request.args["q"][:200]
+    return []
 
 
 @bp.errorhandler(429)
 def _refused(refusal):
-    """A refused form comes back as it was typed, saying when to try again; anything else gets the page."""
-    if request.method != "POST" or request.endpoint not in ("tickets.contact", "tickets.reply"):
+    """A refused form comes back as it was typed, saying when to try again; anything else gets the page.
+
+    Sent in place (JavaScript on), the page stays as it is, chosen files included, and static/js/feedback.js
+    says at the form when to try again. A plain form comes back with the message and the text typed; the
+    browser doesn't keep chosen files, so the file field says to choose them again.
+    """
+    if request.method != "POST" or request.endpoint not in ("tickets.contact", "tickets.reply") or htmx:
         return refused(refusal)
+    chosen = any((f.filename or "").strip() for f in request.files.getlist("files"))
+    files_error = attachments.again_hint() if chosen else None
     if request.endpoint == "tickets.contact":
-        page = partial(_contact_page, ContactForm())
+        page = partial(_contact_page, ContactForm(), _kept_files()[0], files_error=files_error)
     else:
         try:
-            page = partial(_ticket_page, *_viewable(request.view_args["number"]), ReplyForm())
+            page = partial(_ticket_page, *_viewable(request.view_args["number"]), ReplyForm(),
+                           files_error=files_error)
         except HTTPException as not_theirs:  # signed out, or not theirs: that answer, not the refusal
             return not_theirs
     message, retry = try_again(refusal)
     flash(message, "error")
     body, _, headers = page()
-    return body, refusal_status(), {**headers, **retry}
-
+    return body, 429, {**headers, **retry}
 
 
 def _contact_details_ok(form: ContactForm, anonymous: bool) -> bool:

@@ -537,7 +537,7 @@ def staff_reply(ticket: Ticket, author: User, body: str, *, internal: bool, requ
     _require_staff(author)
     body = (body or "").strip()
     if not body and not attachments:
-        raise ActionError("Write something first.")
+        raise ActionError("Write the message first.")
     target = TicketStatus(then_status) if then_status else None
     after_reply = TicketStatus.OPEN if ticket.status == TicketStatus.NEW and not internal else ticket.status
     if target is not None and target != after_reply and target not in TRANSITIONS[after_reply]:
@@ -591,6 +591,37 @@ def requester_reply(ticket: Ticket, body: str, *, request_key: str | None, autho
         notify.requester_replied(ticket, message, links.staff_url(ticket))
 
     return _add_message_once(ticket, message, request_key, then)
+
+
+def closed_for_replies(ticket: Ticket) -> bool:
+    """True if a requester's words no longer go on this ticket: it is closed (withdrawn, or closed by the desk),
+    not merged (a merged ticket's replies go on to the one it was merged into)."""
+    return ticket.status == TicketStatus.CLOSED and ticket.merged_into_id is None
+
+
+def follow_up_subject(closed: Ticket) -> str:
+    """The subject of a new request about a closed ticket's problem (the follow-up, or the contact form's prefill)."""
+    return f"Follow-up to {closed.label}: {closed.subject}"[:SUBJECT_MAX]
+
+
+def follow_up(closed: Ticket, source: TicketSource | str, body: str, *, request_key: str | None, owner: str = "",
+              requester: User | None = None, name: str = "", email: str = "",
+              attachments=()) -> tuple[Ticket, bool]:
+    """A requester's reply to a closed ticket (web or email) opens a new ticket with it, linked to the closed
+    one, so it reaches the queue and they are told its number: (the new ticket, True if this call opened it)."""
+    subject = follow_up_subject(closed)
+    description = f"Sent as a reply to {closed.label}, which was closed.\n\n{(body or '').strip()}"
+
+    def linked(ticket: Ticket) -> None:
+        low, high = sorted((ticket.id, closed.id))
+        db.session.add(TicketLink(ticket_id=low, other_id=high))
+        who = ticket.requester_name or ticket.requester_email or "Requester"
+        record(ticket, EventKind.LINKED, None, new=closed.label, actor_name=who)
+        record(closed, EventKind.LINKED, None, new=ticket.label, actor_name=who)
+
+    return open_ticket(source, subject=subject, description=description, request_key=request_key, owner=owner,
+                       requester=requester, name=name or closed.requester_name, email=email or closed.requester_email,
+                       time_zone=closed.requester_time_zone, attachments=attachments, then=linked)
 
 
 def _forward_to_merged(source: Ticket, message: Message, author: User | None) -> None:

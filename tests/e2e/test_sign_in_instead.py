@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Role, Ticket, User, Walk
+from portal.models import Attachment, Role, Ticket, User, Walk
+from portal.tickets import attachments
 
 from ..conftest import PASSWORD
 
@@ -121,6 +122,33 @@ def test_sign_in_instead_on_the_contact_page_keeps_what_was_typed(page, live, ac
     assert (ticket.requester_id, ticket.description) == (account[0], "Since Monday; I swapped the cable.")
     page.goto(f"{live.url}/contact")  # the draft was used once: a new request starts empty
     expect(page.get_by_label("What's the problem, in a few words?")).to_have_value("")
+
+
+LOG = b"12:01 dock: DisplayPort link lost\n12:02 dock: DisplayPort link lost\n"
+
+
+def test_sign_in_instead_on_the_contact_page_keeps_the_chosen_file(page, live, account):
+    page.goto(f"{live.url}/contact")
+    page.get_by_label("What's the problem, in a few words?").fill("Docking station drops the screens")
+    page.get_by_label("Attach files (optional)").set_input_files(
+        files=[{"name": "dock log.txt", "mimeType": "text/plain", "buffer": LOG}])
+    page.get_by_role("button", name="Sign in instead").click()
+    _sign_in(page, account[1])
+    expect(page.get_by_text("Here's what you typed before signing in.")).to_be_visible()
+    expect(page.get_by_label("What's the problem, in a few words?")).to_have_value("Docking station drops the screens")
+    kept = page.locator("#kept-files li")
+    expect(kept).to_have_count(1)
+    expect(kept).to_contain_text(f"Attached: dock log.txt ({attachments.human_size(len(LOG))})")
+    expect(page.get_by_label("Remove dock log.txt")).not_to_be_checked()  # it can still be taken off
+    expect(page.get_by_label("Attach more files (optional)")).to_be_visible()
+    page.get_by_role("button", name="Send to the help desk").click()
+    expect(page.get_by_role("link", name="dock log.txt")).to_be_visible()  # on the ticket, for download
+    [ticket] = _tickets(live)
+    with live.app.app_context():
+        [file] = db.session.scalars(sa.select(Attachment)).all()
+        assert (ticket.requester_id, file.filename, attachments.body(file)) == (account[0], "dock log.txt", LOG)
+    page.goto(f"{live.url}/contact")  # used once: a new request starts without it
+    expect(page.locator("#kept-files")).to_have_count(0)
 
 
 def test_a_signed_out_requester_opens_the_emailed_ticket_link(page, live, account):

@@ -10,7 +10,6 @@
   "use strict";
 
   var ERROR_PREFIX = "Error: ";
-  var KEPT = " What you typed is still here.";
   var lastRequest = null; // {elt, path}: where the person acted, to find the form again once swapped
 
   function wait(seconds) {
@@ -27,15 +26,31 @@
     return false;
   }
 
+  function hasFiles(form) {
+    if (!form || !form.querySelectorAll) { return false; }
+    var inputs = form.querySelectorAll("input[type=file]");
+    for (var i = 0; i < inputs.length; i++) { if (inputs[i].files && inputs[i].files.length) { return true; } }
+    return false;
+  }
+
+  // What is still on the page after a failure: said so the person doesn't type it again (or give up).
+  function keptText(form) {
+    var typed = hasTyping(form), files = hasFiles(form);
+    if (typed && files) { return " What you typed and the files you chose are still here."; }
+    if (files) { return " The files you chose are still here."; }
+    return typed ? " What you typed is still here." : "";
+  }
+
+  // `loading`: the request only fetched something (a search, a page); nothing was being saved.
   function failureText(kind, xhr, form, loading) {
-    var typed = hasTyping(form) ? KEPT : "";
+    var typed = keptText(form);
     if (kind === "network") {
-      return (loading ? "We couldn't update this part of the page" : "We couldn't send this") +
+      return (loading ? "We couldn't load this" : "We couldn't send this") +
              ": the connection dropped." + typed + " Check your connection and try again.";
     }
     if (kind === "timeout") {
-      return "The help desk took too long to answer, so this may not have been saved." + typed +
-             " Try again in a moment.";
+      return "The help desk took too long to answer" + (loading ? "." : ", so this may not have been saved.") +
+             typed + " Try again in a moment.";
     }
     var status = xhr ? xhr.status : 0;
     if (status === 429) {
@@ -43,7 +58,7 @@
       return "Too many attempts: wait " + wait(after) + " and try again." + typed;
     }
     if (status === 400) {
-      return "This page had expired, so nothing was sent." + (typed ? " Copy what you typed, then" : "") +
+      return "This page had expired, so nothing was sent." + (hasTyping(form) ? " Copy what you typed, then" : "") +
              " reload the page and try again.";
     }
     if (status === 401) {
@@ -51,7 +66,7 @@
              " Sign in again in another tab, then send it again from here.";
     }
     if (status === 403) {
-      return "Your account can't do this, or you were signed out." + (typed ? " Copy what you typed, then" : "") +
+      return "Your account can't do this, or you were signed out." + (hasTyping(form) ? " Copy what you typed, then" : "") +
              " reload the page to sign in again.";
     }
     if (status === 404) {
@@ -61,9 +76,11 @@
       return "That is more than we accept in one go, so nothing was sent." + typed + " Make it smaller and try again.";
     }
     if (status === 503) {
-      return "The help desk is busy for a moment, so nothing was saved." + typed + " Try again in a minute.";
+      return "The help desk is busy for a moment, so " + (loading ? "we couldn't show this." : "nothing was saved.") +
+             typed + " Try again in a minute.";
     }
-    return "Something went wrong on our side, so this wasn't saved." + typed + " Try again in a moment.";
+    return "Something went wrong on our side, so " + (loading ? "we couldn't show this." : "this wasn't saved.") +
+           typed + " Try again in a moment.";
   }
 
   // The form the person used (or the element itself when it is not in a form: a search box, a button).
@@ -152,6 +169,12 @@
       main.insertBefore(shown, main.firstChild);
     }
     window.setTimeout(function () { shown.textContent = message; }, 100);
+    // The swap took the button that had the keyboard's focus (a new one has no id for htmx to find it by):
+    // the focus goes back to the form used, not to the top of the page.
+    if (place && (!document.activeElement || document.activeElement === document.body)) {
+      var control = place.querySelector("button, select, input:not([type=hidden]), textarea");
+      if (control) { control.focus({preventScroll: true}); }
+    }
   });
 
   // -- forms with errors -----------------------------------------------------------------------------------
