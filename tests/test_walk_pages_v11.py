@@ -208,6 +208,25 @@ def test_a_signed_in_person_asking_for_help_gets_the_ticket_at_once(v11, make_us
     assert the_ticket(v11).subject == "The laptop asks for a recovery key: not solved"
 
 
+def test_signed_out_meanwhile_a_guide_asks_to_sign_in_again_and_comes_back_to_the_step(v11, make_user):
+    _, email = make_user(email="ed@example.com", target_app=v11)
+    client = v11.test_client()
+    assert client.post("/signin", data={"email": email, "password": "correct horse battery"}).status_code == 303
+    step2 = client.post("/flows/call-me/start", data={"device_name": "PC-7"}).headers["Location"]
+    other_tab = v11.test_client()  # another person's browser
+    with client.session_transaction() as state:  # signed out elsewhere: the session signs nobody in
+        state.clear()
+    plain = client.get(step2)  # was "We couldn't find this any more", as if the guide were gone
+    assert plain.status_code == 302 and plain.headers["Location"].endswith("/signin?next=" + step2)
+    in_place = client.post(step2, data={"answer": "blue"}, headers={"HX-Request": "true"})
+    assert in_place.status_code == 401 and "You were signed out" in in_place.get_data(as_text=True)
+    assert client.post("/signin", data={"email": email, "password": "correct horse battery"}).status_code == 303
+    assert "What does <strong>PC-7</strong> show?" in text_of(client.get(step2))  # the walk goes on where it was
+    _, other = make_user(email="fay@example.com", target_app=v11)
+    assert other_tab.post("/signin", data={"email": other, "password": "correct horse battery"}).status_code == 303
+    assert other_tab.get(step2).status_code == 404  # signed in as someone else: still not theirs
+
+
 # --- images -------------------------------------------------------------------------------------------
 
 

@@ -156,16 +156,16 @@ def _owned(walk_id: str, *, with_ticket: bool = False, shown: bool = False) -> s
         abort(404)
     if walk.preview and not (current_user.is_authenticated and current_user.is_staff):
         abort(404)  # a staff member's preview; their own account's role check as well as the owner check below
-    if walk.agent_id is not None:
-        # A technician's walk with a caller is the technician's: the caller reads the answers out
-        # on the phone, and never answers the steps (nor ends the walk into their ticket) themself.
-        if not (current_user.is_authenticated and current_user.id == walk.agent_id):
-            abort(404)
-    elif walk.user_id is not None:
-        if not (current_user.is_authenticated and current_user.id == walk.user_id):
-            abort(404)
-    elif walk_id not in session.get(SESSION_WALKS, []):
-        abort(404)
+    owner = walk.agent_id if walk.agent_id is not None else walk.user_id
+    # A technician's walk with a caller is the technician's: the caller reads the answers out on the
+    # phone, and never answers the steps (nor ends the walk into their ticket) themself.
+    if owner is not None and not current_user.is_authenticated:
+        # Its owner was signed out meanwhile (elsewhere, or the session ended): sign in, then back here; a
+        # step sent in place is answered in place, its answers kept (auth_wiring). Not "not found".
+        abort(current_app.make_response(current_app.login_manager.unauthorized()))
+    theirs = current_user.id == owner if owner is not None else walk_id in session.get(SESSION_WALKS, [])
+    if not theirs:
+        abort(404)  # another person's, or another browser's
     return services.position(walk)
 
 
@@ -264,7 +264,8 @@ def _step_view(pos: services.Position, number: int, error: str | None = None, re
     return render("selfservice/walk.html", "flow_step", **context)
 
 
-def _end_view(pos: services.Position):
+def _end_view(pos: services.Position, feedback: tuple[str, str] | None = None, status: int = 200):
+    """The end of the walk. `feedback`: the comment typed on "Did this help?" and why it was refused."""
     walk = pos.walk
     ticket = walk.ticket
     ticket_url = None
@@ -279,7 +280,8 @@ def _end_view(pos: services.Position):
                   end_text=last.text if last is not None else None, contact=_contact(pos),
                   call_on=services.phone_to_call(ticket.description) if ticket is not None else "",
                   ticket=ticket, ticket_url=ticket_url, number=pos.state.number,
-                  would_be_ticket=services.would_be_ticket(pos))
+                  would_be_ticket=services.would_be_ticket(pos), feedback_comment=feedback[0] if feedback else "",
+                  feedback_error=feedback[1] if feedback else None, feedback_max=services.FEEDBACK_MAX, status=status)
 
 
 def _contact(pos: services.Position) -> str:
@@ -585,8 +587,12 @@ def feedback(walk_id: str):
     """Store "Did this help?"."""
     pos = _owned(walk_id)
     helped = request.form.get("helped")
+    comment = request.form.get("comment") or ""
+    problem = services.feedback_problem(comment)
+    if problem and pos.view is View.END and pos.walk.helped is None:  # said under the box, with what was typed
+        return _end_view(pos, feedback=(comment, problem), status=200 if htmx else 422)
     if helped in ("yes", "no"):
-        services.record_feedback(pos.walk, helped == "yes", request.form.get("comment"))
+        services.record_feedback(pos.walk, helped == "yes", comment)
     if not htmx:
         return redirect(url_for("selfservice.end", walk_id=pos.walk.id, _anchor="feedback"), code=303)
     return _end_view(pos)
