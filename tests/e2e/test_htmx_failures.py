@@ -33,6 +33,16 @@ def _shots(tmp_path: Path) -> Path:
     return shots
 
 
+def _sign_out_elsewhere(browser, live, email: str) -> None:
+    """The person signs in on another computer and signs out there: every session of theirs ends."""
+    other = browser.new_context()
+    elsewhere = other.new_page()
+    sign_in(elsewhere, live.url, email)
+    elsewhere.get_by_role("button", name="Sign out").click()
+    expect(elsewhere.get_by_text("You're signed out.")).to_be_visible()
+    other.close()
+
+
 def _desk(live, page) -> None:
     """Tess (technician) with two tickets, signed in through the form."""
     with live.app.app_context():
@@ -137,13 +147,7 @@ def test_signed_out_elsewhere_a_reply_says_so_keeps_the_text_and_goes_once_signe
     _desk(live, page)
     page.goto(live.url + "/desk/tickets/1001")
     page.get_by_label("Message").fill(TYPED)
-    # Tess signs out everywhere on another computer: this browser's session ends too.
-    other = browser.new_context()
-    elsewhere = other.new_page()
-    sign_in(elsewhere, live.url, "tess@example.com")
-    elsewhere.get_by_role("button", name="Sign out").click()
-    expect(elsewhere.get_by_text("You're signed out.")).to_be_visible()
-    other.close()
+    _sign_out_elsewhere(browser, live, "tess@example.com")  # this browser's session ends too
 
     page.get_by_role("button", name="Send reply").click()
     expect(_reply_form(page).get_by_role("alert")).to_have_text(
@@ -285,12 +289,7 @@ def test_a_requester_signed_out_elsewhere_keeps_the_reply_and_sends_it_once_sign
     sign_in(page, live.url, "ann@example.com")
     page.goto(address)
     page.get_by_label("Your reply").fill(ASKED)
-    other = browser.new_context()  # Ann signs out on another computer: every session of hers ends
-    elsewhere = other.new_page()
-    sign_in(elsewhere, live.url, "ann@example.com")
-    elsewhere.get_by_role("button", name="Sign out").click()
-    expect(elsewhere.get_by_text("You're signed out.")).to_be_visible()
-    other.close()
+    _sign_out_elsewhere(browser, live, "ann@example.com")  # every session of hers ends
 
     page.get_by_role("button", name="Send reply").click()
     expect(page.locator("#reply-box").get_by_role("alert")).to_have_text(
