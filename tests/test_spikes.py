@@ -227,6 +227,35 @@ def test_the_queue_shows_the_panel_and_one_click_declares_with_the_tickets_linke
         assert db.session.scalar(sa.select(sa.func.count()).select_from(KnownIssue)) == 1
 
 
+def test_edit_before_declaring_declares_from_the_spike_in_the_technicians_words(any_app, frozen):
+    desk = technician(any_app)
+    numbers = [escalate_at_switch_on(any_app, i) for i in range(5)]
+    queue = desk.get("/desk/").get_data(as_text=True)
+    link = re.search(r'href="(/desk/known-issues/new\?spike=[0-9a-f]+)">Edit before declaring</a>', queue).group(1)
+    form = desk.get(link).get_data(as_text=True)  # the draft one click would declare, to edit first
+    assert "Declared from a possible incident" in form
+    assert re.search(r'name="title"[^>]*value="My printer won&#39;t print: stuck at “Switch it on”"', form)
+    assert re.search(r'value="printer"[^>]*checked|checked[^>]*value="printer"', form)
+    spike_key = re.search(r'name="spike" type="hidden" value="([0-9a-f]+)"', form).group(1)
+    typed = {"title": "Printers on floor 2 are offline", "symptoms": "Printing says offline.", "message": "",
+             "flows": "printer", "status": "identified", "spike": spike_key, "key": "w1"}
+    refused = desk.post("/desk/known-issues/new", data=typed)  # no message: said, and still from the spike
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Declared from a possible incident" in page and 'value="Printers on floor 2 are offline"' in page
+    declared = desk.post("/desk/known-issues/new", data={**typed, "message": "We're on it."})
+    assert declared.status_code == 303
+    with any_app.app_context():
+        issue = db.session.scalar(sa.select(KnownIssue))
+        assert (issue.title, issue.seen_flow_id, issue.seen_step_id) == (
+            "Printers on floor 2 are offline", "printer", "switch-on")
+        linked = db.session.scalars(sa.select(Ticket.id).where(Ticket.known_issue_id == issue.id)).all()
+        assert sorted(n - 1000 for n in numbers) == sorted(linked)
+    assert "Possible incident" not in desk.get("/desk/").get_data(as_text=True)
+    # The same link once the spike is gone: said, and the form declares without tickets.
+    assert "no longer on the queue" in desk.get(link).get_data(as_text=True)
+
+
 def test_the_step_where_the_spike_was_seen_offers_me_too(any_app, frozen):
     desk = technician(any_app)
     for i in range(5):

@@ -77,3 +77,4 @@ class DeclareForm(FlaskForm):
                                             SelectChoice("identified", "Cause identified")],
                          default="investigating", validate_choice=False)
     key = HiddenField(default=new_key)
+    spike = HiddenField()  # declared from a possible incident (its key): its tickets are linked

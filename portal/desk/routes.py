@@ -84,16 +84,11 @@ def declare_from_spike():
             abort(404)
         _link_to(issue, spikes.tickets_of(spike))
         return go_to(url_for("desk.queue"))
-    flow_title, step_title = _spike_names(spike)
-    known = registry().get_any(spike.flow_id)
+    drafted = _spike_draft(spike)
     try:
         issue = known_issues.declare(
-            f"{flow_title}: stuck at “{step_title}”"[:known_issues.TITLE_MAX],
-            f"{spike.count} people asked for help at “{step_title}” in the guide “{flow_title}”.",
-            "We know about this problem and are working on it. Press “This is my problem too” to be told "
-            "each update and when it's fixed: there is no need to open a ticket of your own.",
-            [spike.flow_id] if known is not None else [], current_user, spikes.tickets_of(spike),
-            request_key=request.form.get("key") or new_key(), seen_flow_id=spike.flow_id,
+            drafted["title"], drafted["symptoms"], drafted["message"], drafted["flows"], current_user,
+            spikes.tickets_of(spike), request_key=request.form.get("key") or new_key(), seen_flow_id=spike.flow_id,
             seen_step_id=spike.step_id)
     except known_issues.ActionError as exc:
         db.session.rollback()
@@ -102,6 +97,16 @@ def declare_from_spike():
     flash(f"{issue.label} declared with {spike.count} tickets linked: its banner is showing now. "
           "Post updates and the fix from this page.", "success")
     return go_to(url_for("desk.known_issue", issue_id=issue.id))
+
+
+def _spike_draft(spike: spikes.Spike) -> dict:
+    """What a known issue declared from a possible incident says unless the technician words it first."""
+    flow_title, step_title = _spike_names(spike)
+    return {"title": f"{flow_title}: stuck at “{step_title}”"[:known_issues.TITLE_MAX],
+            "symptoms": f"{spike.count} people asked for help at “{step_title}” in the guide “{flow_title}”.",
+            "message": "We know about this problem and are working on it. Press “This is my problem too” to be told "
+                       "each update and when it's fixed: there is no need to open a ticket of your own.",
+            "flows": [spike.flow_id] if registry().get_any(spike.flow_id) is not None else []}
 
 
 def _ticket(number: int) -> Ticket:
@@ -406,11 +411,23 @@ def _declare_form() -> DeclareForm:
 def declare_known_issue():
     """Declare a known issue: title, what users see, the public message, the affected guides, the status."""
     form = _declare_form()
+    # From a possible incident ("Edit before declaring"): its draft to edit, and its tickets linked when declared.
+    key = (form.spike.data if form.is_submitted() else request.args.get("spike")) or ""
+    spike = spikes.spike_by_key(_spike_rules(), key[:64]) if key else None
+    if key and spike is None:
+        flash("That possible incident is no longer on the queue: it was declared already, or its tickets were "
+              "linked, resolved or are now older than its window. This declares a known issue without them.", "error")
+        form.spike.data = ""
+    elif spike is not None and not form.is_submitted():
+        form.process(data={**_spike_draft(spike), "spike": spike.key})
     if form.validate_on_submit():
         try:
             issue = known_issues.declare(form.title.data, form.symptoms.data, form.message.data, form.flows.data,
-                                         current_user, status=form.status.data, request_key=form.key.data,
-                                         known_flows={choice.value for choice in form.flows.choices})
+                                         current_user, spikes.tickets_of(spike) if spike is not None else (),
+                                         status=form.status.data, request_key=form.key.data,
+                                         known_flows={choice.value for choice in form.flows.choices},
+                                         seen_flow_id=spike.flow_id if spike is not None else None,
+                                         seen_step_id=spike.step_id if spike is not None else None)
         except known_issues.IssueInputError as exc:
             db.session.rollback()
             for name, message in exc.errors.items():

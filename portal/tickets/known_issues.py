@@ -107,7 +107,7 @@ def check(*, title: str, symptoms: str, message: str, flows: Iterable[str] = (),
     elif len(title) > TITLE_MAX:
         errors["title"] = f"Keep the title under {TITLE_MAX} characters."
     if len(symptoms or "") > TEXT_MAX:
-        errors["symptoms"] = f"Keep this under {TEXT_MAX} characters."
+        errors["symptoms"] = f"Keep what users see under {TEXT_MAX} characters."
     if not (message or "").strip():
         errors["message"] = "Write the public message: what people should know or do now."
     elif len(message) > TEXT_MAX:
