@@ -373,9 +373,7 @@ def _file_answer(f, kept):
         raise FileRefused(f.name, str(exc)) from exc
     if not uploads:
         return kept if isinstance(kept, Mapping) else ""
-    upload = uploads[0]
-    return {"key": attachments.store(upload.data), "type": attachments.sniff(upload.data),
-            "size": len(upload.data), "filename": upload.filename}
+    return attachments.keep(uploads[0])
 
 
 @bp.post("/flows/<flow_id>/start")
@@ -590,7 +588,7 @@ def feedback(walk_id: str):
     comment = request.form.get("comment") or ""
     problem = services.feedback_problem(comment)
     if problem and pos.view is View.END and pos.walk.helped is None:  # said under the box, with what was typed
-        return _end_view(pos, feedback=(comment, problem), status=200 if htmx else 422)
+        return _end_view(pos, feedback=(comment, problem), status=refusal_status(422))
     if helped in ("yes", "no"):
         services.record_feedback(pos.walk, helped == "yes", comment)
     if not htmx:

@@ -32,7 +32,7 @@ from ..flows import engine
 from ..flows.model import Flow
 from ..flows_runtime import registry
 from ..mail.notify import queue_mail
-from ..models import Attachment, FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
+from ..models import FlowVersion, Ticket, TicketSource, User, Walk, WalkStatus
 from ..models.walk import ANSWER_MAX, WalkStep, new_walk_id
 from ..tickets import attachments, known_issue_queries
 from ..tickets import services as tickets
@@ -610,19 +610,13 @@ def walk_files(state: engine.State) -> list:
     The walk keeps only references (storage key, sniffed type, size, name); the bodies are already in
     the attachments folder. A reference whose file is gone is left out.
     """
-    found, seen = [], set()
+    refs = {}  # storage key -> reference: a file given twice goes once
     for entry in state.trail:
-        if entry.type != "form":
-            continue
-        for value in entry.values.values():
-            key = value.get("key") if isinstance(value, dict) else None
-            if not key or key in seen or not attachments.exists(key):
-                continue
-            seen.add(key)
-            found.append(Attachment(filename=attachments.safe_name(value.get("filename")),
-                                    content_type=value.get("type") or attachments.OCTET,
-                                    size=int(value.get("size") or 0), storage_key=key, sha256=key))
-    return found
+        if entry.type == "form":
+            for value in entry.values.values():
+                if isinstance(value, dict) and value.get("key"):
+                    refs.setdefault(value["key"], value)
+    return attachments.from_kept(list(refs.values()))
 
 
 def active_walks(user_id: int, limit: int = 5) -> list:
