@@ -274,9 +274,10 @@ def try_again(refusal, advice: str | None = None) -> tuple[str, dict]:
     return f"{advice} Please try again in {_wait(seconds)}.", {"Retry-After": str(seconds)}
 
 
-def refusal_status() -> int:
-    """429 for a page shown again after a refusal; 200 for htmx, which swaps no 4xx answer into the page."""
-    return 200 if htmx else 429
+def refusal_status(code: int = 429) -> int:
+    """`code` for a page shown again after a refusal (429, 409, 422); 200 for htmx, which shows the page sent
+    back in place whatever its error status."""
+    return 200 if htmx else code
 
 
 def refused(refusal):

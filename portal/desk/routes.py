@@ -25,7 +25,7 @@ from ..tickets import known_issue_queries as issue_queries
 from ..tickets.forms import new_key
 from ..tickets.services import ActionError
 from ..validators import row_id
-from ..web import go_to, moved, render
+from ..web import go_to, moved, refusal_status, render
 from .forms import CallerWalkForm, DeclareForm, NewTicketForm
 
 bp = Blueprint("desk", __name__, url_prefix="/desk", template_folder="templates")
@@ -436,7 +436,7 @@ def declare_known_issue():
             flash(f"{issue.label} declared: its banner is showing now.", "success")
             return redirect(url_for("desk.known_issue", issue_id=issue.id), code=303)
     status = 422 if form.is_submitted() else 200
-    return render("desk/known_issue_new.html", form=form, status=200 if request.headers.get("HX-Request") else status)
+    return render("desk/known_issue_new.html", form=form, status=refusal_status(status))
 
 
 def _issue_view(issue, *, errors: dict | None = None, typed: dict | None = None, status: int = 200):
@@ -465,7 +465,7 @@ def _issue_action(issue_id: int, field: str, action, done: str):
                   for name, message in (getattr(exc, "errors", None) or {field: str(exc)}).items()}
         typed = {name: request.form.get(name, "") for name in (field, "confirm")}
         return _issue_view(issue, errors=errors, typed=typed,
-                           status=200 if request.headers.get("HX-Request") else 422)
+                           status=refusal_status(422))
     flash(done, "success")
     return redirect(url_for("desk.known_issue", issue_id=issue.id), code=303)
 

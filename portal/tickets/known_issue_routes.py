@@ -71,7 +71,7 @@ def join(issue_id: int):
         if not signed_in and "csrf_token" not in form.errors:  # every problem at once, as the service says them
             for name, message in known_issues.join_problems(form.name.data, form.email.data).items():
                 getattr(form, name).errors = [message]
-        return _page(issue, form, status=200 if request.headers.get("HX-Request") else 422)
+        return _page(issue, form, status=refusal_status(422))
     try:
         ticket, _ = known_issues.join(issue, user=current_user if signed_in else None, name=form.name.data or "",
                                       email=form.email.data or "", request_key=form.key.data or new_key(),
@@ -81,8 +81,7 @@ def join(issue_id: int):
             getattr(form, name).errors = [message]
         return _page(issue, form, status=422)
     except ActionError as exc:
-        # sent in place (a boosted form), a 4xx would not be shown: the page comes with a 200
-        return _page(issue, form, status=200 if request.headers.get("HX-Request") else 409, error=str(exc))
+        return _page(issue, form, status=refusal_status(409), error=str(exc))
     key = None if signed_in and is_requesters_own(ticket, current_user) else ticket_key(ticket.id)
     return redirect(url_for("issues.joined", issue_id=issue.id, number=ticket.number, key=key), code=303)
 

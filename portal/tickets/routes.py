@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..extensions import anonymous_ticket_limit, htmx, person_limit
 from ..models import TicketSource, requester_status
 from ..validators import is_email
-from ..web import go_to, refused, render, try_again
+from ..web import go_to, refusal_status, refused, render, try_again
 from . import attachments, queries, services
 from .forms import ContactForm, RatingForm, ReplyForm, WithdrawForm, new_key
 from .links import key_opens, remember_in_browser, reopen_token_fits, signed_ticket_url, submitter
@@ -40,9 +40,9 @@ def _viewable(number: int):
             message=f"There's no ticket #{number} on the account you're signed in with ({current_user.email}). "
                     "If the link came to another email address, sign out and sign in with that address.")))
     if htmx and request.method == "POST":
-        # A form sent in place (static/js/feedback.js) after its sender was signed out: said next to it, with
-        # what they typed kept, as for every signed-out form (auth_wiring); the sign-in page would lose it.
-        abort(make_response("You were signed out, so nothing was sent.", 401))
+        # A form sent in place after its sender was signed out: answered as every signed-out form is (a 401
+        # that feedback.js says next to it, what was typed kept; auth_wiring), not with the sign-in page.
+        abort(current_app.make_response(current_app.login_manager.unauthorized()))
     # A form sent from the ticket's page (a reply, reopen) comes back to the page, never to the form's URL.
     if key:  # a link from an email, cut short or changed on the way (said alike whether the ticket exists)
         flash(f"That link to ticket #{number} is incomplete, so it can't open the ticket: your email program may "
@@ -109,7 +109,7 @@ def _refuse(ticket, key, message: str):
     """The ticket's page again, saying why the action could not be done (409; 200 for a form sent in place, as
     htmx swaps no 4xx answer and the message would be lost)."""
     flash(message, "error")
-    return _ticket_page(ticket, key, ReplyForm(formdata=None), status=200 if htmx else 409)
+    return _ticket_page(ticket, key, ReplyForm(formdata=None), status=refusal_status(409))
 
 
 @bp.post("/tickets/<int:number>/solved")
