@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Flask, request, url_for
+from flask import Flask, flash, request, url_for
 
 from .extensions import db, htmx, login_manager
 from .models import User
@@ -47,6 +47,11 @@ def init_app(app: Flask) -> None:
             # switched): answered in place, where feedback.js says so and keeps what was typed; sending
             # the page to the sign-in form would throw the typing away.
             return "You were signed out, so nothing was sent.", 401
+        if request.method in ("GET", "HEAD"):
+            flash(login_manager.login_message, login_manager.login_message_category)
+        else:  # a plain form sent after its sender was signed out: say why it wasn't taken
+            flash("You were signed out, so that wasn't saved. Sign in to go on from where you were, "
+                  "then send it again.", "error")
         target = url_for("auth.signin", next=_back_after_sign_in())
         return go_to(target, code=302)  # a sign-in wall, not the answer to a form
 

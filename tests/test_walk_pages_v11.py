@@ -218,6 +218,10 @@ def test_signed_out_meanwhile_a_guide_asks_to_sign_in_again_and_comes_back_to_th
         state.clear()
     plain = client.get(step2)  # was "We couldn't find this any more", as if the guide were gone
     assert plain.status_code == 302 and plain.headers["Location"].endswith("/signin?next=" + step2)
+    plain_post = client.post(step2, data={"answer": "blue"}, headers={"Referer": "http://localhost" + step2})
+    assert plain_post.status_code == 302 and plain_post.headers["Location"].endswith("/signin?next=" + step2)
+    assert "You were signed out, so that wasn&#39;t saved." in client.get(plain_post.headers["Location"]).get_data(
+        as_text=True)  # the sign-in page says why, not only "Sign in"
     in_place = client.post(step2, data={"answer": "blue"}, headers={"HX-Request": "true"})
     assert in_place.status_code == 401 and "You were signed out" in in_place.get_data(as_text=True)
     assert client.post("/signin", data={"email": email, "password": "correct horse battery"}).status_code == 303

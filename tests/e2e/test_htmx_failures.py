@@ -151,8 +151,8 @@ def test_signed_out_elsewhere_a_reply_says_so_keeps_the_text_and_goes_once_signe
 
     page.get_by_role("button", name="Send reply").click()
     expect(_reply_form(page).get_by_role("alert")).to_have_text(
-        "You were signed out, so nothing was sent. What you typed is still here. "
-        "Sign in again in another tab, then send it again from here.")
+        "You were signed out, so this wasn't saved. What you typed is still here. "
+        "Sign in again in a new tab or window, then come back here and try again.")
     expect(page.get_by_label("Message")).to_have_value(TYPED)
     assert page.url.endswith("/desk/tickets/1001")  # still on the ticket, not sent to the sign-in page
 
@@ -293,8 +293,8 @@ def test_a_requester_signed_out_elsewhere_keeps_the_reply_and_sends_it_once_sign
 
     page.get_by_role("button", name="Send reply").click()
     expect(page.locator("#reply-box").get_by_role("alert")).to_have_text(
-        "You were signed out, so nothing was sent. What you typed is still here. "
-        "Sign in again in another tab, then send it again from here.")
+        "You were signed out, so this wasn't saved. What you typed is still here. "
+        "Sign in again in a new tab or window, then come back here and try again.")
     expect(page.get_by_label("Your reply")).to_have_value(ASKED)
     assert page.url == address  # not sent away to the sign-in page, which would lose the reply
 

@@ -62,8 +62,8 @@
              " reload the page and try again.";
     }
     if (status === 401) {
-      return "You were signed out, so nothing was sent." + typed +
-             " Sign in again in another tab, then send it again from here.";
+      return "You were signed out, so this wasn't saved." + typed +
+             " Sign in again in a new tab or window, then come back here and try again.";
     }
     if (status === 403) {
       return "Your account can't do this, or you were signed out." + (hasTyping(form) ? " Copy what you typed, then" : "") +
